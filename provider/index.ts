@@ -1,0 +1,2 @@
+// Public entry point of the l2lb package; re-exports the stable API.
+export {};
