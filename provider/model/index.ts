@@ -1,0 +1,3 @@
+export * from "./contract.ts";
+export type * from "./labels.ts";
+export type * from "./pool.ts";
