@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Builds the lab's tools from Go modules, once, into the cache:
+#
+#   $L2LB_CACHE/tools/<name>-<version>/bin/
+#     pulumi-<PULUMI_VERSION>/bin/             pulumi, pulumi-resource-pulumi-nodejs (dynamic-provider shim)
+#     pulumi-language-nodejs-<PULUMI_VERSION>/bin/   pulumi-language-nodejs
+#     pulumi-kubernetes-<PULUMI_KUBERNETES_VERSION>/bin/   pulumi-resource-kubernetes
+#     kubernetes-<KUBERNETES_VERSION>/bin/      kube-apiserver, kube-controller-manager, kubectl
+#     etcd-<ETCD_VERSION>/bin/                  etcd
+#     kwok-<KWOK_VERSION>/bin/                  kwok
+#
+# Usage: test/lab/build-tools.sh [TOOL...]     TOOL = kubernetes | etcd | kwok | pulumi |
+#                                                       pulumi-language-nodejs | pulumi-kubernetes
+#        (default: all of them, in that order)
+#
+# Each tool is built in a scratch wrapper module (generated here, never committed): its go.mod requires
+# the real module at the pinned version and repeats that module's `replace` lines, with local paths
+# (`=> ../sdk`, `=> ./staging/src/k8s.io/api`) turned into the published versions. A build goes to a
+# temporary directory that is renamed into place only when complete, so a broken build never looks
+# cached; a present directory is skipped. Versions come from scripts/versions.env.
+#
+# Env: L2LB_CACHE (from scripts/env.sh), GOPROXY/GOFLAGS as usual; L2LB_BUILD_JOBS (default 2).
+# Output: progress on stderr, one timing line per build appended to $L2LB_CACHE/tools/build.log.
+# Exit status: 0 when every requested tool is present afterwards, 1 otherwise (the others still built).
+set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/env.sh"
+. "$L2LB_ROOT/test/lab/tools.sh"
+
+export PATH="/usr/local/go/bin:$PATH"
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+export CGO_ENABLED="${CGO_ENABLED:-0}"
+jobs="${L2LB_BUILD_JOBS:-2}"
+mkdir -p "$L2LB_TOOLS_DIR"
+log="$L2LB_TOOLS_DIR/build.log"
+
+say() { printf '\033[1m[build-tools]\033[0m %s\n' "$*" >&2; }
+
+# upstream_gomod MODULE VERSION -> path of that module's go.mod in the module cache
+upstream_gomod() {
+  local out
+  out="$(cd / && GOFLAGS= go mod download -json "$1@$2")" || {
+    printf '%s\n' "$out" | sed -n 's/.*"Error": "\(.*\)".*/\1/p' >&2
+    return 1
+  }
+  printf '%s\n' "$out" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p'
+}
+
+# replaces GOMOD LOCALVERSION: prints `replace` lines for a wrapper module: published-version replaces are
+# repeated as they are; local-path replaces of a module become that module at LOCALVERSION; replaces to a
+# FORBIDDEN_DEPENDENCY placeholder (guards against bad imports) are dropped.
+replaces() {
+  awk -v ver="$2" '
+    function emit(line,   n, f, arrow, old, oldv, new, newv) {
+      sub(/\/\/.*/, "", line); n = split(line, f, /[ \t]+/)
+      arrow = 0; old = ""; oldv = ""; new = ""; newv = ""
+      for (i = 1; i <= n; i++) {
+        if (f[i] == "") continue
+        if (f[i] == "=>") { arrow = 1; continue }
+        if (!arrow) { if (old == "") old = f[i]; else oldv = f[i] }
+        else { if (new == "") new = f[i]; else newv = f[i] }
+      }
+      if (old == "" || new == "") return
+      if (new ~ /FORBIDDEN_DEPENDENCY/) return
+      if (new ~ /^\.\.?\//) { new = old; newv = ver }
+      printf "replace %s%s => %s %s\n", old, (oldv == "" ? "" : " " oldv), new, newv
+    }
+    /^replace[ \t]*\(/ { inblock = 1; next }
+    inblock && /^\)/ { inblock = 0; next }
+    inblock { emit($0); next }
+    /^replace[ \t]/ { sub(/^replace[ \t]+/, ""); emit($0) }
+  ' "$1"
+}
+
+# build NAME VERSION MODULE MODVERSION LOCALVERSION LDFLAGS PKG... (PKG "etcdmain" = generated main)
+build() {
+  local name="$1" version="$2" module="$3" modversion="$4" localver="$5" ldflags="$6"; shift 6
+  local dest="$L2LB_TOOLS_DIR/$name-$version" tmp gomod start end pkg tools=() mainpkg=""
+  if [ -d "$dest/bin" ]; then say "$name $version: cached in $dest"; return 0; fi
+  say "$name $version: building from $module@$modversion"
+  start=$(date +%s)
+  tmp="$(mktemp -d "$L2LB_TOOLS_DIR/.build-$name-XXXXXX")"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$tmp'" RETURN
+  if ! gomod="$(upstream_gomod "$module" "$modversion")"; then
+    say "$name $version: FAILED: cannot download $module@$modversion from the Go module proxy"
+    printf '%s %s FAILED download %s@%s after %ss\n' "$(date -u +%FT%TZ)" "$name-$version" "$module" "$modversion" "$(($(date +%s) - start))" >>"$log"
+    return 1
+  fi
+  {
+    printf 'module l2lb.invalid/build/%s\n\ngo 1.24.0\n\nrequire %s %s\n\n' "$name" "$module" "$modversion"
+    replaces "$gomod" "$localver"
+    for pkg in "$@"; do
+      if [ "$pkg" = etcdmain ]; then mainpkg=1; else printf 'tool %s\n' "$pkg"; tools+=("$pkg"); fi
+    done
+  } >"$tmp/go.mod"
+  if [ -n "$mainpkg" ]; then
+    mkdir -p "$tmp/cmd/etcd"
+    cat >"$tmp/cmd/etcd/main.go" <<'EOF'
+// Generated by test/lab/build-tools.sh: the etcd server's own entry point.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+EOF
+    tools+=("./cmd/etcd")
+  fi
+  say "$name: resolving modules (go mod tidy)"
+  if ! (cd "$tmp" && go mod tidy >"$tmp/tidy.log" 2>&1); then
+    say "$name $version: FAILED: go mod tidy"; tail -20 "$tmp/tidy.log" >&2
+    printf '%s %s FAILED tidy after %ss\n' "$(date -u +%FT%TZ)" "$name-$version" "$(($(date +%s) - start))" >>"$log"
+    return 1
+  fi
+  say "$name: compiling ${tools[*]} (-p $jobs)"
+  mkdir -p "$tmp/out/bin"
+  if ! (cd "$tmp" && go build -p "$jobs" -ldflags="-s -w $ldflags" -o "$tmp/out/bin/" "${tools[@]}" >"$tmp/build.log" 2>&1); then
+    say "$name $version: FAILED: go build"; tail -30 "$tmp/build.log" >&2
+    printf '%s %s FAILED build after %ss\n' "$(date -u +%FT%TZ)" "$name-$version" "$(($(date +%s) - start))" >>"$log"
+    return 1
+  fi
+  post_build "$name" "$tmp/out/bin" || return 1
+  rm -rf "$dest"
+  mv "$tmp/out" "$dest"
+  end=$(date +%s)
+  say "$name $version: built in $((end - start))s -> $dest/bin"
+  printf '%s %s built in %ss (%s)\n' "$(date -u +%FT%TZ)" "$name-$version" "$((end - start))" "$(ls "$dest/bin" | tr '\n' ' ')" >>"$log"
+}
+
+post_build() {
+  local name="$1" bin="$2"
+  case "$name" in
+    pulumi)
+      # The dynamic-provider plugin: the engine starts it in the program's directory; it runs Node on
+      # the @pulumi/pulumi found in the nearest node_modules, like a Node module resolution would.
+      cat >"$bin/pulumi-resource-pulumi-nodejs" <<'EOF'
+#!/bin/sh
+# Pulumi's dynamic-provider plugin for Node.js programs (started by the engine in the program's directory).
+dir="$PWD"
+while :; do
+  if [ -f "$dir/node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js" ]; then
+    exec node "$dir/node_modules/@pulumi/pulumi/cmd/dynamic-provider" "$@"
+  fi
+  [ "$dir" = / ] && break
+  dir="$(dirname "$dir")"
+done
+echo "pulumi-resource-pulumi-nodejs: no node_modules/@pulumi/pulumi above $PWD" >&2
+exit 1
+EOF
+      chmod +x "$bin/pulumi-resource-pulumi-nodejs"
+      ;;
+    etcd) [ -x "$bin/etcd" ] ;;
+  esac
+}
+
+kube_ldflags() {
+  local v="v$KUBERNETES_VERSION" major minor pkg flags=""
+  major="${KUBERNETES_VERSION%%.*}"; minor="${KUBERNETES_VERSION#*.}"; minor="${minor%%.*}"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  printf '%s' "$flags"
+}
+
+k8s_staging_version() { printf 'v0.%s' "${KUBERNETES_VERSION#*.}"; }
+
+build_one() {
+  case "$1" in
+    kubernetes)
+      build kubernetes "$KUBERNETES_VERSION" k8s.io/kubernetes "v$KUBERNETES_VERSION" "$(k8s_staging_version)" "$(kube_ldflags)" \
+        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl ;;
+    etcd)
+      build etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 "v$ETCD_VERSION" "v$ETCD_VERSION" "" etcdmain ;;
+    kwok)
+      build kwok "$KWOK_VERSION" sigs.k8s.io/kwok "v$KWOK_VERSION" "v$KWOK_VERSION" \
+        "-X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
+    pulumi)
+      # The CLI lives in pkg/v3 (replace sdk/v3 => ../sdk and others); the Node.js language host is its
+      # own module under sdk/nodejs/cmd.
+      build pulumi "$PULUMI_VERSION" github.com/pulumi/pulumi/pkg/v3 "v$PULUMI_VERSION" "v$PULUMI_VERSION" \
+        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+        github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ;;
+    pulumi-language-nodejs)
+      build pulumi-language-nodejs "$PULUMI_VERSION" github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 \
+        "v$PULUMI_VERSION" "v$PULUMI_VERSION" \
+        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+        github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 ;;
+    pulumi-kubernetes)
+      build pulumi-kubernetes "$PULUMI_KUBERNETES_VERSION" github.com/pulumi/pulumi-kubernetes/provider/v4 \
+        "v$PULUMI_KUBERNETES_VERSION" "v$PULUMI_KUBERNETES_VERSION" \
+        "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=v$PULUMI_KUBERNETES_VERSION" \
+        github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes ;;
+    *) say "unknown tool: $1"; return 2 ;;
+  esac
+}
+
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(kubernetes etcd kwok pulumi pulumi-language-nodejs pulumi-kubernetes)
+failed=()
+for t in "${wanted[@]}"; do
+  build_one "$t" || failed+=("$t")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  say "not available: ${failed[*]} (see messages above and $log)"
+  exit 1
+fi
+say "all requested tools present under $L2LB_TOOLS_DIR"
