@@ -1,0 +1,23 @@
+/**
+ * The allocator: pure, deterministic IP assignment for LoadBalancer Services.
+ *
+ * ```ts
+ * import { planAllocation, planToJson } from "./provider/allocation/index.ts";
+ * const result = planAllocation({ pools, services, previous });
+ * if (!result.ok) for (const p of result.problems) console.error(p.message);
+ * else console.log(JSON.stringify(planToJson(result)));
+ * ```
+ *
+ * - `planAllocation(input: AllocationInput): PlanResult` — `{ ok: false, problems: ConfigProblem[] }`
+ *   when the configuration is invalid (each problem has `object`, `field` and a `message` naming
+ *   the object and the fix), else `{ ok: true, services, pools, changes }` where `services` maps
+ *   `"<ns>/<name>"` to `{ ips, pool }` or `{ error }`, `pools` maps a pool name to
+ *   `{ size: bigint, used: number }`, and `changes` lists new / moved / released / unchanged
+ *   services relative to `input.previous`.
+ * - `planToJson(result)`: the JSON form printed by `l2lb plan -o json` (sizes as decimal strings).
+ *
+ * No I/O, no clock, no randomness: the same input (in any order) gives the same result.
+ */
+export type * from "./types.ts";
+export { planAllocation } from "./plan.ts";
+export { planToJson, sizeToString } from "./json.ts";

@@ -1,0 +1,131 @@
+import type { AddressPool } from "../model/pool.ts";
+
+/** An IP family as Kubernetes spells it in `spec.ipFamilies`. */
+export type IpFamilyName = "IPv4" | "IPv6";
+
+/** `spec.ipFamilyPolicy` of a Service. Unset means `SingleStack`. */
+export type IpFamilyPolicy = "SingleStack" | "PreferDualStack" | "RequireDualStack";
+
+/** One entry of a Service's `spec.ports`. Protocol defaults to TCP. */
+export interface ServicePort {
+  port: number;
+  protocol?: "TCP" | "UDP" | "SCTP";
+}
+
+/**
+ * A `type: LoadBalancer` Service as the allocator sees it.
+ *
+ * Requests are read from `annotations` (all spellings below are honoured; two spellings with
+ * different values are a configuration error) and from `loadBalancerIP`:
+ * - requested addresses: `l2lb.dev/requested-ips`, `metallb.io/loadBalancerIPs`,
+ *   `metallb.universe.tf/loadBalancerIPs`, `eip.openelb.kubesphere.io/v1alpha1`, `spec.loadBalancerIP`;
+ * - requested pool: `l2lb.dev/requested-pool`, `metallb.io/address-pool`,
+ *   `metallb.universe.tf/address-pool`, `eip.openelb.kubesphere.io/v1alpha2`;
+ * - sharing key: `l2lb.dev/sharing-key`, `metallb.io/allow-shared-ip`, `metallb.universe.tf/allow-shared-ip`.
+ */
+export interface ServiceRequest {
+  namespace: string;
+  name: string;
+  /** Service labels, matched by pools' `serviceAllocation.serviceSelectors`. */
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** `spec.ipFamilies`; default `["IPv4"]`. The first entry is the primary family. */
+  ipFamilies?: IpFamilyName[];
+  /** `spec.ipFamilyPolicy`; default `SingleStack`. */
+  ipFamilyPolicy?: IpFamilyPolicy;
+  /** `spec.ports`; used by the sharing rules ({protocol, port} must not overlap). */
+  ports?: ServicePort[];
+  /** `spec.externalTrafficPolicy`; default `Cluster`. `Local` services share only with `Local` services of the same selector. */
+  externalTrafficPolicy?: "Cluster" | "Local";
+  /** `spec.selector` (pod selector); part of the sharing backend key under `Local`. */
+  selector?: Record<string, string>;
+  /** Legacy `spec.loadBalancerIP`. */
+  loadBalancerIP?: string;
+}
+
+/**
+ * A named set of Services that must land on one IP (per family). Membership replaces any sharing
+ * key the members carry; their ports must not overlap and their traffic policies must be
+ * compatible (checked before anything is allocated).
+ */
+export interface SharedIpGroup {
+  name: string;
+  /** Members as `"<namespace>/<name>"`. */
+  services: string[];
+  /** Requested address (or two, comma-separated, one per family). */
+  ip?: string;
+  /** Requested pool. */
+  pool?: string;
+}
+
+/** An assignment: the addresses of one Service (at most one per family) and the pool they came from. */
+export interface Assignment {
+  ips: string[];
+  pool: string;
+}
+
+/** Everything the allocator needs. Pure data; the result depends on nothing else. */
+export interface AllocationInput {
+  pools: AddressPool[];
+  /** Labels of each namespace by name, for `serviceAllocation.namespaceSelectors`. */
+  namespaceLabels?: Record<string, Record<string, string>>;
+  services: ServiceRequest[];
+  sharedIpGroups?: SharedIpGroup[];
+  /** Subnets (CIDR) the nodes' interfaces carry. When given, every pool range must lie inside one, and their network / broadcast addresses are never handed out. */
+  nodeSubnets?: string[];
+  /** Addresses of the nodes themselves; never handed out. */
+  nodeAddresses?: string[];
+  /** Previous assignments by `"<namespace>/<name>"` (e.g. the services of an earlier `l2lb plan -o json`). They are kept unless they became invalid. */
+  previous?: Record<string, Assignment>;
+}
+
+/** One reason the configuration is invalid. */
+export interface ConfigProblem {
+  /** The object at fault, e.g. `AddressPool "first-pool"` or `Service "default/nginx"`. */
+  object: string;
+  /** The field at fault, e.g. `spec.addresses[1]` or `metadata.annotations["metallb.io/address-pool"]`. */
+  field: string;
+  /** A full sentence naming the object and the fix. */
+  message: string;
+}
+
+/** Outcome for one Service: its assignment, or the sentence saying why it has none. */
+export type ServiceOutcome = Assignment | { error: string };
+
+/** What changed for one Service relative to `AllocationInput.previous`. */
+export interface Change {
+  /** `"<namespace>/<name>"`. */
+  service: string;
+  kind: "new" | "moved" | "released" | "unchanged";
+  /** Previous addresses (moved, released, unchanged). */
+  from?: string[];
+  /** New addresses (new, moved, unchanged). */
+  to?: string[];
+  /** Why the service moved or was released. */
+  reason?: string;
+}
+
+/** Usage of one pool. */
+export interface PoolUsage {
+  /** Number of addresses the pool can hand out (after every exclusion); exact. */
+  size: bigint;
+  /** Distinct addresses of the pool in use. */
+  used: number;
+}
+
+export interface PlanSuccess {
+  ok: true;
+  /** By `"<namespace>/<name>"`, in sorted key order. */
+  services: Record<string, ServiceOutcome>;
+  /** By pool name, in sorted order. */
+  pools: Record<string, PoolUsage>;
+  /** One entry per Service in the input or in `previous`, sorted by service key. */
+  changes: Change[];
+}
+
+export interface PlanFailure {
+  ok: false;
+  problems: ConfigProblem[];
+}
+
+export type PlanResult = PlanSuccess | PlanFailure;
