@@ -1,10 +1,24 @@
-// What the speaker may do in the API, as pure data. The installation turns these rules into a
-// ClusterRole (cluster-wide reads, Service status, Node annotation, events) and a Role in the
-// install namespace (one Lease per node). Least privilege: nothing here creates, deletes or
-// edits workloads, secrets or configmaps.
+// The exact Kubernetes permissions the speaker needs, least privilege. Pure data: the Pulumi
+// `Installation` turns these into a ClusterRole (cluster-wide rules) and a Role in the install
+// namespace (namespaced rules), and the integration tests bind a ServiceAccount to exactly these.
+//
+// Why each rule exists (verb by verb):
+// - services: list/watch to find Services of our class; patch to write the
+//   `l2lb.dev/announced-by` annotation (owner of the address).
+// - services/status: patch `status.loadBalancer.ingress` (EXTERNAL-IP).
+// - endpointslices: list/watch for `externalTrafficPolicy: Local` (nodes with a ready endpoint).
+// - nodes: list/watch for labels, conditions and the exclusion label; patch to publish this
+//   node's subnets in the `l2lb.dev/subnets` annotation (read by the provider's deploy-time check).
+// - namespaces: list/watch, for pools restricted by `serviceAllocation.namespaceSelectors`.
+// - addresspools, l2advertisements: list/watch the configuration written by the Pulumi layer.
+// - addresspools/status: patch the pool usage shown by `kubectl get addresspools`.
+// - events: create/patch, in the namespace of the Service they are about.
+// - leases (install namespace only): one per node; create/update/delete its own, list/watch the
+//   others' for liveness. `get` is needed to recover after a conflict.
+
 import { API_GROUP, KINDS } from "./contract.ts";
 
-/** One RBAC policy rule, as `rbac.authorization.k8s.io/v1` spells it. */
+/** The subset of a Kubernetes `rbac.authorization.k8s.io/v1` PolicyRule that we use. */
 export interface PolicyRule {
   apiGroups: string[];
   resources: string[];
@@ -12,24 +26,33 @@ export interface PolicyRule {
   resourceNames?: string[];
 }
 
-/** Cluster-wide rules of the speaker's ClusterRole. */
-export const speakerClusterRules: readonly PolicyRule[] = [
-  // Which Services to announce, where their endpoints are, which nodes exist and are eligible.
-  { apiGroups: [""], resources: ["services", "nodes", "namespaces"], verbs: ["get", "list", "watch"] },
-  { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
-  // Pools and advertisements.
-  { apiGroups: [API_GROUP], resources: [KINDS.addressPool.plural, KINDS.l2Advertisement.plural], verbs: ["get", "list", "watch"] },
-  { apiGroups: [API_GROUP], resources: [`${KINDS.addressPool.plural}/status`, `${KINDS.l2Advertisement.plural}/status`], verbs: ["get", "update", "patch"] },
-  // status.loadBalancer.ingress and the announced-by annotation.
-  { apiGroups: [""], resources: ["services/status"], verbs: ["update", "patch"] },
-  { apiGroups: [""], resources: ["services"], verbs: ["patch"] },
-  // Each speaker publishes its node's subnets as a Node annotation.
-  { apiGroups: [""], resources: ["nodes"], verbs: ["patch"] },
-  // Events on Services (announced, failed over, refused).
-  { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
-];
+/** Rules granted cluster-wide (ClusterRole bound with a ClusterRoleBinding). */
+export const SPEAKER_CLUSTER_RULES: readonly PolicyRule[] = Object.freeze([
+  { apiGroups: [""], resources: ["services"], verbs: ["list", "watch", "patch"] },
+  { apiGroups: [""], resources: ["services/status"], verbs: ["patch"] },
+  { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
+  { apiGroups: [""], resources: ["nodes"], verbs: ["list", "watch", "patch"] },
+  { apiGroups: [""], resources: ["namespaces"], verbs: ["list", "watch"] },
+  {
+    apiGroups: [API_GROUP],
+    resources: [KINDS.addressPool.plural, KINDS.l2Advertisement.plural],
+    verbs: ["list", "watch"],
+  },
+  { apiGroups: [API_GROUP], resources: [`${KINDS.addressPool.plural}/status`], verbs: ["patch"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+]);
 
-/** Rules of the speaker's Role in the install namespace: one Lease per node for liveness. */
-export const speakerNamespaceRules: readonly PolicyRule[] = [
-  { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
-];
+/** Rules granted in the install namespace only (Role bound with a RoleBinding). */
+export const SPEAKER_NAMESPACED_RULES: readonly PolicyRule[] = Object.freeze([
+  {
+    apiGroups: ["coordination.k8s.io"],
+    resources: ["leases"],
+    verbs: ["get", "list", "watch", "create", "update", "delete"],
+  },
+]);
+
+/** Deep copies, for callers that need mutable arrays (e.g. Pulumi inputs). */
+export function speakerRbacRules(): { cluster: PolicyRule[]; namespaced: PolicyRule[] } {
+  const copy = (rules: readonly PolicyRule[]): PolicyRule[] => rules.map((r) => structuredClone(r));
+  return { cluster: copy(SPEAKER_CLUSTER_RULES), namespaced: copy(SPEAKER_NAMESPACED_RULES) };
+}
