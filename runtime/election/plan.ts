@@ -1,0 +1,341 @@
+// From one consistent view of the cluster to: which addresses may be announced at all, which
+// nodes are candidates for each, and who wins. Pure: no I/O, no clock, no randomness, so every
+// speaker holding the same view computes the same plan.
+//
+// Rules, in order, for each address a Service is assigned (annotation `l2lb.dev/load-balancer-ips`):
+//  1. The address must lie in an AddressPool whose `serviceAllocation` admits the Service
+//     (namespace, namespace labels, Service labels); otherwise it is refused ("OutsidePools" or
+//     "PoolNotAllowed") — a Service can never make us answer for, say, the gateway.
+//  2. Some L2Advertisement must select that pool; otherwise it is refused ("NotAdvertised").
+//  3. Candidates are the live speakers' nodes that: exist; lack the label
+//     `node.kubernetes.io/exclude-from-external-load-balancers`; are not NetworkUnavailable;
+//     match the nodeSelectors of an advertisement selecting the pool; have an interface allowed
+//     by that advertisement whose subnet contains the address; and — for every Service with
+//     `externalTrafficPolicy: Local` using the address — run a ready endpoint of that Service.
+//  4. The candidate with the lowest sha256(node + "#" + address) wins. Election is per address,
+//     so Services sharing an address are always announced by the same node.
+//
+// No ready endpoint (Local policy): nobody announces the address. kube-proxy drops traffic for a
+// Local Service on a node without a local endpoint, so announcing would only blackhole it; the
+// address stays assigned (EXTERNAL-IP unchanged) and is announced again as soon as an endpoint
+// becomes ready. Following kube-proxy, when no endpoint is ready anywhere, nodes with a serving
+// but terminating endpoint count instead (graceful rollouts keep their address answered).
+// Cluster policy announces regardless of endpoints: clients then get a fast refusal from
+// kube-proxy instead of ARP timeouts, and ownership does not move with every rollout.
+import { canonicalAddress, cidrContains, parseRange, tryParseAddress } from "../../provider/ip/index.ts";
+import type { IpRange } from "../../provider/ip/index.ts";
+import type { PublishedSubnet } from "../../provider/model/contract.ts";
+import type { AddressPool, GratuitousSettings, L2Advertisement } from "../../provider/model/pool.ts";
+import { orderByRank } from "./rank.ts";
+import { anySelectorMatches, globMatches } from "./selectors.ts";
+
+/** Label that removes a node from every election (Kubernetes well-known label). */
+export const EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+export interface NodeView {
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  /** Condition NetworkUnavailable is True. */
+  networkUnavailable: boolean;
+}
+
+/** A speaker considered alive (liveness is decided by the caller) and the subnets it published. */
+export interface SpeakerView {
+  node: string;
+  subnets: readonly PublishedSubnet[];
+}
+
+export interface ServiceView {
+  namespace: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  /** Labels of the Service's namespace (for `namespaceSelectors`). */
+  namespaceLabels: Readonly<Record<string, string>>;
+  /** Raw value of the assignment annotation (comma-separated), or undefined. */
+  assigned: string | undefined;
+  /** `externalTrafficPolicy: Local`. */
+  local: boolean;
+  /** Nodes running a ready endpoint (see {@link endpointNodes}); only read when `local`. */
+  endpointNodes: ReadonlySet<string>;
+}
+
+export interface ClusterView {
+  nodes: readonly NodeView[];
+  speakers: readonly SpeakerView[];
+  services: readonly ServiceView[];
+  pools: readonly AddressPool[];
+  advertisements: readonly L2Advertisement[];
+}
+
+export type RefusalReason = "InvalidAddress" | "OutsidePools" | "PoolNotAllowed" | "NotAdvertised" | "DuplicateFamily";
+
+export interface Refusal {
+  service: string;
+  ip: string;
+  reason: RefusalReason;
+  message: string;
+}
+
+export interface Candidate {
+  node: string;
+  /** Interfaces of that node to answer on (allowed by an advertisement, subnet contains the address). */
+  interfaces: string[];
+}
+
+export type NoOwnerReason = "NoReadyEndpoint" | "NoEligibleNode" | "NoSubnet";
+
+export interface AddressPlan {
+  ip: string;
+  /** Pool the address lies in. */
+  pool: string;
+  /** `namespace/name` of every Service announcing it, sorted. */
+  services: string[];
+  /** Eligible nodes, best first. */
+  candidates: Candidate[];
+  /** The winner (first candidate), if any. */
+  owner: Candidate | undefined;
+  /** Why nobody owns it, when `owner` is undefined. */
+  noOwnerReason?: NoOwnerReason;
+  /** Gratuitous settings of the first (by name) advertisement that lets the owner announce it. */
+  gratuitous?: GratuitousSettings;
+}
+
+export interface Plan {
+  /** One entry per valid address, sorted by address text. */
+  addresses: AddressPlan[];
+  /** Assignments that will never be announced, with the reason. */
+  refusals: Refusal[];
+  /** Per Service (`namespace/name`): its valid addresses. */
+  serviceAddresses: Map<string, string[]>;
+}
+
+export function serviceKey(s: { namespace: string; name: string }): string {
+  return `${s.namespace}/${s.name}`;
+}
+
+/** Parses the comma-separated assignment annotation into canonical addresses, reporting junk. */
+export function parseAssigned(value: string | undefined): { ips: string[]; invalid: string[] } {
+  const ips: string[] = [];
+  const invalid: string[] = [];
+  for (const part of (value ?? "").split(",")) {
+    const t = part.trim();
+    if (t === "") continue;
+    if (tryParseAddress(t) === undefined) invalid.push(t);
+    else {
+      const c = canonicalAddress(t);
+      if (!ips.includes(c)) ips.push(c);
+    }
+  }
+  return { ips, invalid };
+}
+
+interface ParsedPool {
+  pool: AddressPool;
+  ranges: IpRange[];
+}
+
+function parsePools(pools: readonly AddressPool[]): ParsedPool[] {
+  const out: ParsedPool[] = [];
+  for (const pool of [...pools].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const ranges: IpRange[] = [];
+    for (const text of pool.spec.addresses ?? []) {
+      try {
+        ranges.push(parseRange(text));
+      } catch {
+        // An unparsable range contributes no address (the provider rejects it at deploy time).
+      }
+    }
+    out.push({ pool, ranges });
+  }
+  return out;
+}
+
+function inRanges(ranges: readonly IpRange[], ip: string): boolean {
+  const a = tryParseAddress(ip);
+  if (a === undefined) return false;
+  return ranges.some((r) => r.family === a.family && r.first <= a.value && a.value <= r.last);
+}
+
+/** Does the pool's serviceAllocation admit this Service? */
+export function poolAdmits(pool: AddressPool, svc: Pick<ServiceView, "namespace" | "labels" | "namespaceLabels">): boolean {
+  const sa = pool.spec.serviceAllocation;
+  if (sa === undefined) return true;
+  if (sa.namespaces !== undefined && sa.namespaces.length > 0 && !sa.namespaces.includes(svc.namespace)) return false;
+  if (!anySelectorMatches(sa.namespaceSelectors, svc.namespaceLabels)) return false;
+  if (!anySelectorMatches(sa.serviceSelectors, svc.labels)) return false;
+  return true;
+}
+
+/** Does the advertisement select the pool? Neither names nor selectors = every pool. */
+export function advertisementSelectsPool(ad: L2Advertisement, pool: AddressPool): boolean {
+  const names = ad.spec.ipAddressPools ?? [];
+  const selectors = ad.spec.ipAddressPoolSelectors ?? [];
+  if (names.length === 0 && selectors.length === 0) return true;
+  if (names.includes(pool.name)) return true;
+  return selectors.length > 0 && anySelectorMatches(selectors, pool.labels);
+}
+
+/**
+ * Interfaces of a node's published subnets that an advertisement's `interfaces` allows.
+ * Entries: exact names, globs, `!glob` exclusions (applied last), and `can_reach:<ip>`, which
+ * selects the interface whose published subnet contains `<ip>` (the route-table refinement is
+ * the data plane's; for a routed target name the interface instead).
+ */
+export function allowedInterfaces(patterns: readonly string[] | undefined, subnets: readonly PublishedSubnet[]): Set<string> {
+  const names = [...new Set(subnets.map((s) => s.interface))];
+  const include = (patterns ?? []).filter((p) => !p.startsWith("!"));
+  const exclude = (patterns ?? []).filter((p) => p.startsWith("!")).map((p) => p.slice(1));
+  const chosen = new Set<string>();
+  if (include.length === 0) names.forEach((n) => chosen.add(n));
+  for (const p of include) {
+    if (p.startsWith("can_reach:")) {
+      const target = p.slice("can_reach:".length);
+      for (const s of subnets) {
+        if (safeContains(s.cidr, target)) chosen.add(s.interface);
+      }
+    } else {
+      for (const n of names) if (n === p || globMatches(p, n)) chosen.add(n);
+    }
+  }
+  for (const n of [...chosen]) if (exclude.some((p) => globMatches(p, n))) chosen.delete(n);
+  return chosen;
+}
+
+function safeContains(cidr: string, ip: string): boolean {
+  try {
+    return cidrContains(cidr, ip);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Nodes that run an endpoint of a Service for `externalTrafficPolicy: Local`, from its
+ * EndpointSlices: nodes with a ready endpoint; if none is ready anywhere, nodes with a serving
+ * (terminating) endpoint, as kube-proxy does.
+ */
+export function endpointNodes(
+  endpoints: Iterable<{ nodeName?: string | undefined; conditions?: { ready?: boolean | null | undefined; serving?: boolean | null | undefined; terminating?: boolean | null | undefined } | undefined }>,
+): Set<string> {
+  const ready = new Set<string>();
+  const serving = new Set<string>();
+  for (const ep of endpoints) {
+    if (ep.nodeName === undefined || ep.nodeName === "") continue;
+    const c = ep.conditions ?? {};
+    // Absent `ready` means ready (EndpointSlice API semantics).
+    if (c.ready !== false && c.terminating !== true) ready.add(ep.nodeName);
+    else if (c.serving === true) serving.add(ep.nodeName);
+  }
+  return ready.size > 0 ? ready : serving;
+}
+
+/** Computes the whole plan. See the module comment for the rules. */
+export function planAddresses(view: ClusterView): Plan {
+  const pools = parsePools(view.pools);
+  const ads = [...view.advertisements].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const refusals: Refusal[] = [];
+  const serviceAddresses = new Map<string, string[]>();
+  // ip → { pool, services }
+  const byIp = new Map<string, { pool: ParsedPool; services: ServiceView[] }>();
+
+  const services = [...view.services].sort((a, b) => (serviceKey(a) < serviceKey(b) ? -1 : 1));
+  for (const svc of services) {
+    const key = serviceKey(svc);
+    const { ips, invalid } = parseAssigned(svc.assigned);
+    for (const bad of invalid) {
+      refusals.push({ service: key, ip: bad, reason: "InvalidAddress", message: `"${bad}" in ${key} is not an IP address` });
+    }
+    const valid: string[] = [];
+    const families = new Set<string>();
+    for (const ip of ips) {
+      const fam = ip.includes(":") ? "6" : "4";
+      if (families.has(fam)) {
+        refusals.push({ service: key, ip, reason: "DuplicateFamily", message: `${key} is assigned more than one IPv${fam} address; only the first, ${valid.find((v) => (v.includes(":") ? "6" : "4") === fam)}, is announced` });
+        continue;
+      }
+      const containing = pools.filter((p) => inRanges(p.ranges, ip));
+      if (containing.length === 0) {
+        refusals.push({ service: key, ip, reason: "OutsidePools", message: `${ip} is not in any AddressPool; it will not be announced` });
+        continue;
+      }
+      const admitting = containing.filter((p) => poolAdmits(p.pool, svc));
+      if (admitting.length === 0) {
+        refusals.push({ service: key, ip, reason: "PoolNotAllowed", message: `${ip} is in AddressPool ${containing.map((p) => p.pool.name).join(", ")}, which does not serve ${key}` });
+        continue;
+      }
+      const advertised = admitting.find((p) => ads.some((a) => advertisementSelectsPool(a, p.pool)));
+      if (advertised === undefined) {
+        refusals.push({ service: key, ip, reason: "NotAdvertised", message: `no L2Advertisement selects AddressPool ${admitting.map((p) => p.pool.name).join(", ")} of ${ip}` });
+        continue;
+      }
+      families.add(fam);
+      valid.push(ip);
+      const entry = byIp.get(ip);
+      if (entry === undefined) byIp.set(ip, { pool: advertised, services: [svc] });
+      else entry.services.push(svc);
+    }
+    serviceAddresses.set(key, valid);
+  }
+
+  const nodesByName = new Map(view.nodes.map((n) => [n.name, n]));
+  const speakers = [...view.speakers].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  const addresses: AddressPlan[] = [];
+  for (const [ip, { pool, services: users }] of [...byIp.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const poolAds = ads.filter((a) => advertisementSelectsPool(a, pool.pool));
+    const locals = users.filter((u) => u.local);
+    const candidates: Candidate[] = [];
+    let sawSubnet = false;
+    let sawEndpointless = false;
+    const gratuitousByNode = new Map<string, GratuitousSettings | undefined>();
+    for (const sp of speakers) {
+      const node = nodesByName.get(sp.node);
+      if (node === undefined) continue;
+      if (Object.prototype.hasOwnProperty.call(node.labels, EXCLUDE_LABEL)) continue;
+      if (node.networkUnavailable) continue;
+      const onSubnet = sp.subnets.filter((s) => safeContains(s.cidr, ip));
+      if (onSubnet.length > 0) sawSubnet = true;
+      const ifaces = new Set<string>();
+      let gratuitous: GratuitousSettings | undefined;
+      let matched = false;
+      for (const ad of poolAds) {
+        if (!anySelectorMatches(ad.spec.nodeSelectors, node.labels)) continue;
+        const allowed = allowedInterfaces(ad.spec.interfaces, sp.subnets);
+        let any = false;
+        for (const s of onSubnet) {
+          if (allowed.has(s.interface)) {
+            ifaces.add(s.interface);
+            any = true;
+          }
+        }
+        if (any && !matched) {
+          matched = true;
+          gratuitous = ad.spec.gratuitous;
+        }
+      }
+      if (ifaces.size === 0) continue;
+      if (locals.some((u) => !u.endpointNodes.has(node.name))) {
+        sawEndpointless = true;
+        continue;
+      }
+      candidates.push({ node: node.name, interfaces: [...ifaces].sort() });
+      gratuitousByNode.set(node.name, gratuitous);
+    }
+    const ordered = orderByRank(candidates, ip);
+    const owner = ordered[0];
+    const plan: AddressPlan = {
+      ip,
+      pool: pool.pool.name,
+      services: users.map(serviceKey).sort(),
+      candidates: ordered,
+      owner,
+    };
+    if (owner === undefined) {
+      plan.noOwnerReason = sawEndpointless ? "NoReadyEndpoint" : sawSubnet ? "NoEligibleNode" : "NoSubnet";
+    } else {
+      const g = gratuitousByNode.get(owner.node);
+      if (g !== undefined) plan.gratuitous = g;
+    }
+    addresses.push(plan);
+  }
+  return { addresses, refusals, serviceAddresses };
+}
