@@ -1,31 +1,446 @@
 import { EventEmitter } from "node:events";
-import type { DataPlaneEvents, DataPlaneOptions, EligibleInterface, OwnedAddress, OwnedBinding, InterfaceSelection } from "./types.ts";
+import type { Logger } from "pino";
+import { canonicalIp, formatMac, multicastMac, parseIp, parseMac, solicitedNode } from "./addr.ts";
+import { readSelected, validateSelection, watchLinks, type LinkRecord } from "./interfaces.ts";
+import { DataPlaneMetrics } from "./metrics.ts";
+import { AddressEntry, Port, Verdict, writeGratuitousArp, writeUnsolicitedNa, type Protocol } from "./protocol.ts";
+import { loadAddon, type PacketSocket } from "./socket.ts";
+import type {
+  DataPlaneEvents,
+  DataPlaneOptions,
+  EligibleInterface,
+  GratuitousOptions,
+  InterfaceSelection,
+  OwnedAddress,
+  OwnedBinding,
+} from "./types.ts";
+
+/** MetalLB's schedule: 5 rounds 1.1 s apart, no periodic refresh. */
+export const DEFAULT_GRATUITOUS: Required<GratuitousOptions> = { count: 5, intervalMs: 1100, refreshSeconds: 0 };
+const DUPLICATE_LOG_INTERVAL_MS = 10_000;
+
+interface Desired {
+  ip: string;
+  spec: OwnedAddress;
+  entry: AddressEntry;
+  gratuitous: Required<GratuitousOptions>;
+}
+
+interface Binding {
+  desired: Desired;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface PortRuntime {
+  link: LinkRecord;
+  sock: PacketSocket;
+  port: Port;
+  /** Solicited-node group MAC (hex) → number of owned addresses needing it. */
+  groups: Map<string, number>;
+  promiscuous: boolean;
+  bound: Map<string, Binding>;
+  sendErrors: number;
+}
+
+function resolveGratuitous(base: Required<GratuitousOptions>, o: GratuitousOptions | undefined): Required<GratuitousOptions> {
+  const g = { ...base, ...Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) } as Required<GratuitousOptions>;
+  if (!Number.isInteger(g.count) || g.count < 0 || g.count > 100) throw new Error(`gratuitous.count must be an integer 0..100, got ${g.count}`);
+  if (!Number.isFinite(g.intervalMs) || g.intervalMs < 10) throw new Error(`gratuitous.intervalMs must be ≥ 10, got ${g.intervalMs}`);
+  if (!Number.isFinite(g.refreshSeconds) || g.refreshSeconds < 0) throw new Error(`gratuitous.refreshSeconds must be ≥ 0, got ${g.refreshSeconds}`);
+  return g;
+}
+
+const sameGratuitous = (a: Required<GratuitousOptions>, b: Required<GratuitousOptions>): boolean =>
+  a.count === b.count && a.intervalMs === b.intervalMs && a.refreshSeconds === b.refreshSeconds;
+
+const sameList = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
+  (a === undefined && b === undefined) || (a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]));
+
+const sameAddresses = (a: LinkRecord, b: LinkRecord): boolean =>
+  a.addresses.length === b.addresses.length && a.addresses.every((x, i) => x.address === b.addresses[i]!.address && x.prefixLength === b.addresses[i]!.prefixLength);
 
 /**
  * One per speaker process. Emits `"duplicate"` ({@link DuplicateEvent}), `"link"`
- * ({@link LinkEvent}) and `"interfaces"` (the eligible set or its addresses changed).
+ * ({@link LinkEvent}: a selected interface went up or down, or disappeared) and `"interfaces"`
+ * (the selected set or one of its addresses changed).
+ *
+ * Each owned address is answered on the interfaces it is bound to (see {@link OwnedAddress}),
+ * with that interface's MAC, while the link is up; when a link comes back up its addresses are
+ * announced again.
  */
 export class DataPlane extends EventEmitter<DataPlaneEvents> {
-  /** Opens packet sockets on the selected interfaces and starts watching the interface table. */
-  static async open(_opts: DataPlaneOptions): Promise<DataPlane> {
-    throw new Error("DataPlane: implementation lands in the next commit");
+  readonly #log: Logger;
+  readonly #metrics: DataPlaneMetrics;
+  readonly #gratuitous: Required<GratuitousOptions>;
+  readonly #pollMs: number;
+  #selection: InterfaceSelection | undefined;
+  readonly #ports = new Map<string, PortRuntime>();
+  #desired = new Map<string, Desired>();
+  #closed = false;
+  #stopWatch: (() => void) | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  #refreshAgain = false;
+  readonly #duplicateLogged = new Map<string, number>();
+
+  private constructor(opts: DataPlaneOptions) {
+    super();
+    this.#log = opts.logger.child({ component: "dataplane" });
+    this.#metrics = new DataPlaneMetrics(opts.registry);
+    this.#gratuitous = resolveGratuitous(DEFAULT_GRATUITOUS, opts.gratuitous);
+    this.#pollMs = Math.max(1, opts.pollSeconds ?? 30) * 1000;
+    if (opts.interfaces) validateSelection(opts.interfaces);
+    this.#selection = opts.interfaces;
   }
+
+  /**
+   * Opens packet sockets on the selected interfaces and starts watching the interface table.
+   * Rejects when packet sockets cannot be opened at all (missing CAP_NET_RAW, addon not built).
+   */
+  static async open(opts: DataPlaneOptions): Promise<DataPlane> {
+    loadAddon();
+    const dp = new DataPlane(opts);
+    try {
+      await dp.#refreshNow(true);
+    } catch (err) {
+      await dp.close();
+      throw err;
+    }
+    dp.#stopWatch = watchLinks(
+      () => dp.#refresh(),
+      (err) => dp.#log.warn({ err: err.message }, "interface watch"),
+    );
+    dp.#poll = setInterval(() => dp.#refresh(), dp.#pollMs);
+    dp.#poll.unref();
+    dp.#log.info({ interfaces: dp.interfaces().map((i) => i.name) }, "data plane open");
+    return dp;
+  }
+
   /**
    * Declares the complete set of owned addresses. New addresses are answered from now on and
-   * announced with a gratuitous burst; addresses no longer listed stop being answered at once.
-   * Unchanged addresses are left alone (no new burst). Invalid IPs throw before anything changes.
+   * announced with a gratuitous burst; addresses no longer listed stop being answered before
+   * this returns. Unchanged addresses are left alone (no new burst). Invalid input throws before
+   * anything changes.
    */
-  setOwned(_addresses: OwnedAddress[]): void {}
-  /** Replaces the interface selection given to {@link open}. */
-  setInterfaces(_selection: InterfaceSelection | undefined): void {}
+  setOwned(addresses: OwnedAddress[]): void {
+    if (this.#closed) throw new Error("DataPlane is closed");
+    const next = new Map<string, Desired>();
+    for (const a of addresses) {
+      const ip = canonicalIp(a.ip);
+      if (next.has(ip)) throw new Error(`address ${ip} listed twice`);
+      const gratuitous = resolveGratuitous(this.#gratuitous, a.gratuitous);
+      const old = this.#desired.get(ip);
+      if (old) {
+        old.spec = a;
+        old.gratuitous = gratuitous;
+        next.set(ip, old);
+        continue;
+      }
+      const bytes = parseIp(ip);
+      const protocol: Protocol = bytes.length === 4 ? "arp" : "ndp";
+      next.set(ip, { ip, spec: a, gratuitous, entry: new AddressEntry(ip, bytes, this.#metrics.stats(ip, protocol)) });
+    }
+    const previous = this.#desired;
+    this.#desired = next;
+    for (const ip of previous.keys()) if (!next.has(ip)) this.#log.info({ ip }, "address released");
+    for (const [ip, d] of next) {
+      const old = previous.get(ip);
+      if (!old) this.#log.info({ ip }, "address owned");
+      else if (!sameGratuitous(old.gratuitous, d.gratuitous) || !sameList(old.spec.interfaces, d.spec.interfaces)) this.#log.debug({ ip }, "address options changed");
+    }
+    this.#reconcile();
+  }
+
+  /** Replaces the interface selection given to {@link open}; takes effect after the table is re-read. */
+  async setInterfaces(selection: InterfaceSelection | undefined): Promise<void> {
+    if (selection) validateSelection(selection);
+    this.#selection = selection;
+    await this.#refresh();
+  }
+
   /** Selected interfaces, as last read from the kernel. */
   interfaces(): EligibleInterface[] {
-    return [];
+    return [...this.#ports.values()].map(({ link: l }) => ({
+      name: l.name,
+      ifindex: l.ifindex,
+      mac: l.mac,
+      up: l.up,
+      addresses: l.addresses.map((a) => ({ ...a })),
+      subnets: [...l.subnets],
+    }));
   }
-  /** Every (address, interface) pair currently answered. */
+
+  /** Every (address, interface) pair currently answered (while that interface's link is up). */
   owned(): OwnedBinding[] {
-    return [];
+    const out: OwnedBinding[] = [];
+    for (const rt of this.#ports.values()) for (const ip of rt.bound.keys()) out.push({ ip, interface: rt.link.name });
+    return out.sort((a, b) => (a.ip === b.ip ? a.interface.localeCompare(b.interface) : a.ip.localeCompare(b.ip)));
   }
-  /** Stops answering, cancels timers, closes sockets. */
-  async close(): Promise<void> {}
+
+  /** Re-reads the interface table now (also done on kernel notifications and every `pollSeconds`). */
+  refresh(): Promise<void> {
+    return this.#refresh();
+  }
+
+  /** Stops answering, cancels timers, closes sockets, unregisters the metrics. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopWatch?.();
+    if (this.#poll) clearInterval(this.#poll);
+    await this.#refreshing?.catch(() => undefined);
+    for (const rt of [...this.#ports.values()]) this.#closePort(rt);
+    this.#ports.clear();
+    this.#desired.clear();
+    this.#metrics.close();
+    // Sockets close on the next loop turn; let that happen before resolving.
+    await new Promise<void>((r) => setImmediate(r));
+  }
+
+  #refresh(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#refreshing) {
+      this.#refreshAgain = true;
+      return this.#refreshing;
+    }
+    this.#refreshing = (async () => {
+      try {
+        do {
+          this.#refreshAgain = false;
+          await this.#refreshNow(false);
+        } while (this.#refreshAgain && !this.#closed);
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, "reading interfaces failed");
+      } finally {
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  async #refreshNow(initial: boolean): Promise<void> {
+    const { selected } = await readSelected(this.#selection);
+    if (this.#closed) return;
+    let changed = false;
+    const seen = new Set<string>();
+    for (const link of selected) {
+      seen.add(link.name);
+      let rt = this.#ports.get(link.name);
+      if (rt && (rt.link.ifindex !== link.ifindex || rt.link.mac !== link.mac)) {
+        // Re-created or re-addressed: a fresh socket, and fresh announcements with the new MAC.
+        this.#log.info({ interface: link.name, ifindex: link.ifindex, mac: link.mac }, "interface changed identity");
+        this.#closePort(rt);
+        rt = undefined;
+      }
+      if (!rt) {
+        try {
+          rt = this.#openPort(link);
+        } catch (err) {
+          const e = err as Error & { errno?: number };
+          // Without CAP_NET_RAW nothing can ever work: fail loudly at start.
+          if (initial && (e.errno === 1 || e.errno === 13)) throw new Error(`cannot open packet socket on ${link.name} (needs CAP_NET_RAW): ${e.message}`, { cause: err });
+          this.#log.error({ interface: link.name, err: e.message }, "cannot open packet socket");
+          continue;
+        }
+        changed = true;
+        this.#log.info({ interface: link.name, ifindex: link.ifindex, mac: link.mac, up: link.up, subnets: link.subnets }, "interface selected");
+        continue;
+      }
+      const wasUp = rt.link.up;
+      if (!sameAddresses(rt.link, link)) changed = true;
+      rt.link = link;
+      if (wasUp !== link.up) {
+        this.#log.info({ interface: link.name, up: link.up }, "link state");
+        if (link.up) for (const b of rt.bound.values()) this.#announce(rt, b);
+        else for (const b of rt.bound.values()) this.#stopTimer(b);
+        this.emit("link", { interface: link.name, up: link.up });
+      }
+    }
+    for (const rt of [...this.#ports.values()]) {
+      if (seen.has(rt.link.name)) continue;
+      this.#log.info({ interface: rt.link.name }, "interface gone");
+      this.#closePort(rt);
+      changed = true;
+      this.emit("link", { interface: rt.link.name, up: false });
+    }
+    const macs = [...this.#ports.values()].map((p) => p.port.mac);
+    for (const rt of this.#ports.values()) rt.port.ourMacs = macs;
+    this.#reconcile();
+    if (changed && !initial) this.emit("interfaces");
+  }
+
+  #openPort(link: LinkRecord): PortRuntime {
+    const { PacketSocket, SLOT_SIZE } = loadAddon();
+    const holder: { rt?: PortRuntime } = {};
+    const onPackets = (count: number): void => {
+      if (holder.rt) this.#onPackets(holder.rt, count, SLOT_SIZE);
+    };
+    const sock = new PacketSocket(link.ifindex, onPackets);
+    const port = new Port(link.name, link.ifindex, parseMac(link.mac), sock.tx);
+    port.onDuplicate = (p, entry, frame, macOff, protocol) => this.#onDuplicate(p, entry.ip, formatMac(frame, macOff), protocol);
+    const rt: PortRuntime = { link, sock, port, groups: new Map(), promiscuous: false, bound: new Map(), sendErrors: 0 };
+    holder.rt = rt;
+    this.#ports.set(link.name, rt);
+    return rt;
+  }
+
+  #closePort(rt: PortRuntime): void {
+    for (const ip of [...rt.bound.keys()]) this.#unbind(rt, ip);
+    rt.sock.close();
+    if (this.#ports.get(rt.link.name) === rt) this.#ports.delete(rt.link.name);
+  }
+
+  // The hot path: every frame the kernel filter passed on this interface.
+  #onPackets(rt: PortRuntime, count: number, slotSize: number): void {
+    const { sock, port } = rt;
+    const meta = sock.meta;
+    const rx = sock.rx;
+    for (let i = 0; i < count; i++) {
+      const len = meta[2 * i]!;
+      if (len > slotSize) continue; // truncated: larger than any frame we answer
+      if (port.handle(rx, i * slotSize, len) !== Verdict.reply) continue;
+      const sent = sock.send(port.replyLength);
+      if (sent > 0) port.replyEntry!.stats.responses++;
+      else this.#sendFailed(rt, -sent);
+    }
+  }
+
+  #sendFailed(rt: PortRuntime, errno: number): void {
+    // Logged on powers of two so that a flood of failures does not flood the log.
+    rt.sendErrors++;
+    if ((rt.sendErrors & (rt.sendErrors - 1)) === 0) this.#log.warn({ interface: rt.link.name, errno, failures: rt.sendErrors }, "send failed");
+  }
+
+  #onDuplicate(port: Port, ip: string, mac: string, protocol: Protocol): void {
+    const key = `${ip}|${mac}|${port.name}`;
+    const now = Date.now();
+    const last = this.#duplicateLogged.get(key);
+    if (last !== undefined && now - last < DUPLICATE_LOG_INTERVAL_MS) return;
+    if (this.#duplicateLogged.size > 10_000) this.#duplicateLogged.clear();
+    this.#duplicateLogged.set(key, now);
+    this.#log.warn({ ip, mac, interface: port.name, protocol }, "another station answers for or claims an owned address");
+    this.emit("duplicate", { ip, mac, interface: port.name, protocol });
+  }
+
+  /** Interfaces an address should be answered on, given the current selection. */
+  #targets(d: Desired): Set<string> {
+    const ports = [...this.#ports.values()];
+    if (d.spec.interfaces) return new Set(ports.filter((p) => d.spec.interfaces!.includes(p.link.name)).map((p) => p.link.name));
+    const onSubnet = ports.filter((p) => p.link.addresses.some((a) => inSubnet(d.entry.bytes, a.address, a.prefixLength)));
+    return new Set((onSubnet.length ? onSubnet : ports).map((p) => p.link.name));
+  }
+
+  #reconcile(): void {
+    for (const rt of this.#ports.values()) {
+      for (const [ip, b] of [...rt.bound]) {
+        const d = this.#desired.get(ip);
+        if (!d) this.#unbind(rt, ip);
+        else if (b.desired !== d) this.#unbind(rt, ip);
+      }
+    }
+    for (const d of this.#desired.values()) {
+      const targets = this.#targets(d);
+      for (const rt of this.#ports.values()) {
+        const has = rt.bound.has(d.ip);
+        const want = targets.has(rt.link.name);
+        if (want && !has) this.#bind(rt, d);
+        else if (!want && has) this.#unbind(rt, d.ip);
+      }
+    }
+  }
+
+  #bind(rt: PortRuntime, d: Desired): void {
+    rt.port.add(d.entry);
+    if (d.entry.bytes.length === 16) this.#join(rt, d.entry.bytes);
+    const b: Binding = { desired: d, timer: undefined };
+    rt.bound.set(d.ip, b);
+    this.#log.debug({ ip: d.ip, interface: rt.link.name }, "answering");
+    if (rt.link.up) this.#announce(rt, b);
+  }
+
+  #unbind(rt: PortRuntime, ip: string): void {
+    const b = rt.bound.get(ip);
+    if (!b) return;
+    rt.port.remove(b.desired.entry);
+    rt.bound.delete(ip);
+    this.#stopTimer(b);
+    if (b.desired.entry.bytes.length === 16) this.#leave(rt, b.desired.entry.bytes);
+    this.#log.debug({ ip, interface: rt.link.name }, "no longer answering");
+  }
+
+  #join(rt: PortRuntime, ip6: Buffer): void {
+    const mac = multicastMac(solicitedNode(ip6));
+    const key = mac.toString("hex");
+    const n = rt.groups.get(key) ?? 0;
+    rt.groups.set(key, n + 1);
+    if (n > 0) return;
+    if (rt.sock.membership(mac, true)) return;
+    // The driver refused the group (e.g. its filter table is full): see everything instead.
+    if (!rt.promiscuous) {
+      rt.promiscuous = rt.sock.promiscuous(true);
+      this.#log.warn({ interface: rt.link.name, group: formatMac(mac), promiscuous: rt.promiscuous }, "cannot join solicited-node group; falling back to promiscuous mode");
+    }
+  }
+
+  #leave(rt: PortRuntime, ip6: Buffer): void {
+    const mac = multicastMac(solicitedNode(ip6));
+    const key = mac.toString("hex");
+    const n = rt.groups.get(key) ?? 0;
+    if (n > 1) {
+      rt.groups.set(key, n - 1);
+      return;
+    }
+    rt.groups.delete(key);
+    rt.sock.membership(mac, false);
+  }
+
+  #stopTimer(b: Binding): void {
+    if (b.timer) clearTimeout(b.timer);
+    b.timer = undefined;
+  }
+
+  /** Starts (or restarts) the burst, followed by the periodic refresh if configured. */
+  #announce(rt: PortRuntime, b: Binding): void {
+    this.#stopTimer(b);
+    const g = b.desired.gratuitous;
+    let rounds = 0;
+    const tick = (): void => {
+      b.timer = undefined;
+      if (this.#closed || rt.bound.get(b.desired.ip) !== b || !rt.link.up) return;
+      this.#sendGratuitous(rt, b.desired.entry);
+      rounds++;
+      const next = rounds < g.count ? g.intervalMs : g.refreshSeconds > 0 ? g.refreshSeconds * 1000 : 0;
+      if (next > 0) {
+        b.timer = setTimeout(tick, next);
+        b.timer.unref();
+      }
+    };
+    if (g.count > 0) tick();
+    else if (g.refreshSeconds > 0) {
+      b.timer = setTimeout(tick, g.refreshSeconds * 1000);
+      b.timer.unref();
+    }
+  }
+
+  #sendGratuitous(rt: PortRuntime, e: AddressEntry): void {
+    const { sock, port } = rt;
+    const frames = e.bytes.length === 4 ? [1, 2] as const : [0] as const;
+    for (const op of frames) {
+      const len = op === 0 ? writeUnsolicitedNa(sock.tx, port.mac, e.bytes) : writeGratuitousArp(sock.tx, port.mac, e.bytes, op);
+      const sent = sock.send(len);
+      if (sent > 0) e.stats.gratuitous++;
+      else this.#sendFailed(rt, -sent);
+    }
+  }
+}
+
+function inSubnet(ip: Buffer, address: string, prefixLength: number): boolean {
+  const net = parseIp(address);
+  if (net.length !== ip.length) return false;
+  for (let i = 0; i < net.length; i++) {
+    const keep = Math.max(0, Math.min(8, prefixLength - i * 8));
+    const mask = (0xff << (8 - keep)) & 0xff;
+    if ((net[i]! & mask) !== (ip[i]! & mask)) return false;
+  }
+  return true;
 }
