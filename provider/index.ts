@@ -1,2 +1,35 @@
 // Public entry point of the l2lb package; re-exports the stable API.
-export {};
+
+// Pulumi components.
+export * from "./components/index.ts";
+
+// The allocation's dynamic resource and provider (one per program; normally created by `Allocation`).
+export { ALLOCATION_MODULE, AllocationProvider, AllocationResource } from "./dynamic/provider.ts";
+export type { AllocationResourceArgs } from "./dynamic/provider.ts";
+
+// The shared contract with the runtime: API group, kinds, annotations, load-balancer class, CRDs.
+export * from "./model/contract.ts";
+export type { LabelSelector, LabelSelectorRequirement } from "./model/labels.ts";
+export type {
+  AddressPool as AddressPoolModel,
+  AddressPoolSpec,
+  GratuitousSettings,
+  L2Advertisement as L2AdvertisementModel,
+  L2AdvertisementSpec,
+  ServiceAllocation,
+} from "./model/pool.ts";
+export type { PolicyRule } from "./model/rbac.ts";
+export { crds, addressPoolCrd, l2AdvertisementCrd } from "./model/crds.ts";
+export type { CustomResourceDefinition } from "./model/crds.ts";
+
+// The allocator's data types (inputs and results).
+export type {
+  AllocationInput,
+  Assignment,
+  IpFamilyName,
+  IpFamilyPolicy,
+  PlanResult,
+  ServicePort,
+  ServiceRequest,
+  SharedIpGroup as SharedIpGroupModel,
+} from "./allocation/index.ts";

@@ -1,0 +1,222 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { DEFAULT_NAMESPACE, LOAD_BALANCER_CLASS, SPEAKER_NAME } from "../model/contract.ts";
+import { crds } from "../model/crds.ts";
+import { speakerRbacRules } from "../model/rbac.ts";
+import { childName, packageVersion, typeToken } from "./common.ts";
+
+/** Port of the speaker's `/metrics`, `/healthz` and `/readyz` endpoints. */
+export const SPEAKER_METRICS_PORT = 7472;
+
+/** Default speaker image repository; the tag defaults to the installed package's version. */
+export const SPEAKER_IMAGE_REPOSITORY = "ghcr.io/l2lb/speaker";
+
+/** Arguments of {@link Installation}. Every field is optional. */
+export interface InstallationArgs {
+  /** Namespace of the runtime (speaker DaemonSet, ServiceAccount, Leases). Default `l2lb-system`. */
+  namespace?: string;
+  /** Create the namespace. Set false when it is managed elsewhere. Default true. */
+  createNamespace?: boolean;
+  /** Install the `AddressPool` and `L2Advertisement` CustomResourceDefinitions. Default true. */
+  installCrds?: boolean;
+  /** Speaker image. Default `ghcr.io/l2lb/speaker:<version of this package>`. */
+  image?: pulumi.Input<string>;
+  /** Image pull policy. Default `IfNotPresent`. */
+  imagePullPolicy?: pulumi.Input<string>;
+  /** Image pull secrets, by name. */
+  imagePullSecrets?: string[];
+  /** Node selector of the speaker pods (restricts which nodes can announce at all). Default: every Linux node. */
+  nodeSelector?: Record<string, string>;
+  /**
+   * Tolerations of the speaker pods. Default: tolerate the control-plane taints (so control-plane
+   * nodes can announce too) and `NoExecute` for 30 s after a node becomes not-ready.
+   */
+  tolerations?: k8s.types.input.core.v1.Toleration[];
+  /** Resource requests and limits of the speaker container. Default: 50m CPU / 64Mi requested, 256Mi memory limit. */
+  resources?: k8s.types.input.core.v1.ResourceRequirements;
+  /** Port of the speaker's metrics and health endpoints (host network). Default 7472. */
+  metricsPort?: number;
+  /** Log level of the speaker (`debug`, `info`, `warn`, `error`). Default `info`. */
+  logLevel?: "debug" | "info" | "warn" | "error";
+  /** Priority class of the speaker pods. Default `system-node-critical`. */
+  priorityClassName?: string;
+  /** Extra environment variables of the speaker container. */
+  env?: k8s.types.input.core.v1.EnvVar[];
+  /** Extra labels on every object of the installation. */
+  labels?: Record<string, string>;
+  /**
+   * Do not wait for the DaemonSet rollout (`pulumi.com/skipAwait`). Default false: `pulumi up`
+   * waits until every speaker is ready, so Services created afterwards are announced.
+   */
+  skipAwait?: boolean;
+}
+
+/**
+ * The l2lb runtime in a cluster: namespace, CRDs, least-privilege RBAC, ServiceAccount and the
+ * speaker DaemonSet (host network, only `NET_RAW`, probes and metrics on one port).
+ *
+ * l2lb serves only Services whose `spec.loadBalancerClass` is {@link LOAD_BALANCER_CLASS}, so it
+ * coexists with k3s ServiceLB, MetalLB or a cloud controller that serve the others.
+ */
+export class Installation extends pulumi.ComponentResource {
+  /** Namespace of the runtime. */
+  readonly namespace: string;
+  /** `spec.loadBalancerClass` of the Services this installation serves. */
+  readonly loadBalancerClass: string;
+  /** The speaker image. */
+  readonly image: pulumi.Output<string>;
+  /** The namespace object, when created here. */
+  readonly namespaceResource?: k8s.core.v1.Namespace;
+  /** The CustomResourceDefinitions, when installed here. */
+  readonly crds: k8s.apiextensions.v1.CustomResourceDefinition[];
+  readonly serviceAccount: k8s.core.v1.ServiceAccount;
+  readonly clusterRole: k8s.rbac.v1.ClusterRole;
+  readonly clusterRoleBinding: k8s.rbac.v1.ClusterRoleBinding;
+  readonly role: k8s.rbac.v1.Role;
+  readonly roleBinding: k8s.rbac.v1.RoleBinding;
+  readonly daemonSet: k8s.apps.v1.DaemonSet;
+
+  constructor(name: string, args: InstallationArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+    super(typeToken("Installation"), name, {}, opts);
+    const namespace = args.namespace ?? DEFAULT_NAMESPACE;
+    const port = args.metricsPort ?? SPEAKER_METRICS_PORT;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new pulumi.RunError(`Installation "${name}": metricsPort must be an integer between 1 and 65535, not ${port}.`);
+    }
+    this.namespace = namespace;
+    this.loadBalancerClass = LOAD_BALANCER_CLASS;
+    this.image = pulumi.output(args.image ?? `${SPEAKER_IMAGE_REPOSITORY}:${packageVersion()}`);
+
+    const labels = {
+      "app.kubernetes.io/name": "l2lb",
+      "app.kubernetes.io/part-of": "l2lb",
+      "app.kubernetes.io/managed-by": "pulumi",
+      ...args.labels,
+    };
+    const speakerLabels = { "app.kubernetes.io/name": "l2lb", "app.kubernetes.io/component": "speaker" };
+    const parent = { parent: this };
+
+    if (args.createNamespace ?? true) {
+      this.namespaceResource = new k8s.core.v1.Namespace(childName(name, "namespace"), { metadata: { name: namespace, labels } }, parent);
+    }
+    const nsDeps = this.namespaceResource ? { dependsOn: [this.namespaceResource] } : {};
+
+    this.crds =
+      args.installCrds ?? true
+        ? crds.map(
+            (crd) =>
+              new k8s.apiextensions.v1.CustomResourceDefinition(
+                childName(name, crd.spec.names.singular),
+                { ...crd, metadata: { ...crd.metadata, labels } } as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
+                parent,
+              ),
+          )
+        : [];
+
+    this.serviceAccount = new k8s.core.v1.ServiceAccount(
+      childName(name, "speaker"),
+      { metadata: { name: SPEAKER_NAME, namespace, labels } },
+      { ...parent, ...nsDeps },
+    );
+    const rules = speakerRbacRules();
+    this.clusterRole = new k8s.rbac.v1.ClusterRole(childName(name, "speaker"), { metadata: { name: SPEAKER_NAME, labels }, rules: rules.cluster }, parent);
+    this.clusterRoleBinding = new k8s.rbac.v1.ClusterRoleBinding(
+      childName(name, "speaker"),
+      {
+        metadata: { name: SPEAKER_NAME, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: this.clusterRole.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace }],
+      },
+      parent,
+    );
+    this.role = new k8s.rbac.v1.Role(
+      childName(name, "speaker"),
+      { metadata: { name: SPEAKER_NAME, namespace, labels }, rules: rules.namespaced },
+      { ...parent, ...nsDeps },
+    );
+    this.roleBinding = new k8s.rbac.v1.RoleBinding(
+      childName(name, "speaker"),
+      {
+        metadata: { name: SPEAKER_NAME, namespace, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: this.role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace }],
+      },
+      { ...parent, ...nsDeps },
+    );
+
+    const probe = (path: string, periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe => ({
+      httpGet: { path, port: "metrics" },
+      periodSeconds,
+      failureThreshold,
+      timeoutSeconds: 2,
+    });
+    this.daemonSet = new k8s.apps.v1.DaemonSet(
+      childName(name, "speaker"),
+      {
+        metadata: {
+          name: SPEAKER_NAME,
+          namespace,
+          labels: { ...labels, ...speakerLabels },
+          annotations: args.skipAwait ? { "pulumi.com/skipAwait": "true" } : {},
+        },
+        spec: {
+          selector: { matchLabels: speakerLabels },
+          updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
+          template: {
+            metadata: {
+              labels: { ...labels, ...speakerLabels },
+              annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(port) },
+            },
+            spec: {
+              serviceAccountName: this.serviceAccount.metadata.name,
+              hostNetwork: true,
+              dnsPolicy: "ClusterFirstWithHostNet",
+              priorityClassName: args.priorityClassName ?? "system-node-critical",
+              terminationGracePeriodSeconds: 10,
+              nodeSelector: args.nodeSelector ?? { "kubernetes.io/os": "linux" },
+              tolerations: args.tolerations ?? [
+                { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" },
+                { key: "node-role.kubernetes.io/master", operator: "Exists", effect: "NoSchedule" },
+                { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 },
+                { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 },
+              ],
+              imagePullSecrets: (args.imagePullSecrets ?? []).map((secret) => ({ name: secret })),
+              containers: [
+                {
+                  name: "speaker",
+                  image: this.image,
+                  imagePullPolicy: args.imagePullPolicy ?? "IfNotPresent",
+                  command: ["l2lb-speaker"],
+                  env: [
+                    { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+                    { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                    { name: "L2LB_METRICS_PORT", value: String(port) },
+                    { name: "L2LB_LOG_LEVEL", value: args.logLevel ?? "info" },
+                    ...(args.env ?? []),
+                  ],
+                  ports: [{ name: "metrics", containerPort: port, protocol: "TCP" }],
+                  livenessProbe: probe("/healthz", 10, 3),
+                  readinessProbe: probe("/readyz", 5, 2),
+                  resources: args.resources ?? { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ["ALL"], add: ["NET_RAW"] },
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+      { ...parent, dependsOn: [this.roleBinding, this.clusterRoleBinding, ...this.crds] },
+    );
+
+    this.registerOutputs({
+      namespace: this.namespace,
+      loadBalancerClass: this.loadBalancerClass,
+      image: this.image,
+      daemonSet: this.daemonSet.metadata.name,
+    });
+  }
+}

@@ -1,0 +1,411 @@
+// The allocation provider's logic. Reached by the serialized provider through the stable package
+// subpath `l2lb/dynamic/allocation` (see `provider.ts`), so a stack created by one version of the
+// library is refreshed, updated and destroyed by whatever version is installed later: every
+// function here must accept the state every earlier version wrote (see `STATE_VERSION`).
+//
+// Allocation runs in `check`, which the engine calls in preview and in up: the concrete addresses
+// therefore appear in `pulumi preview --diff`, and `create`/`update` only persist what `check`
+// computed.
+import { planAllocation, sizeToString } from "../allocation/index.ts";
+import type { Assignment, AllocationInput, ConfigProblem, PlanResult, ServiceRequest, SharedIpGroup } from "../allocation/index.ts";
+import type { AddressPool } from "../model/pool.ts";
+import { NODE_SUBNETS_ANNOTATION } from "../model/contract.ts";
+import type { PublishedSubnet } from "../model/contract.ts";
+
+/** The engine's marker for a value not known until apply (`@pulumi/pulumi/runtime/rpc#unknownValue`). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Shape version of the state written by `check`; bump only with a reader for the older shapes. */
+export const STATE_VERSION = 1;
+
+/** Inputs of the allocation resource as the program sends them (values may be {@link UNKNOWN} in preview). */
+export interface AllocationInputs {
+  /** Name of the allocation; a change replaces the resource. */
+  identity: string;
+  pools: AddressPool[];
+  services: ServiceRequest[];
+  sharedIpGroups?: SharedIpGroup[];
+  namespaceLabels?: Record<string, Record<string, string>>;
+  /** Explicit node subnets. When set the cluster is not contacted (render-only / GitOps stacks). */
+  nodeSubnets?: string[];
+  /** Extra addresses never handed out (added to the Nodes' own addresses). */
+  nodeAddresses?: string[];
+  /** Kubeconfig (content or path) used to read Nodes; defaults to the stack's `kubernetes:kubeconfig`, then the environment. */
+  kubeconfig?: string;
+  /** Kubeconfig context; defaults to the stack's `kubernetes:context`, then the current context. */
+  context?: string;
+}
+
+/** What `check` adds to the inputs: the allocation itself. This is the resource's state. */
+export interface AllocationState extends AllocationInputs {
+  stateVersion: number;
+  /** Assigned addresses by `"<namespace>/<name>"`, comma-separated (one per family). */
+  assignments: Record<string, string>;
+  /** Pool of each assignment, by `"<namespace>/<name>"`. */
+  assignedPools: Record<string, string>;
+  /** Size (decimal text) and addresses in use of every pool. */
+  poolUsage: Record<string, { size: string; used: number }>;
+  /** Where node subnets came from: `explicit`, `speakers` or `none`, with a short explanation. */
+  subnetSource: string;
+  /** The node subnets the pools were checked against (empty when `subnetSource` is `none`). */
+  nodeSubnetsUsed: string[];
+}
+
+/** Cluster credentials found by the provider's `configure` (stack configuration). */
+export interface ClusterConfig {
+  kubeconfig?: string;
+  context?: string;
+}
+
+export interface CheckFailure {
+  property: string;
+  reason: string;
+}
+
+export interface CheckResult {
+  inputs: Record<string, unknown>;
+  failures?: CheckFailure[];
+}
+
+/** Reads what the allocation needs to know about the cluster's Nodes. Replaceable in tests. */
+export type NodeReader = (cluster: ClusterConfig) => Promise<NodeFacts>;
+
+/** The Nodes as the allocator needs them. */
+export interface NodeFacts {
+  /** Number of Nodes. */
+  nodes: number;
+  /** Nodes whose speaker published subnets. */
+  publishing: number;
+  /** Union of the published subnets, sorted. */
+  subnets: string[];
+  /** InternalIP / ExternalIP of every Node, sorted. */
+  addresses: string[];
+}
+
+/** Fields that are inputs of the computation (a change in any is a change of the resource). */
+const INPUT_KEYS = ["identity", "pools", "services", "sharedIpGroups", "namespaceLabels", "nodeSubnets", "nodeAddresses"] as const;
+/** Computed fields shown in the diff. `nodeSubnetsUsed` and `poolUsage` follow from these and are left out to keep diffs readable. */
+const COMPUTED_KEYS = ["assignments", "assignedPools", "subnetSource"] as const;
+
+// ---------------------------------------------------------------------------------------------
+// check
+
+/**
+ * Validates the inputs and computes the allocation. `olds` are the previously checked inputs
+ * (empty on create or replace): their assignments are the sticky input, so an address moves only
+ * when it must. Unknown inputs give unknown assignments, never guessed ones.
+ */
+export async function check(
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+  cluster: ClusterConfig = {},
+  readNodes: NodeReader = readNodesFromCluster,
+): Promise<CheckResult> {
+  const inputs: Record<string, unknown> = { ...news, stateVersion: STATE_VERSION };
+  const failures = validateShape(news);
+  if (failures.length > 0) return { inputs, failures };
+
+  const relevant = INPUT_KEYS.map((k) => news[k]);
+  const clusterUnknown = news.nodeSubnets === undefined && (news.kubeconfig === UNKNOWN || news.context === UNKNOWN);
+  if (clusterUnknown || relevant.some(containsUnknown)) {
+    // Allocation is global (one service can take the address another would get): any unknown
+    // input makes every assignment unknown.
+    for (const key of ["assignments", "assignedPools", "poolUsage", "subnetSource", "nodeSubnetsUsed"]) inputs[key] = UNKNOWN;
+    return { inputs };
+  }
+  const args = news as unknown as AllocationInputs;
+
+  let nodeSubnets: string[] | undefined;
+  let nodeAddresses: string[] = [...(args.nodeAddresses ?? [])];
+  let subnetSource: string;
+  if (args.nodeSubnets !== undefined) {
+    nodeSubnets = [...args.nodeSubnets];
+    subnetSource = "explicit: the nodeSubnets input (the cluster was not contacted)";
+  } else {
+    const credentials: ClusterConfig = {
+      kubeconfig: typeof news.kubeconfig === "string" ? news.kubeconfig : cluster.kubeconfig,
+      context: typeof news.context === "string" ? news.context : cluster.context,
+    };
+    let facts: NodeFacts;
+    try {
+      facts = await readNodes(credentials);
+    } catch (err) {
+      return {
+        inputs,
+        failures: [
+          {
+            property: "nodeSubnets",
+            reason:
+              `cannot read the cluster's Nodes to learn their subnets (${errorText(err)}). ` +
+              `Fix the Kubernetes credentials (stack config kubernetes:kubeconfig, KUBECONFIG), or set nodeSubnets ` +
+              `explicitly for a render-only stack.`,
+          },
+        ],
+      };
+    }
+    nodeAddresses = [...nodeAddresses, ...facts.addresses];
+    if (facts.publishing > 0) {
+      nodeSubnets = facts.subnets;
+      subnetSource = `speakers: published by ${facts.publishing} of ${facts.nodes} nodes (${NODE_SUBNETS_ANNOTATION})`;
+    } else {
+      subnetSource =
+        `none: no speaker has published subnets yet (${facts.nodes} nodes); pools were not checked against node ` +
+        `subnets — set nodeSubnets to check them before the speakers run`;
+    }
+  }
+
+  const previous = previousAssignments(olds);
+  const plan: PlanResult = planAllocation({
+    pools: args.pools,
+    services: args.services,
+    sharedIpGroups: args.sharedIpGroups ?? [],
+    namespaceLabels: args.namespaceLabels ?? {},
+    nodeSubnets,
+    nodeAddresses: sortedUnique(nodeAddresses),
+    previous,
+  } satisfies AllocationInput);
+
+  if (!plan.ok) return { inputs, failures: plan.problems.map(problemToFailure) };
+
+  const serviceFailures: CheckFailure[] = [];
+  const assignments: Record<string, string> = {};
+  const assignedPools: Record<string, string> = {};
+  for (const [key, outcome] of Object.entries(plan.services)) {
+    if ("error" in outcome) {
+      serviceFailures.push({ property: `services[${JSON.stringify(key)}]`, reason: `Service "${key}": ${outcome.error}` });
+      continue;
+    }
+    assignments[key] = outcome.ips.join(",");
+    assignedPools[key] = outcome.pool;
+  }
+  if (serviceFailures.length > 0) return { inputs, failures: serviceFailures };
+
+  const poolUsage: AllocationState["poolUsage"] = {};
+  for (const [name, usage] of Object.entries(plan.pools)) poolUsage[name] = { size: sizeToString(usage.size), used: usage.used };
+
+  Object.assign(inputs, {
+    assignments,
+    assignedPools,
+    poolUsage,
+    subnetSource,
+    nodeSubnetsUsed: nodeSubnets ?? [],
+  });
+  return { inputs };
+}
+
+function previousAssignments(olds: Record<string, unknown>): Record<string, Assignment> {
+  const result: Record<string, Assignment> = {};
+  const assignments = olds.assignments;
+  const pools = olds.assignedPools;
+  if (!isRecord(assignments) || !isRecord(pools)) return result;
+  for (const [key, ips] of Object.entries(assignments)) {
+    const pool = pools[key];
+    if (typeof ips !== "string" || ips === "" || typeof pool !== "string") continue;
+    result[key] = { ips: ips.split(","), pool };
+  }
+  return result;
+}
+
+/** Maps an allocator problem onto the input property it is about, e.g. `pools["first-pool"].spec.addresses[1]`. */
+export function problemToFailure(problem: ConfigProblem): CheckFailure {
+  const match = /^(\w+) "([^"]*)"$/.exec(problem.object);
+  const collection: Record<string, string> = {
+    AddressPool: "pools",
+    Service: "services",
+    SharedIpGroup: "sharedIpGroups",
+  };
+  const base = match && collection[match[1]!] ? `${collection[match[1]!]}[${JSON.stringify(match[2])}]` : problem.object;
+  return { property: problem.field ? `${base}.${problem.field}` : base, reason: problem.message };
+}
+
+/** Structural checks of the inputs, so a hand-written resource gets sentences, not exceptions. */
+function validateShape(news: Record<string, unknown>): CheckFailure[] {
+  const failures: CheckFailure[] = [];
+  const list = (key: string, required: boolean): void => {
+    const value = news[key];
+    if (value === UNKNOWN) return;
+    if (value === undefined) {
+      if (required) failures.push({ property: key, reason: `${key} is required: pass a list (it may be empty).` });
+      return;
+    }
+    if (!Array.isArray(value)) failures.push({ property: key, reason: `${key} must be a list, not ${typeof value}.` });
+  };
+  if (news.identity !== UNKNOWN && typeof news.identity !== "string") {
+    failures.push({ property: "identity", reason: "identity must be a string (the allocation's name)." });
+  }
+  list("pools", true);
+  list("services", true);
+  list("sharedIpGroups", false);
+  list("nodeSubnets", false);
+  list("nodeAddresses", false);
+  return failures;
+}
+
+// ---------------------------------------------------------------------------------------------
+// diff, create, read, update, delete
+
+export interface DiffResult {
+  changes: boolean;
+  replaces: string[];
+  deleteBeforeReplace: boolean;
+}
+
+/**
+ * Compares the stored state with the newly checked inputs. Ignores the serialized provider
+ * (`__provider` changes with every library release), the credentials and the derived fields;
+ * replaces only when the identity changes.
+ */
+export function diff(olds: Record<string, unknown>, news: Record<string, unknown>): DiffResult {
+  const changed = [...INPUT_KEYS, ...COMPUTED_KEYS].filter((key) => containsUnknown(news[key]) || !deepEqual(normalize(olds[key]), normalize(news[key])));
+  const replaces = changed.includes("identity") ? ["identity"] : [];
+  return { changes: changed.length > 0, replaces, deleteBeforeReplace: false };
+}
+
+/** The full state: everything `check` computed (outs must be complete, or state is lost). */
+export function create(inputs: Record<string, unknown>): { id: string; outs: Record<string, unknown> } {
+  return { id: idOf(inputs), outs: outputsOf(inputs) };
+}
+
+export function update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): { outs: Record<string, unknown> } {
+  return { outs: outputsOf(news) };
+}
+
+/** The allocation lives in the stack's state (the cluster copies live in Services and the ConfigMap): refresh keeps it. */
+export function read(id: string, props: Record<string, unknown> = {}): { id: string; props: Record<string, unknown> } {
+  return { id, props: outputsOf(props) };
+}
+
+/** Nothing to delete outside the state: the Kubernetes objects belong to the Kubernetes provider. */
+export function remove(_id: string, _props: Record<string, unknown>): void {}
+
+function idOf(inputs: Record<string, unknown>): string {
+  return typeof inputs.identity === "string" && inputs.identity !== "" ? `l2lb-allocation-${inputs.identity}` : "l2lb-allocation";
+}
+
+function outputsOf(inputs: Record<string, unknown>): Record<string, unknown> {
+  const outs: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(inputs)) {
+    if (key === "__provider") continue;
+    outs[key] = value;
+  }
+  // State written before stateVersion existed has the same shape as version 1.
+  if (outs.stateVersion === undefined) outs.stateVersion = STATE_VERSION;
+  return outs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+
+/** Reads Nodes with `@kubernetes/client-node` (imported here, not at module load). */
+export async function readNodesFromCluster(cluster: ClusterConfig): Promise<NodeFacts> {
+  const k8s = await import("@kubernetes/client-node");
+  const kc = new k8s.KubeConfig();
+  const text = cluster.kubeconfig;
+  if (text !== undefined && text.trim() !== "") {
+    // Like the Kubernetes provider's `kubeconfig`: the file's content (YAML or JSON), or its path.
+    if (text.includes("\n") || text.trim().startsWith("{")) kc.loadFromString(text);
+    else kc.loadFromFile(text.trim());
+  } else {
+    kc.loadFromDefault();
+  }
+  if (cluster.context) kc.setCurrentContext(cluster.context);
+  if (!kc.getCurrentCluster()) throw new Error("no Kubernetes cluster is configured");
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const list = await withTimeout(core.listNode({ timeoutSeconds: 10 }), 15_000, "listing Nodes timed out after 15 s");
+  return nodeFacts(list.items);
+}
+
+/** The subset of a Node object read here. */
+export interface NodeLike {
+  metadata?: { name?: string; annotations?: Record<string, string> };
+  status?: { addresses?: { type: string; address: string }[] };
+}
+
+/** Summarizes Nodes: published subnets (malformed annotations are ignored) and node addresses. */
+export function nodeFacts(nodes: NodeLike[]): NodeFacts {
+  const subnets = new Set<string>();
+  const addresses = new Set<string>();
+  let publishing = 0;
+  for (const node of nodes) {
+    for (const a of node.status?.addresses ?? []) {
+      if (a.type === "InternalIP" || a.type === "ExternalIP") addresses.add(a.address);
+    }
+    const raw = node.metadata?.annotations?.[NODE_SUBNETS_ANNOTATION];
+    if (raw === undefined) continue;
+    let published: unknown;
+    try {
+      published = JSON.parse(raw);
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(published)) continue;
+    let any = false;
+    for (const entry of published as Partial<PublishedSubnet>[]) {
+      if (entry && typeof entry.cidr === "string") {
+        subnets.add(entry.cidr);
+        any = true;
+      }
+    }
+    if (any) publishing++;
+  }
+  return { nodes: nodes.length, publishing, subnets: [...subnets].sort(), addresses: [...addresses].sort() };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+export function containsUnknown(value: unknown): boolean {
+  if (value === UNKNOWN) return true;
+  if (Array.isArray(value)) return value.some(containsUnknown);
+  if (isRecord(value)) return Object.values(value).some(containsUnknown);
+  return false;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Treats an absent value, an empty list and an empty map alike (the wire drops some of them). */
+function normalize(value: unknown): unknown {
+  if (value === null || value === undefined) return undefined;
+  if (Array.isArray(value)) return value.length === 0 ? undefined : value.map(normalize);
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const inner = normalize(value[key]);
+      if (inner !== undefined) out[key] = inner;
+    }
+    return Object.keys(out).length === 0 ? undefined : out;
+  }
+  return value;
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function sortedUnique(values: string[]): string[] {
+  return [...new Set(values)].sort();
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const body = (err as { body?: unknown }).body;
+    return body ? `${err.message}: ${typeof body === "string" ? body : JSON.stringify(body)}` : err.message;
+  }
+  return String(err);
+}
