@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# Pulumi environment for the lab: source it (`. test/lab/pulumi.sh`), then run `pulumi ...` as usual.
+#
+# Sets:
+#   PATH                      the CLI, the Node.js language host, the dynamic-provider shim (built by
+#                             test/lab/build-tools.sh) and Node 24 first
+#   PULUMI_HOME               a per-run home in the scratch dir; its plugins/ is the shared cached plugin dir
+#                             $L2LB_CACHE/pulumi-home/plugins, where pulumi-resource-kubernetes is installed
+#                             once (`pulumi plugin install resource kubernetes <v> --file <binary>`)
+#   PULUMI_BACKEND_URL        file://$L2LB_PULUMI_DIR/state (local file backend, no service)
+#   PULUMI_CONFIG_PASSPHRASE  kept if set, else "l2lb-lab" (lab stacks only)
+#   PULUMI_SKIP_UPDATE_CHECK=true, PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true (nothing is downloaded)
+# Env in:  L2LB_PULUMI_DIR  scratch dir (default ${TMPDIR:-/tmp}/l2lb-pulumi); `rm -rf` it to forget stacks
+# Functions: lab_pulumi_ready  -> 0 when the CLI, language host and kubernetes plugin are usable,
+#                                 else prints what is missing and returns 1
+#            lab_pulumi_install_plugins -> (re)installs the kubernetes plugin into the cached plugin dir
+_pl_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$_pl_here/../../scripts/env.sh"
+. "$_pl_here/tools.sh"
+
+export L2LB_PULUMI_DIR="${L2LB_PULUMI_DIR:-${TMPDIR:-/tmp}/l2lb-pulumi}"
+export L2LB_PULUMI_PLUGINS="$L2LB_CACHE/pulumi-home/plugins"
+export PULUMI_HOME="$L2LB_PULUMI_DIR/home"
+export PULUMI_BACKEND_URL="file://$L2LB_PULUMI_DIR/state"
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-l2lb-lab}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+export PATH="$L2LB_PULUMI_BIN:$L2LB_PULUMI_LANGUAGE_NODEJS_BIN:$L2LB_NODE_DIR/bin:$PATH"
+mkdir -p "$L2LB_PULUMI_DIR/state" "$PULUMI_HOME" "$L2LB_PULUMI_PLUGINS"
+[ -e "$PULUMI_HOME/plugins" ] || ln -s "$L2LB_PULUMI_PLUGINS" "$PULUMI_HOME/plugins"
+
+lab_pulumi_install_plugins() {
+  [ -x "$L2LB_PULUMI_BIN/pulumi" ] || { echo "pulumi CLI not built" >&2; return 1; }
+  [ -x "$L2LB_PULUMI_KUBERNETES_BIN/pulumi-resource-kubernetes" ] || { echo "pulumi-resource-kubernetes not built" >&2; return 1; }
+  pulumi plugin install resource kubernetes "$PULUMI_KUBERNETES_VERSION" \
+    --file "$L2LB_PULUMI_KUBERNETES_BIN/pulumi-resource-kubernetes" >&2
+}
+
+lab_pulumi_ready() {
+  local missing=() t
+  for t in $(lab_tools_missing pulumi pulumi-language-nodejs pulumi-kubernetes); do missing+=("$t"); done
+  if [ ${#missing[@]} -gt 0 ]; then echo "not built: ${missing[*]}" >&2; return 1; fi
+  if [ ! -d "$L2LB_PULUMI_PLUGINS/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION" ]; then
+    lab_pulumi_install_plugins || return 1
+  fi
+}
