@@ -389,10 +389,6 @@ export function planAllocation(input: AllocationInput): PlanResult {
     if (placed.has(u) || u.requestedIps === undefined) continue;
     const range = index.find(u.requestedIps[0]!.family, u.requestedIps[0]!.value)!;
     const pool = poolByName.get(range.pool) as CompiledPool;
-    if (pool.disabled) {
-      errors.set(u, `${u.object} requests ${u.requestedIps.map(formatAddress).join(", ")} from pool "${pool.name}", which is disabled; enable the pool or request an address from another one.`);
-      continue;
-    }
     const refusal = u.requestedIps
       .map((a) => {
         const r = sharingRefusal(u, holdings.get(a.family)!.get(a.value));
@@ -408,7 +404,7 @@ export function planAllocation(input: AllocationInput): PlanResult {
 
   // Phase 3: automatic assignment, first-fit over pools in a total order.
   const autoOrder = pools
-    .filter((p) => p.autoAssign && !p.disabled)
+    .filter((p) => p.autoAssign)
     .sort((a, b) => {
       if (a.pinned !== b.pinned) return a.pinned ? -1 : 1;
       if (a.pinned) {
@@ -423,10 +419,6 @@ export function planAllocation(input: AllocationInput): PlanResult {
     let candidates: CompiledPool[];
     if (u.requestedPool !== undefined) {
       const pool = poolByName.get(u.requestedPool) as CompiledPool;
-      if (pool.disabled) {
-        errors.set(u, `${u.object} requests pool "${pool.name}", which is disabled; enable the pool or request another one.`);
-        continue;
-      }
       candidates = [pool];
     } else {
       candidates = autoOrder.filter((p) => admitsUnit(p, u) === undefined);
@@ -509,8 +501,8 @@ export function planAllocation(input: AllocationInput): PlanResult {
       return `it now requests ${u.requestedIps.map(formatAddress).join(", ")}`;
     }
     if (u.requestedPool !== undefined && u.requestedPool !== pool.name) return `it now requests pool "${u.requestedPool}"`;
-    if (u.requestedIps === undefined && u.requestedPool === undefined && (!pool.autoAssign || pool.disabled)) {
-      return `pool "${pool.name}" ${pool.disabled ? "is disabled" : "does not auto-assign"} and the Service no longer requests it`;
+    if (u.requestedIps === undefined && u.requestedPool === undefined && !pool.autoAssign) {
+      return `pool "${pool.name}" does not auto-assign and the Service no longer requests it`;
     }
     const kept = ips.filter((a) => u.wanted.includes(a.family));
     const dropped = ips.filter((a) => !u.wanted.includes(a.family));

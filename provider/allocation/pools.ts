@@ -26,7 +26,6 @@ export interface CompiledPool {
   source: AddressPool;
   autoAssign: boolean;
   avoidBuggyIPs: boolean;
-  disabled: boolean;
   /** Has a serviceAllocation: only matching Services may use it, and it is tried before plain pools. */
   pinned: boolean;
   /** serviceAllocation.priority; 0 = unset (lowest precedence among pinned pools). */
@@ -176,7 +175,7 @@ export function compilePools(pools: readonly AddressPool[], ex: Exclusions, prob
       add("metadata.name", `${object} has an invalid name; use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit.`);
     }
     if (seen.has(name)) {
-      add("metadata.name", `${object} is defined twice (entries ${seen.get(name)! + 1} and ${index + 1}); rename or remove one of them.`);
+      add("metadata.name", `${object} is defined twice; rename or remove one of the definitions.`);
       return;
     }
     seen.set(name, index);
@@ -185,7 +184,7 @@ export function compilePools(pools: readonly AddressPool[], ex: Exclusions, prob
       add("spec", `${object} has no spec; add spec.addresses.`);
       return;
     }
-    for (const flag of ["autoAssign", "avoidBuggyIPs", "allowFirstLastIPs", "disabled"]) {
+    for (const flag of ["autoAssign", "avoidBuggyIPs", "allowFirstLastIPs"]) {
       if (spec[flag] !== undefined && typeof spec[flag] !== "boolean") {
         add(`spec.${flag}`, `${object} spec.${flag} is ${JSON.stringify(spec[flag])}; write true or false (unquoted).`);
       }
@@ -246,7 +245,6 @@ export function compilePools(pools: readonly AddressPool[], ex: Exclusions, prob
       source: pool,
       autoAssign: spec.autoAssign !== false,
       avoidBuggyIPs: spec.avoidBuggyIPs === true,
-      disabled: spec.disabled === true,
       pinned: isPinned(pool),
       priority,
       ranges,
