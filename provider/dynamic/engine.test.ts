@@ -1,0 +1,243 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { check, create, diff, nodeFacts, read, readNodesFromCluster, remove, update, UNKNOWN, STATE_VERSION } from "./engine.ts";
+import type { NodeFacts, NodeReader } from "./engine.ts";
+import { node, startFakeApiServer } from "../../test/pulumi/fake-apiserver.ts";
+
+const POOL = { name: "first-pool", spec: { addresses: ["192.168.28.210-192.168.28.220"] } };
+const nginx = { namespace: "default", name: "nginx", ports: [{ port: 80, protocol: "TCP" }] };
+const base = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  identity: "lb",
+  pools: [POOL],
+  services: [nginx],
+  nodeSubnets: ["192.168.28.0/24"],
+  ...extra,
+});
+const never: NodeReader = async () => {
+  throw new Error("the cluster must not be contacted");
+};
+const facts = (f: Partial<NodeFacts>): NodeReader => async () => ({ nodes: 0, publishing: 0, subnets: [], addresses: [], ...f });
+
+describe("check", () => {
+  test("allocates at check time, from explicit subnets, without contacting the cluster", async () => {
+    const r = await check({}, base(), {}, never);
+    assert.equal(r.failures, undefined);
+    assert.deepEqual(r.inputs.assignments, { "default/nginx": "192.168.28.210" });
+    assert.deepEqual(r.inputs.assignedPools, { "default/nginx": "first-pool" });
+    assert.deepEqual(r.inputs.poolUsage, { "first-pool": { size: "11", used: 1 } });
+    assert.match(String(r.inputs.subnetSource), /^explicit/);
+    assert.deepEqual(r.inputs.nodeSubnetsUsed, ["192.168.28.0/24"]);
+    assert.equal(r.inputs.stateVersion, STATE_VERSION);
+    // Inputs are carried through unchanged.
+    assert.deepEqual(r.inputs.pools, [POOL]);
+  });
+
+  test("the old assignment is sticky; a new service takes the next free address", async () => {
+    const olds = { ...base(), assignments: { "default/nginx": "192.168.28.215" }, assignedPools: { "default/nginx": "first-pool" } };
+    const web = { namespace: "default", name: "web", ports: [{ port: 8080 }] };
+    const r = await check(olds, base({ services: [nginx, web] }), {}, never);
+    assert.deepEqual(r.inputs.assignments, { "default/nginx": "192.168.28.215", "default/web": "192.168.28.210" });
+  });
+
+  test("an old assignment that became invalid moves, visibly", async () => {
+    const olds = { ...base(), assignments: { "default/nginx": "192.168.28.215" }, assignedPools: { "default/nginx": "first-pool" } };
+    const shrunk = { name: "first-pool", spec: { addresses: ["192.168.28.210-192.168.28.212"] } };
+    const r = await check(olds, base({ pools: [shrunk] }), {}, never);
+    assert.deepEqual(r.inputs.assignments, { "default/nginx": "192.168.28.210" });
+    assert.equal(diff(olds, r.inputs).changes, true);
+  });
+
+  test("same inputs in another order give the same allocation", async () => {
+    const a = { namespace: "default", name: "a" };
+    const b = { namespace: "default", name: "b" };
+    const one = await check({}, base({ services: [a, b, nginx] }), {}, never);
+    const two = await check({}, base({ services: [nginx, b, a] }), {}, never);
+    assert.deepEqual(one.inputs.assignments, two.inputs.assignments);
+  });
+
+  for (const [what, news] of [
+    ["a pool", base({ pools: [{ name: "first-pool", spec: { addresses: [UNKNOWN] } }] })],
+    ["a service's ports", base({ services: [{ ...nginx, ports: UNKNOWN }] })],
+    ["the node subnets", base({ nodeSubnets: [UNKNOWN] })],
+    ["the kubeconfig (no explicit subnets)", { identity: "lb", pools: [POOL], services: [nginx], kubeconfig: UNKNOWN }],
+  ] as const) {
+    test(`unknown ${what} makes every assignment unknown, never a guess`, async () => {
+      const r = await check({}, news as Record<string, unknown>, {}, never);
+      assert.equal(r.failures, undefined);
+      for (const key of ["assignments", "assignedPools", "poolUsage", "subnetSource", "nodeSubnetsUsed"]) assert.equal(r.inputs[key], UNKNOWN, key);
+    });
+  }
+
+  test("UNKNOWN is the engine's own marker", () => {
+    assert.equal(UNKNOWN, pulumi.runtime.unknownValue);
+  });
+
+  test("subnets published by the speakers are used and named as the source", async () => {
+    const r = await check({}, base({ nodeSubnets: undefined }), {}, facts({ nodes: 3, publishing: 2, subnets: ["192.168.28.0/24"], addresses: ["192.168.28.10"] }));
+    assert.equal(r.failures, undefined);
+    assert.match(String(r.inputs.subnetSource), /^speakers: published by 2 of 3 nodes/);
+    assert.deepEqual(r.inputs.nodeSubnetsUsed, ["192.168.28.0/24"]);
+  });
+
+  test("a pool the nodes cannot reach fails check, naming the pool", async () => {
+    const r = await check({}, base({ nodeSubnets: undefined }), {}, facts({ nodes: 2, publishing: 2, subnets: ["10.0.0.0/24"] }));
+    assert.ok(r.failures && r.failures.length > 0, "expected failures");
+    const f = r.failures[0]!;
+    assert.match(f.property, /^pools\["first-pool"\]/);
+    assert.match(f.reason, /first-pool/);
+    assert.equal(r.inputs.assignments, undefined, "no allocation on failure");
+  });
+
+  test("before any speaker publishes, allocation proceeds and says the pools were not checked", async () => {
+    const r = await check({}, base({ nodeSubnets: undefined }), {}, facts({ nodes: 3, publishing: 0, addresses: ["192.168.28.210"] }));
+    assert.equal(r.failures, undefined);
+    assert.match(String(r.inputs.subnetSource), /^none: no speaker has published subnets yet \(3 nodes\)/);
+    // The node's own address is never handed out.
+    assert.deepEqual(r.inputs.assignments, { "default/nginx": "192.168.28.211" });
+  });
+
+  test("an unreachable cluster fails check on nodeSubnets with the fix", async () => {
+    const r = await check({}, base({ nodeSubnets: undefined }), {}, async () => {
+      throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
+    });
+    assert.equal(r.failures?.length, 1);
+    assert.equal(r.failures![0]!.property, "nodeSubnets");
+    assert.match(r.failures![0]!.reason, /ECONNREFUSED/);
+    assert.match(r.failures![0]!.reason, /set nodeSubnets/);
+  });
+
+  test("the credentials given as inputs win over the stack configuration", async () => {
+    let seen: unknown;
+    await check({}, base({ nodeSubnets: undefined, kubeconfig: "/input/kubeconfig" }), { kubeconfig: "/stack/kubeconfig", context: "ctx" }, async (c) => {
+      seen = c;
+      return { nodes: 0, publishing: 0, subnets: [], addresses: [] };
+    });
+    assert.deepEqual(seen, { kubeconfig: "/input/kubeconfig", context: "ctx" });
+  });
+
+  test("a shared-IP group with overlapping ports fails check, naming the group", async () => {
+    const a = { namespace: "default", name: "nginx", ports: [{ port: 80 }] };
+    const b = { namespace: "default", name: "nginx-2", ports: [{ port: 80 }] };
+    const r = await check({}, base({ services: [a, b], sharedIpGroups: [{ name: "web", services: ["default/nginx", "default/nginx-2"] }] }), {}, never);
+    assert.ok(r.failures && r.failures.length > 0);
+    assert.ok(r.failures.some((f) => /web/.test(f.reason) && /80/.test(f.reason)), JSON.stringify(r.failures));
+  });
+
+  test("an exhausted pool fails check on the service that got nothing", async () => {
+    const tiny = { name: "first-pool", spec: { addresses: ["192.168.28.210/32"] } };
+    const web = { namespace: "default", name: "web" };
+    const r = await check({}, base({ pools: [tiny], services: [nginx, web] }), {}, never);
+    assert.ok(r.failures && r.failures.length === 1, JSON.stringify(r.failures));
+    assert.equal(r.failures[0]!.property, 'services["default/web"]');
+    assert.match(r.failures[0]!.reason, /^Service "default\/web": /);
+  });
+
+  test("malformed inputs give sentences, not exceptions", async () => {
+    const r = await check({}, { identity: 3, pools: "x" }, {}, never);
+    assert.deepEqual(
+      r.failures?.map((f) => f.property),
+      ["identity", "pools", "services"],
+    );
+  });
+});
+
+describe("diff", () => {
+  const state = { ...base(), stateVersion: 1, assignments: { "default/nginx": "192.168.28.210" }, assignedPools: { "default/nginx": "first-pool" }, subnetSource: "explicit" };
+
+  test("no change when only the serialized provider, credentials or derived fields differ", () => {
+    const news = { ...state, __provider: "exports.handler = something new", kubeconfig: "other", poolUsage: { x: 1 }, nodeSubnetsUsed: ["1.0.0.0/8"] };
+    assert.deepEqual(diff({ ...state, __provider: "old code" }, news), { changes: false, replaces: [], deleteBeforeReplace: false });
+  });
+
+  test("an empty list and a missing list are the same", () => {
+    assert.equal(diff({ ...state, sharedIpGroups: [] }, { ...state }).changes, false);
+  });
+
+  test("a moved service is a change, not a replacement", () => {
+    const r = diff(state, { ...state, assignments: { "default/nginx": "192.168.28.211" } });
+    assert.deepEqual(r, { changes: true, replaces: [], deleteBeforeReplace: false });
+  });
+
+  test("a change of identity replaces", () => {
+    assert.deepEqual(diff(state, { ...state, identity: "other" }).replaces, ["identity"]);
+  });
+
+  test("unknown assignments are a change", () => {
+    assert.equal(diff(state, { ...state, assignments: UNKNOWN }).changes, true);
+  });
+});
+
+describe("create, update, read, delete", () => {
+  test("create returns the complete state without the serialized provider", async () => {
+    const checked = (await check({}, base(), {}, never)).inputs;
+    const r = create({ ...checked, __provider: "code" });
+    assert.equal(r.id, "l2lb-allocation-lb");
+    assert.equal("__provider" in r.outs, false);
+    for (const key of ["identity", "pools", "services", "assignments", "assignedPools", "poolUsage", "subnetSource", "nodeSubnetsUsed", "stateVersion"]) {
+      assert.ok(key in r.outs, `missing ${key}`);
+    }
+  });
+
+  test("update returns the new state in full", async () => {
+    const checked = (await check({}, base(), {}, never)).inputs;
+    const r = update("l2lb-allocation-lb", {}, checked);
+    assert.deepEqual(r.outs, checked);
+  });
+
+  test("read keeps the state, and accepts state written before stateVersion existed", () => {
+    const old = { identity: "lb", pools: [POOL], services: [nginx], assignments: { "default/nginx": "192.168.28.210" } };
+    const r = read("l2lb-allocation-lb", old);
+    assert.equal(r.id, "l2lb-allocation-lb");
+    assert.deepEqual(r.props, { ...old, stateVersion: 1 });
+  });
+
+  test("delete touches nothing outside the state", () => {
+    assert.equal(remove("l2lb-allocation-lb", {}), undefined);
+  });
+});
+
+describe("nodes", () => {
+  test("nodeFacts reads published subnets and node addresses, ignoring malformed annotations", () => {
+    const f = nodeFacts([
+      node("a", "192.168.28.10", [{ interface: "eth0", cidr: "192.168.28.0/24", address: "192.168.28.10" }]) as never,
+      node("b", "192.168.28.11", [
+        { interface: "eth0", cidr: "192.168.28.0/24", address: "192.168.28.11" },
+        { interface: "eth1", cidr: "10.0.0.0/24", address: "10.0.0.11" },
+      ]) as never,
+      { metadata: { name: "c", annotations: { "l2lb.dev/subnets": "{not json" } } },
+      { metadata: { name: "d", annotations: { "l2lb.dev/subnets": "{}" } } },
+      node("e", "192.168.28.12") as never,
+    ]);
+    assert.deepEqual(f, {
+      nodes: 5,
+      publishing: 2,
+      subnets: ["10.0.0.0/24", "192.168.28.0/24"],
+      addresses: ["192.168.28.10", "192.168.28.11", "192.168.28.12"],
+    });
+  });
+
+  test("readNodesFromCluster talks to an API server with the kubeconfig's credentials", async () => {
+    const server = await startFakeApiServer([node("a", "192.168.28.10", [{ interface: "eth0", cidr: "192.168.28.0/24", address: "192.168.28.10" }])]);
+    try {
+      const f = await readNodesFromCluster({ kubeconfig: server.kubeconfig });
+      assert.deepEqual(f, { nodes: 1, publishing: 1, subnets: ["192.168.28.0/24"], addresses: ["192.168.28.10"] });
+      assert.ok(server.requests.some((r) => r.startsWith("GET /api/v1/nodes")), server.requests.join("\n"));
+      const r = await check({}, base({ nodeSubnets: undefined }), { kubeconfig: server.kubeconfig });
+      assert.match(String(r.inputs.subnetSource), /^speakers: published by 1 of 1 nodes/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("wrong credentials surface as a check failure", async () => {
+    const server = await startFakeApiServer([], "right");
+    try {
+      const bad = server.kubeconfig.replace("token: right", "token: wrong");
+      const r = await check({}, base({ nodeSubnets: undefined }), { kubeconfig: bad });
+      assert.equal(r.failures?.[0]?.property, "nodeSubnets");
+    } finally {
+      await server.close();
+    }
+  });
+});
