@@ -1,0 +1,96 @@
+// Kubernetes events about Services (and pools), deduplicated like client-go's recorder: the
+// same (object, type, reason, message) within `aggregateWindowMs` bumps `count` on the existing
+// event instead of creating a new one.
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { withTimeout } from "./lease.ts";
+
+export interface EventTarget {
+  kind: string;
+  apiVersion: string;
+  namespace?: string | undefined;
+  name: string;
+  uid?: string | undefined;
+}
+
+export interface EventSink {
+  emit(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): void;
+}
+
+export class EventRecorder implements EventSink {
+  private readonly api: k8s.CoreV1Api;
+  private readonly seen = new Map<string, { name: string; namespace: string; count: number; at: number; first: Date }>();
+  private readonly component = "l2lb-speaker";
+  private readonly node: string;
+  private readonly fallbackNamespace: string;
+  private readonly logger: Logger;
+  private readonly aggregateWindowMs: number;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(kubeConfig: k8s.KubeConfig, node: string, fallbackNamespace: string, logger: Logger, aggregateWindowMs = 10 * 60_000) {
+    this.api = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.node = node;
+    this.fallbackNamespace = fallbackNamespace;
+    this.logger = logger;
+    this.aggregateWindowMs = aggregateWindowMs;
+  }
+
+  emit(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): void {
+    this.logger.info({ event: reason, type, object: `${target.kind}/${target.namespace ? target.namespace + "/" : ""}${target.name}` }, message);
+    this.queue = this.queue.then(() => this.write(target, type, reason, message)).catch(() => {});
+  }
+
+  /** Resolves when every event emitted so far was written (or failed). */
+  flush(): Promise<void> {
+    return this.queue;
+  }
+
+  private async write(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    const namespace = target.namespace ?? this.fallbackNamespace;
+    const key = [target.kind, namespace, target.name, target.uid ?? "", type, reason, message].join("\u0000");
+    const now = new Date();
+    const prev = this.seen.get(key);
+    try {
+      if (prev !== undefined && Date.now() - prev.at < this.aggregateWindowMs) {
+        prev.count++;
+        prev.at = Date.now();
+        await withTimeout(
+          this.api.patchNamespacedEvent(
+            { name: prev.name, namespace: prev.namespace, body: { count: prev.count, lastTimestamp: now.toISOString() } },
+            k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+          ),
+          5000,
+          "event patch",
+        );
+        return;
+      }
+      const name = `${target.name}.${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
+      await withTimeout(
+        this.api.createNamespacedEvent({
+          namespace,
+          body: {
+            metadata: { name, namespace },
+            involvedObject: { kind: target.kind, apiVersion: target.apiVersion, namespace: target.namespace, name: target.name, uid: target.uid },
+            type,
+            reason,
+            message,
+            count: 1,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            source: { component: this.component, host: this.node },
+            reportingComponent: "l2lb.dev/speaker",
+            reportingInstance: this.node,
+          },
+        }),
+        5000,
+        "event create",
+      );
+      this.seen.set(key, { name, namespace, count: 1, at: Date.now(), first: now });
+      if (this.seen.size > 5000) {
+        for (const [k, v] of this.seen) if (Date.now() - v.at > this.aggregateWindowMs) this.seen.delete(k);
+      }
+    } catch (err) {
+      this.logger.warn({ err: err instanceof Error ? err.message : String(err), reason }, "event not recorded");
+    }
+  }
+}

@@ -1,0 +1,201 @@
+// This node's speaker Lease: `l2lb-speaker-<node>` in the install namespace, one per node (API
+// load grows with nodes, not Services). Renewed every `renewIntervalMs`; its annotations carry
+// what peers need to elect and reach this speaker: incarnation, heartbeat endpoint, renew
+// period and the subnets of its eligible interfaces. Deleted on graceful shutdown so peers take
+// over at once.
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { NODE_SUBNETS_ANNOTATION, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_PREFIX } from "../../provider/model/contract.ts";
+import type { PublishedSubnet } from "../../provider/model/contract.ts";
+
+/** Lease annotations written by the speaker (besides {@link NODE_SUBNETS_ANNOTATION}). */
+export const LEASE_ANNOTATIONS = {
+  incarnation: "l2lb.dev/incarnation",
+  heartbeat: "l2lb.dev/heartbeat",
+  renewIntervalMs: "l2lb.dev/renew-interval-ms",
+} as const;
+
+export interface LeaseKeeperOptions {
+  kubeConfig: k8s.KubeConfig;
+  namespace: string;
+  node: string;
+  holder: string;
+  incarnation: string;
+  heartbeatEndpoint: string | undefined;
+  renewIntervalMs: number;
+  durationSeconds: number;
+  logger: Logger;
+  /** Observes the round-trip of each renewal (seconds) and failures. */
+  onRenew?: (seconds: number, ok: boolean) => void;
+}
+
+export function leaseName(node: string): string {
+  return `${SPEAKER_LEASE_PREFIX}${node}`;
+}
+
+function isStatus(err: unknown, code: number): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+export class LeaseKeeper {
+  private readonly api: k8s.CoordinationV1Api;
+  private readonly opts: LeaseKeeperOptions;
+  private current: k8s.V1Lease | undefined;
+  private subnets: PublishedSubnet[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<void> | undefined;
+  private stopped = false;
+  /** performance.now() of the last successful write; -Infinity before the first. */
+  lastOkAt = -Infinity;
+  lastError: string | undefined;
+
+  constructor(opts: LeaseKeeperOptions) {
+    this.opts = opts;
+    this.api = opts.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+  }
+
+  get name(): string {
+    return leaseName(this.opts.node);
+  }
+
+  /** Holds the lease (has written it at least once). */
+  get acquired(): boolean {
+    return this.current !== undefined;
+  }
+
+  setHeartbeatEndpoint(endpoint: string): void {
+    this.opts.heartbeatEndpoint = endpoint;
+  }
+
+  setSubnets(subnets: PublishedSubnet[]): void {
+    const same = JSON.stringify(subnets) === JSON.stringify(this.subnets);
+    this.subnets = subnets;
+    if (same || this.current === undefined) return;
+    if (this.inflight) void this.inflight.finally(() => this.renewNow());
+    else void this.renewNow();
+  }
+
+  start(): void {
+    const loop = (): void => {
+      if (this.stopped) return;
+      void this.renewNow().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(loop, this.opts.renewIntervalMs);
+      });
+    };
+    loop();
+  }
+
+  private body(now: k8s.V1MicroTime): k8s.V1Lease {
+    const prev = this.current;
+    const o = this.opts;
+    const annotations: Record<string, string> = {
+      [LEASE_ANNOTATIONS.incarnation]: o.incarnation,
+      [LEASE_ANNOTATIONS.renewIntervalMs]: String(o.renewIntervalMs),
+      [NODE_SUBNETS_ANNOTATION]: JSON.stringify(this.subnets),
+    };
+    if (o.heartbeatEndpoint !== undefined) annotations[LEASE_ANNOTATIONS.heartbeat] = o.heartbeatEndpoint;
+    const sameHolder = prev?.spec?.holderIdentity === o.holder;
+    return {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: {
+        name: this.name,
+        namespace: o.namespace,
+        labels: { [SPEAKER_LEASE_LABEL]: o.node },
+        annotations,
+        ...(prev?.metadata?.resourceVersion ? { resourceVersion: prev.metadata.resourceVersion } : {}),
+      },
+      spec: {
+        holderIdentity: o.holder,
+        leaseDurationSeconds: o.durationSeconds,
+        acquireTime: sameHolder && prev?.spec?.acquireTime ? prev.spec.acquireTime : now,
+        renewTime: now,
+        leaseTransitions: (prev?.spec?.leaseTransitions ?? 0) + (prev !== undefined && !sameHolder ? 1 : 0),
+      },
+    };
+  }
+
+  /** One renewal (or creation); concurrent callers share the in-flight attempt. */
+  renewNow(): Promise<void> {
+    if (this.inflight) return this.inflight;
+    const p = this.renewOnce().finally(() => {
+      if (this.inflight === p) this.inflight = undefined;
+    });
+    this.inflight = p;
+    return p;
+  }
+
+  private async renewOnce(): Promise<void> {
+    const started = performance.now();
+    const timeout = Math.max(this.opts.renewIntervalMs * 2, 1000);
+    const ns = this.opts.namespace;
+    try {
+      if (this.current === undefined) {
+        // First write of this incarnation: take over whatever a previous process left behind.
+        let existing: k8s.V1Lease | undefined;
+        try {
+          existing = await withTimeout(this.api.readNamespacedLease({ name: this.name, namespace: ns }), timeout, "lease read");
+        } catch (err) {
+          if (!isStatus(err, 404)) throw err;
+        }
+        this.current = existing;
+        const body = this.body(new k8s.V1MicroTime());
+        this.current = existing
+          ? await withTimeout(this.api.replaceNamespacedLease({ name: this.name, namespace: ns, body }), timeout, "lease replace")
+          : await withTimeout(this.api.createNamespacedLease({ namespace: ns, body }), timeout, "lease create");
+      } else {
+        const body = this.body(new k8s.V1MicroTime());
+        try {
+          this.current = await withTimeout(this.api.replaceNamespacedLease({ name: this.name, namespace: ns, body }), timeout, "lease renew");
+        } catch (err) {
+          if (isStatus(err, 409) || isStatus(err, 404)) {
+            // Someone else wrote it (or it was deleted): re-read and rewrite as ours.
+            this.current = undefined;
+            return await this.renewOnce();
+          }
+          throw err;
+        }
+      }
+      const now = performance.now();
+      this.lastOkAt = now;
+      this.lastError = undefined;
+      this.opts.onRenew?.((now - started) / 1000, true);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (this.lastError === undefined) this.opts.logger.warn({ err: message }, "lease renewal failed");
+      this.lastError = message;
+      this.opts.onRenew?.((performance.now() - started) / 1000, false);
+    }
+  }
+
+  /** Stops renewing and deletes the lease (graceful hand-over). */
+  async release(timeoutMs = 1000): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.current === undefined) return;
+    try {
+      await withTimeout(
+        this.api.deleteNamespacedLease({ name: this.name, namespace: this.opts.namespace }),
+        timeoutMs,
+        "lease delete",
+      );
+      this.opts.logger.info({ lease: this.name }, "lease deleted");
+    } catch (err) {
+      this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "lease delete failed; peers take over when it expires");
+    }
+    this.current = undefined;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,76 @@
+// Which addresses this node answers for, from the plan and the safety rules. Pure.
+//
+// Safety (at most one announcer per address outside a bounded hand-over window):
+//  - Gain only with the API server: a node whose own Lease renewals fail never takes a new
+//    address (it cannot see its peers' Leases, the arbiter).
+//  - Break before make: never start answering for an address that a live peer's latest
+//    heartbeat says it answers. The peer sees the same plan, releases, and says so in its
+//    next heartbeat (sent at once on every change), so a planned hand-over costs one datagram.
+//  - Fail-static: without the API server keep exactly what is owned — minus addresses whose
+//    interfaces went down, and everything when isolated (see liveness.ts `isolated`).
+//  - Link down on the announcing interface gives the address up on that interface; with no
+//    interface left, the address is released (and the node stops publishing that subnet, so
+//    its peers elect another owner).
+import type { GratuitousSettings } from "../../provider/model/pool.ts";
+import type { Plan } from "../election/plan.ts";
+
+export interface Owned {
+  ip: string;
+  interfaces: string[];
+  gratuitous?: GratuitousSettings;
+}
+
+export interface OwnershipInput {
+  self: string;
+  plan: Plan;
+  apiHealthy: boolean;
+  isolated: boolean;
+  /** Claiming is allowed (informers synced, own Lease held, peers heard for one heartbeat timeout). */
+  settled: boolean;
+  previous: ReadonlyMap<string, Owned>;
+  /** ip → live peers whose latest heartbeat claims it. */
+  peerClaims: ReadonlyMap<string, readonly string[]>;
+  /** Interfaces whose link is down. */
+  linksDown: ReadonlySet<string>;
+}
+
+export interface OwnershipDecision {
+  owned: Map<string, Owned>;
+  /** Addresses this node won but waits for a peer to release. */
+  waiting: { ip: string; holders: string[] }[];
+}
+
+function upInterfaces(interfaces: readonly string[], down: ReadonlySet<string>): string[] {
+  return interfaces.filter((i) => !down.has(i));
+}
+
+export function decideOwnership(input: OwnershipInput): OwnershipDecision {
+  const owned = new Map<string, Owned>();
+  const waiting: { ip: string; holders: string[] }[] = [];
+  if (!input.apiHealthy) {
+    if (input.isolated) return { owned, waiting };
+    for (const [ip, o] of input.previous) {
+      const interfaces = upInterfaces(o.interfaces, input.linksDown);
+      if (interfaces.length > 0) owned.set(ip, { ...o, interfaces });
+    }
+    return { owned, waiting };
+  }
+  for (const a of input.plan.addresses) {
+    if (a.owner?.node !== input.self) continue;
+    const interfaces = upInterfaces(a.owner.interfaces, input.linksDown);
+    if (interfaces.length === 0) continue;
+    const entry: Owned = { ip: a.ip, interfaces, ...(a.gratuitous ? { gratuitous: a.gratuitous } : {}) };
+    if (input.previous.has(a.ip)) {
+      owned.set(a.ip, entry);
+      continue;
+    }
+    if (!input.settled) continue;
+    const holders = (input.peerClaims.get(a.ip) ?? []).filter((n) => n !== input.self);
+    if (holders.length > 0) {
+      waiting.push({ ip: a.ip, holders: [...holders] });
+      continue;
+    }
+    owned.set(a.ip, entry);
+  }
+  return { owned, waiting };
+}

@@ -1,0 +1,109 @@
+// Informers on everything the speaker reads: Services, EndpointSlices, Nodes, Namespaces, the
+// l2lb custom resources and the speaker Leases. Each informer restarts itself after an error
+// (API server down, token expired...) from its last resource version, so a speaker outlives
+// any API outage without restarting.
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { API_GROUP, API_VERSION, KINDS, SPEAKER_LEASE_LABEL } from "../../provider/model/contract.ts";
+
+export interface CustomObject extends k8s.KubernetesObject {
+  spec?: unknown;
+  status?: unknown;
+}
+
+export interface SourcesOptions {
+  kubeConfig: k8s.KubeConfig;
+  namespace: string;
+  logger: Logger;
+  /** Called (synchronously) on every add/update/delete of any watched object. */
+  onChange: (kind: SourceKind, verb: "add" | "update" | "delete", obj: k8s.KubernetesObject) => void;
+  /** Delay before an informer restarts after an error. Default 1000 ms. */
+  restartDelayMs?: number;
+}
+
+export type SourceKind = "service" | "endpointslice" | "node" | "namespace" | "pool" | "advertisement" | "lease";
+
+type Cache<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.ObjectCache<T>;
+
+export class Sources {
+  readonly services: Cache<k8s.V1Service>;
+  readonly endpointSlices: Cache<k8s.V1EndpointSlice>;
+  readonly nodes: Cache<k8s.V1Node>;
+  readonly namespaces: Cache<k8s.V1Namespace>;
+  readonly pools: Cache<CustomObject>;
+  readonly advertisements: Cache<CustomObject>;
+  readonly leases: Cache<k8s.V1Lease>;
+  private readonly synced = new Set<SourceKind>();
+  private readonly all: [SourceKind, Cache<k8s.KubernetesObject>][] = [];
+  private stopped = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly opts: SourcesOptions;
+  lastError: string | undefined;
+
+  constructor(opts: SourcesOptions) {
+    this.opts = opts;
+    const kc = opts.kubeConfig;
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+    const ns = opts.namespace;
+    const crPath = (plural: string) => `/apis/${API_GROUP}/${API_VERSION}/${plural}`;
+    this.services = this.make("service", "/api/v1/services", () => core.listServiceForAllNamespaces());
+    this.endpointSlices = this.make("endpointslice", "/apis/discovery.k8s.io/v1/endpointslices", () => discovery.listEndpointSliceForAllNamespaces());
+    this.nodes = this.make("node", "/api/v1/nodes", () => core.listNode());
+    this.namespaces = this.make("namespace", "/api/v1/namespaces", () => core.listNamespace());
+    this.pools = this.make("pool", crPath(KINDS.addressPool.plural), () =>
+      custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: KINDS.addressPool.plural }) as Promise<k8s.KubernetesListObject<CustomObject>>,
+    );
+    this.advertisements = this.make("advertisement", crPath(KINDS.l2Advertisement.plural), () =>
+      custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: KINDS.l2Advertisement.plural }) as Promise<k8s.KubernetesListObject<CustomObject>>,
+    );
+    this.leases = this.make(
+      "lease",
+      `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+      () => coordination.listNamespacedLease({ namespace: ns, labelSelector: SPEAKER_LEASE_LABEL }),
+      SPEAKER_LEASE_LABEL,
+    );
+  }
+
+  private make<T extends k8s.KubernetesObject>(kind: SourceKind, path: string, list: () => Promise<k8s.KubernetesListObject<T>>, labelSelector?: string): Cache<T> {
+    const listFn = async (): Promise<k8s.KubernetesListObject<T>> => {
+      const result = await list();
+      this.synced.add(kind);
+      return result;
+    };
+    const informer = k8s.makeInformer<T>(this.opts.kubeConfig, path, listFn, labelSelector);
+    informer.on("add", (o) => this.opts.onChange(kind, "add", o));
+    informer.on("update", (o) => this.opts.onChange(kind, "update", o));
+    informer.on("delete", (o) => this.opts.onChange(kind, "delete", o));
+    informer.on("error", (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      this.lastError = `${kind}: ${message}`;
+      this.opts.logger.warn({ source: kind, err: message }, "watch failed; restarting");
+      if (this.stopped) return;
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (!this.stopped) void informer.start().catch(() => {});
+      }, this.opts.restartDelayMs ?? 1000);
+      this.timers.add(t);
+    });
+    this.all.push([kind, informer as unknown as Cache<k8s.KubernetesObject>]);
+    return informer;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.all.map(([, i]) => i.start().catch(() => {})));
+  }
+
+  /** Every informer has listed successfully at least once. */
+  isSynced(): boolean {
+    return this.all.every(([k]) => this.synced.has(k));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await Promise.all(this.all.map(([, i]) => i.stop().catch(() => {})));
+  }
+}
