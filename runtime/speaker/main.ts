@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // l2lb-speaker: answers ARP and NDP for the addresses this node owns.
+//   l2lb-speaker [--metrics-port N] [--metrics-host H] [--log-level L]      (Kubernetes mode)
 //   l2lb-speaker --static <file.yaml> [--metrics-port N] [--metrics-host H] [--log-level L]
 // Only dispatches; each mode lives in its own module.
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import { startHttpServer, type RunningHttpServer } from "./http-server.ts";
+import { startHttpServer, type RouteHandler, type RunningHttpServer } from "./http-server.ts";
 import { runStatic } from "./static-mode.ts";
 
-const USAGE = `usage: l2lb-speaker --static <file.yaml> [options]
+const USAGE = `usage: l2lb-speaker [--static <file.yaml>] [options]
 
 Modes:
+  (default)              Kubernetes: elect owners with the other speakers and answer for this node's
+                         addresses; env NODE_NAME, POD_NAMESPACE, KUBECONFIG or in-cluster config
+                         (see runtime/speaker/kubernetes-mode.ts); metrics, /healthz, /readyz on 7472
   --static <file>        answer for the addresses listed in <file> ({interfaces?: [names], addresses: [ips]}),
                          re-reading it whenever it changes
 
@@ -43,10 +47,6 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (!args.static) {
-    process.stderr.write(`l2lb-speaker: a mode is required\n\n${USAGE}`);
-    return 2;
-  }
   let metricsPort: number | undefined;
   if (args["metrics-port"] !== undefined) {
     metricsPort = Number(args["metrics-port"]);
@@ -59,9 +59,11 @@ async function main(argv: string[]): Promise<number> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "l2lb_speaker_" });
 
-  let mode: { close(): Promise<void> };
+  // Kubernetes mode always serves /metrics, /healthz and /readyz (DEFAULT_METRICS_PORT of kubernetes-mode.ts).
+  if (!args.static && metricsPort === undefined) metricsPort = 7472;
+  let mode: { close(): Promise<void>; routes?: Record<string, RouteHandler> };
   try {
-    mode = await runStatic({ file: args.static, logger, registry });
+    mode = args.static ? await runStatic({ file: args.static, logger, registry }) : await (await import("./kubernetes-mode.ts")).runKubernetes({ logger, registry });
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, "cannot start");
     return 1;
@@ -69,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
   let http: RunningHttpServer | undefined;
   if (metricsPort !== undefined) {
     try {
-      http = await startHttpServer({ port: metricsPort, ...(args["metrics-host"] ? { host: args["metrics-host"] } : {}), registry, logger });
+      http = await startHttpServer({ port: metricsPort, ...(args["metrics-host"] ? { host: args["metrics-host"] } : {}), registry, logger, ...(mode.routes ? { routes: mode.routes } : {}) });
     } catch (err) {
       logger.fatal({ err: (err as Error).message }, "cannot serve metrics");
       await mode.close();

@@ -1,0 +1,107 @@
+// Kubernetes mode (the default): elect owners with the other speakers, answer for what this
+// node owns, write status. Configuration comes from the cluster (AddressPool, L2Advertisement,
+// Services) and is applied without restart; the process itself reads only its environment:
+//
+//   NODE_NAME (required)        this node's name (downward API spec.nodeName)
+//   POD_NAMESPACE               install namespace, where the speaker Leases live (default l2lb-system)
+//   POD_NAME                    Lease holder identity (default NODE_NAME)
+//   KUBECONFIG                  kubeconfig file; without it, the in-cluster ServiceAccount
+//   L2LB_INTERFACES             comma-separated interface selection for the data plane (names,
+//                               globs, can_reach:<ip>, !exclusions); default every eligible one
+//   L2LB_HEARTBEAT_PORT         UDP port of the speaker heartbeats (default 7473)
+//   L2LB_HEARTBEAT_ADDRESS      address peers send heartbeats to (default the Node's InternalIP)
+//   L2LB_HEARTBEAT_KEY[_FILE]   per-cluster key authenticating heartbeats (HMAC-SHA256)
+//   L2LB_TIMING                 JSON overrides of the control-loop timing (see controller.ts)
+import { readFileSync } from "node:fs";
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { DEFAULT_NAMESPACE } from "../../provider/model/contract.ts";
+import { Controller, type ControllerTiming } from "../control/controller.ts";
+import { DataPlane } from "../dataplane/index.ts";
+import type { RouteHandler } from "./http-server.ts";
+
+export const DEFAULT_HEARTBEAT_PORT = 7473;
+export const DEFAULT_METRICS_PORT = 7472;
+
+export interface KubernetesModeOptions {
+  logger: Logger;
+  registry: Registry;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningMode {
+  close(): Promise<void>;
+  routes: Record<string, RouteHandler>;
+}
+
+function heartbeatKey(env: NodeJS.ProcessEnv): Buffer | undefined {
+  const file = env.L2LB_HEARTBEAT_KEY_FILE;
+  const text = file ? readFileSync(file, "utf8").trim() : env.L2LB_HEARTBEAT_KEY?.trim();
+  if (!text) return undefined;
+  return Buffer.from(text, "utf8");
+}
+
+export async function runKubernetes(opts: KubernetesModeOptions): Promise<RunningMode> {
+  const env = opts.env ?? process.env;
+  const node = env.NODE_NAME;
+  if (!node) throw new Error("NODE_NAME is required in Kubernetes mode (set it from the downward API: spec.nodeName)");
+  const namespace = env.POD_NAMESPACE || DEFAULT_NAMESPACE;
+  const port = Number(env.L2LB_HEARTBEAT_PORT || DEFAULT_HEARTBEAT_PORT);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`L2LB_HEARTBEAT_PORT must be a port number, not ${env.L2LB_HEARTBEAT_PORT}`);
+  let timing: Partial<ControllerTiming> = {};
+  if (env.L2LB_TIMING) {
+    try {
+      timing = JSON.parse(env.L2LB_TIMING) as Partial<ControllerTiming>;
+    } catch {
+      throw new Error("L2LB_TIMING must be a JSON object");
+    }
+  }
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromDefault();
+  const interfaces = (env.L2LB_INTERFACES ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const dataPlane = await DataPlane.open({
+    logger: opts.logger,
+    registry: opts.registry,
+    ...(interfaces.length > 0 ? { interfaces } : {}),
+  });
+  const key = heartbeatKey(env);
+  const controller = new Controller({
+    node,
+    namespace,
+    holder: env.POD_NAME || node,
+    kubeConfig,
+    logger: opts.logger,
+    registry: opts.registry,
+    dataPlane,
+    heartbeatPort: port,
+    ...(env.L2LB_HEARTBEAT_ADDRESS ? { heartbeatAddress: env.L2LB_HEARTBEAT_ADDRESS } : {}),
+    ...(key ? { heartbeatKey: key } : {}),
+    timing,
+  });
+  if (!key) opts.logger.info("no heartbeat key: heartbeats unauthenticated (they can delay a takeover, never cause one)");
+  try {
+    await controller.start();
+  } catch (err) {
+    await dataPlane.close();
+    throw err;
+  }
+  const text = (res: Parameters<RouteHandler>[1], ok: boolean, body: string): void => {
+    res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" });
+    res.end(body);
+  };
+  return {
+    routes: {
+      "/healthz": (_req, res) => text(res, controller.healthy(), controller.healthy() ? "ok\n" : "control loop stalled\n"),
+      "/readyz": (_req, res) => text(res, controller.ready(), controller.ready() ? "ok\n" : "informers not synced or lease not held yet\n"),
+      "/debug/state": (_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(controller.debugState(), null, 2));
+      },
+    },
+    close: async () => {
+      await controller.stop();
+      await dataPlane.close();
+    },
+  };
+}
