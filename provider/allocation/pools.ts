@@ -69,7 +69,7 @@ export function compileExclusions(nodeSubnets: readonly string[], nodeAddresses:
       }
     } catch (e) {
       problems.push({
-        object: `node subnet "${String(text)}"`,
+        object: `Node subnet "${String(text)}"`,
         field: `nodeSubnets[${i}]`,
         message: `Node subnet "${String(text)}" is invalid: ${(e as Error).message} Pass subnets as CIDRs, e.g. 192.168.28.0/24.`,
       });
@@ -79,7 +79,7 @@ export function compileExclusions(nodeSubnets: readonly string[], nodeAddresses:
     const a = tryParseAddress(text);
     if (a === undefined) {
       problems.push({
-        object: `node address "${String(text)}"`,
+        object: `Node address "${String(text)}"`,
         field: `nodeAddresses[${i}]`,
         message: `Node address "${String(text)}" is not an IPv4 or IPv6 address; fix the Node's status.addresses or remove the entry.`,
       });
