@@ -2,9 +2,8 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { canonicalIp, formatMac, multicastMac, parseIp, parseMac, solicitedNode } from "./addr.ts";
 import { readSelected, validateSelection, watchLinks, type LinkRecord } from "./interfaces.ts";
-import { DataPlaneMetrics } from "./metrics.ts";
-import { AddressEntry, Port, Verdict, writeGratuitousArp, writeUnsolicitedNa, type Protocol } from "./protocol.ts";
-import { loadAddon, type PacketSocket } from "./socket.ts";
+import { DataPlaneMetrics, type Protocol } from "./metrics.ts";
+import { loadAddon, type PacketSocket, type Responder } from "./socket.ts";
 import type {
   DataPlaneEvents,
   DataPlaneOptions,
@@ -21,8 +20,10 @@ const DUPLICATE_LOG_INTERVAL_MS = 10_000;
 
 interface Desired {
   ip: string;
+  /** 4 or 16 bytes. */
+  bytes: Buffer;
+  slot: number;
   spec: OwnedAddress;
-  entry: AddressEntry;
   gratuitous: Required<GratuitousOptions>;
 }
 
@@ -34,12 +35,13 @@ interface Binding {
 interface PortRuntime {
   link: LinkRecord;
   sock: PacketSocket;
-  port: Port;
+  responder: Responder;
+  mac: Buffer;
   /** Solicited-node group MAC (hex) → number of owned addresses needing it. */
   groups: Map<string, number>;
   promiscuous: boolean;
   bound: Map<string, Binding>;
-  sendErrors: number;
+  announceErrors: number;
 }
 
 function resolveGratuitous(base: Required<GratuitousOptions>, o: GratuitousOptions | undefined): Required<GratuitousOptions> {
@@ -73,6 +75,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly #metrics: DataPlaneMetrics;
   readonly #gratuitous: Required<GratuitousOptions>;
   readonly #pollMs: number;
+  readonly #realtime: boolean;
   #selection: InterfaceSelection | undefined;
   readonly #ports = new Map<string, PortRuntime>();
   #desired = new Map<string, Desired>();
@@ -89,6 +92,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.#metrics = new DataPlaneMetrics(opts.registry);
     this.#gratuitous = resolveGratuitous(DEFAULT_GRATUITOUS, opts.gratuitous);
     this.#pollMs = Math.max(1, opts.pollSeconds ?? 30) * 1000;
+    this.#realtime = opts.realtime ?? true;
     if (opts.interfaces) validateSelection(opts.interfaces);
     this.#selection = opts.interfaces;
   }
@@ -138,7 +142,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       }
       const bytes = parseIp(ip);
       const protocol: Protocol = bytes.length === 4 ? "arp" : "ndp";
-      next.set(ip, { ip, spec: a, gratuitous, entry: new AddressEntry(ip, bytes, this.#metrics.stats(ip, protocol)) });
+      next.set(ip, { ip, bytes, slot: this.#metrics.slot(ip, protocol), spec: a, gratuitous });
     }
     const previous = this.#desired;
     this.#desired = next;
@@ -263,24 +267,21 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       changed = true;
       this.emit("link", { interface: rt.link.name, up: false });
     }
-    const macs = [...this.#ports.values()].map((p) => p.port.mac);
-    for (const rt of this.#ports.values()) rt.port.ourMacs = macs;
+    const macs = Buffer.concat([...this.#ports.values()].map((p) => p.mac).slice(0, 64));
+    for (const rt of this.#ports.values()) rt.responder.setOurMacs(macs);
     this.#reconcile();
     if (changed && !initial) this.emit("interfaces");
   }
 
   #openPort(link: LinkRecord): PortRuntime {
-    const { PacketSocket, SLOT_SIZE } = loadAddon();
-    const holder: { rt?: PortRuntime } = {};
-    const onPackets = (count: number): void => {
-      if (holder.rt) this.#onPackets(holder.rt, count, SLOT_SIZE);
-    };
-    const sock = new PacketSocket(link.ifindex, onPackets);
-    const port = new Port(link.name, link.ifindex, parseMac(link.mac), sock.tx);
-    port.onDuplicate = (p, entry, frame, macOff, protocol) => this.#onDuplicate(p, entry.ip, formatMac(frame, macOff), protocol);
-    const rt: PortRuntime = { link, sock, port, groups: new Map(), promiscuous: false, bound: new Map(), sendErrors: 0 };
-    holder.rt = rt;
+    const { PacketSocket, Responder } = loadAddon();
+    const mac = parseMac(link.mac);
+    const responder = new Responder(mac, this.#metrics.counters);
+    const sock = new PacketSocket(link.ifindex, responder, (slot, other, protocol) => this.#onDuplicate(link.name, slot, other, protocol), this.#realtime);
+    const rt: PortRuntime = { link, sock, responder, mac, groups: new Map(), promiscuous: false, bound: new Map(), announceErrors: 0 };
     this.#ports.set(link.name, rt);
+    const { priority } = sock.stats();
+    if (this.#realtime && priority !== "realtime") this.#log.info({ interface: link.name, priority }, "receive thread runs without real-time priority (needs CAP_SYS_NICE)");
     return rt;
   }
 
@@ -290,43 +291,24 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     if (this.#ports.get(rt.link.name) === rt) this.#ports.delete(rt.link.name);
   }
 
-  // The hot path: every frame the kernel filter passed on this interface.
-  #onPackets(rt: PortRuntime, count: number, slotSize: number): void {
-    const { sock, port } = rt;
-    const meta = sock.meta;
-    const rx = sock.rx;
-    for (let i = 0; i < count; i++) {
-      const len = meta[2 * i]!;
-      if (len > slotSize) continue; // truncated: larger than any frame we answer
-      if (port.handle(rx, i * slotSize, len) !== Verdict.reply) continue;
-      const sent = sock.send(port.replyLength);
-      if (sent > 0) port.replyEntry!.stats.responses++;
-      else this.#sendFailed(rt, -sent);
-    }
-  }
-
-  #sendFailed(rt: PortRuntime, errno: number): void {
-    // Logged on powers of two so that a flood of failures does not flood the log.
-    rt.sendErrors++;
-    if ((rt.sendErrors & (rt.sendErrors - 1)) === 0) this.#log.warn({ interface: rt.link.name, errno, failures: rt.sendErrors }, "send failed");
-  }
-
-  #onDuplicate(port: Port, ip: string, mac: string, protocol: Protocol): void {
-    const key = `${ip}|${mac}|${port.name}`;
+  #onDuplicate(iface: string, slot: number, mac: string, protocol: Protocol): void {
+    const ip = this.#metrics.ipOfSlot(slot);
+    if (!ip || this.#closed) return;
+    const key = `${ip}|${mac}|${iface}`;
     const now = Date.now();
     const last = this.#duplicateLogged.get(key);
     if (last !== undefined && now - last < DUPLICATE_LOG_INTERVAL_MS) return;
     if (this.#duplicateLogged.size > 10_000) this.#duplicateLogged.clear();
     this.#duplicateLogged.set(key, now);
-    this.#log.warn({ ip, mac, interface: port.name, protocol }, "another station answers for or claims an owned address");
-    this.emit("duplicate", { ip, mac, interface: port.name, protocol });
+    this.#log.warn({ ip, mac, interface: iface, protocol }, "another station answers for or claims an owned address");
+    this.emit("duplicate", { ip, mac, interface: iface, protocol });
   }
 
   /** Interfaces an address should be answered on, given the current selection. */
   #targets(d: Desired): Set<string> {
     const ports = [...this.#ports.values()];
     if (d.spec.interfaces) return new Set(ports.filter((p) => d.spec.interfaces!.includes(p.link.name)).map((p) => p.link.name));
-    const onSubnet = ports.filter((p) => p.link.addresses.some((a) => inSubnet(d.entry.bytes, a.address, a.prefixLength)));
+    const onSubnet = ports.filter((p) => p.link.addresses.some((a) => inSubnet(d.bytes, a.address, a.prefixLength)));
     return new Set((onSubnet.length ? onSubnet : ports).map((p) => p.link.name));
   }
 
@@ -350,8 +332,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   }
 
   #bind(rt: PortRuntime, d: Desired): void {
-    rt.port.add(d.entry);
-    if (d.entry.bytes.length === 16) this.#join(rt, d.entry.bytes);
+    rt.responder.add(d.bytes, d.slot);
+    if (d.bytes.length === 16) this.#join(rt, d.bytes);
     const b: Binding = { desired: d, timer: undefined };
     rt.bound.set(d.ip, b);
     this.#log.debug({ ip: d.ip, interface: rt.link.name }, "answering");
@@ -361,10 +343,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   #unbind(rt: PortRuntime, ip: string): void {
     const b = rt.bound.get(ip);
     if (!b) return;
-    rt.port.remove(b.desired.entry);
+    rt.responder.remove(b.desired.bytes);
     rt.bound.delete(ip);
     this.#stopTimer(b);
-    if (b.desired.entry.bytes.length === 16) this.#leave(rt, b.desired.entry.bytes);
+    if (b.desired.bytes.length === 16) this.#leave(rt, b.desired.bytes);
     this.#log.debug({ ip, interface: rt.link.name }, "no longer answering");
   }
 
@@ -407,7 +389,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     const tick = (): void => {
       b.timer = undefined;
       if (this.#closed || rt.bound.get(b.desired.ip) !== b || !rt.link.up) return;
-      this.#sendGratuitous(rt, b.desired.entry);
+      this.#sendGratuitous(rt, b.desired);
       rounds++;
       const next = rounds < g.count ? g.intervalMs : g.refreshSeconds > 0 ? g.refreshSeconds * 1000 : 0;
       if (next > 0) {
@@ -422,14 +404,12 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     }
   }
 
-  #sendGratuitous(rt: PortRuntime, e: AddressEntry): void {
-    const { sock, port } = rt;
-    const frames = e.bytes.length === 4 ? [1, 2] as const : [0] as const;
-    for (const op of frames) {
-      const len = op === 0 ? writeUnsolicitedNa(sock.tx, port.mac, e.bytes) : writeGratuitousArp(sock.tx, port.mac, e.bytes, op);
-      const sent = sock.send(len);
-      if (sent > 0) e.stats.gratuitous++;
-      else this.#sendFailed(rt, -sent);
+  #sendGratuitous(rt: PortRuntime, d: Desired): void {
+    const r = rt.sock.announce(d.bytes, d.slot);
+    if (r < 0) {
+      // Logged on powers of two so that a persistent failure does not flood the log.
+      rt.announceErrors++;
+      if ((rt.announceErrors & (rt.announceErrors - 1)) === 0) this.#log.warn({ interface: rt.link.name, ip: d.ip, errno: -r, failures: rt.announceErrors }, "gratuitous send failed");
     }
   }
 }

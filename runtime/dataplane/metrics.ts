@@ -1,60 +1,78 @@
-// Per-address counters. The packet path increments plain numbers on an AddressStats object (no
-// label hashing, no allocation); the prom-client counters pick up the deltas when scraped.
+// Per-address counters. The receive threads increment a Uint32Array shared with the native addon
+// (4 counters per address slot, atomically); the prom-client counters pick up the deltas when
+// scraped. Slots are allocated per address on first use and kept for the data plane's lifetime,
+// so a re-owned address continues its series.
 import { Counter, type Registry } from "prom-client";
-import { AddressStats, type Protocol } from "./protocol.ts";
+import { COUNTER, COUNTERS_PER_SLOT } from "./socket.ts";
 
-type Field = "requests" | "responses" | "gratuitous" | "duplicates";
+export type Protocol = "arp" | "ndp";
 
-const DEFINITIONS: ReadonlyArray<[name: string, help: string, field: Field]> = [
-  ["l2lb_requests_received_total", "ARP requests / neighbour solicitations received for an owned address", "requests"],
-  ["l2lb_responses_sent_total", "ARP replies / neighbour advertisements sent in answer to a request", "responses"],
-  ["l2lb_gratuitous_sent_total", "Gratuitous ARP / unsolicited neighbour advertisements sent", "gratuitous"],
-  ["l2lb_duplicates_seen_total", "Frames in which another station answered for or claimed an owned address", "duplicates"],
+/** Distinct addresses one data plane can count (1 MiB of counters, touched only when used). */
+export const MAX_ADDRESSES = 65536;
+
+const DEFINITIONS: ReadonlyArray<[name: string, help: string, index: number]> = [
+  ["l2lb_requests_received_total", "ARP requests / neighbour solicitations received for an owned address", COUNTER.requests],
+  ["l2lb_responses_sent_total", "ARP replies / neighbour advertisements sent in answer to a request", COUNTER.responses],
+  ["l2lb_gratuitous_sent_total", "Gratuitous ARP / unsolicited neighbour advertisements sent", COUNTER.gratuitous],
+  ["l2lb_duplicates_seen_total", "Frames in which another station answered for or claimed an owned address", COUNTER.duplicates],
 ];
 
 export class DataPlaneMetrics {
+  /** Written by the native receive threads. */
+  readonly counters = new Uint32Array(MAX_ADDRESSES * COUNTERS_PER_SLOT);
+  readonly #reported = new Uint32Array(MAX_ADDRESSES * COUNTERS_PER_SLOT);
   readonly #registry: Registry;
-  readonly #stats = new Map<string, AddressStats>();
-  readonly #reported = new Map<AddressStats, Record<Field, number>>();
-  readonly #counters: Counter[] = [];
+  readonly #slots = new Map<string, { slot: number; protocol: Protocol }>();
+  readonly #bySlot: Array<{ ip: string; protocol: Protocol }> = [];
 
   constructor(registry: Registry) {
     this.#registry = registry;
-    for (const [name, help, field] of DEFINITIONS) {
-      // A previous data plane on the same registry (tests, restarts in-process) owned these names.
+    for (const [name, help, index] of DEFINITIONS) {
+      // A previous data plane on the same registry (tests, in-process restarts) owned these names.
       if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
+      const { counters } = this;
       const reported = this.#reported;
-      const all = this.#stats;
+      const bySlot = this.#bySlot;
       const counter: Counter = new Counter({
         name,
         help,
         labelNames: ["ip", "protocol"],
         registers: [registry],
         collect() {
-          for (const s of all.values()) {
-            const r = reported.get(s)!;
-            const delta = s[field] - r[field];
+          bySlot.forEach((a, slot) => {
+            const i = slot * COUNTERS_PER_SLOT + index;
+            const now = counters[i]!;
+            const delta = (now - reported[i]!) >>> 0; // 32-bit wrap-safe
             if (delta > 0) {
-              counter.inc({ ip: s.ip, protocol: s.protocol }, delta);
-              r[field] = s[field];
+              counter.inc({ ip: a.ip, protocol: a.protocol }, delta);
+              reported[i] = now;
             }
-          }
+          });
         },
       });
-      this.#counters.push(counter);
     }
   }
 
-  /** Counters of one address; created (with every series at 0) on first use and kept for the process lifetime. */
-  stats(ip: string, protocol: Protocol): AddressStats {
-    let s = this.#stats.get(ip);
-    if (!s) {
-      s = new AddressStats(ip, protocol);
-      this.#stats.set(ip, s);
-      this.#reported.set(s, { requests: 0, responses: 0, gratuitous: 0, duplicates: 0 });
-      for (const c of this.#counters) c.inc({ ip, protocol }, 0);
-    }
-    return s;
+  /** Counter slot of an address, allocated (with every series at 0) on first use. */
+  slot(ip: string, protocol: Protocol): number {
+    const known = this.#slots.get(ip);
+    if (known) return known.slot;
+    const slot = this.#bySlot.length;
+    if (slot >= MAX_ADDRESSES) throw new Error(`more than ${MAX_ADDRESSES} distinct addresses`);
+    this.#slots.set(ip, { slot, protocol });
+    this.#bySlot.push({ ip, protocol });
+    for (const [name] of DEFINITIONS) (this.#registry.getSingleMetric(name) as Counter).inc({ ip, protocol }, 0);
+    return slot;
+  }
+
+  /** Current value of one counter (for logs and tests). */
+  value(ip: string, which: keyof typeof COUNTER): number {
+    const s = this.#slots.get(ip);
+    return s ? this.counters[s.slot * COUNTERS_PER_SLOT + COUNTER[which]]! : 0;
+  }
+
+  ipOfSlot(slot: number): string | undefined {
+    return this.#bySlot[slot]?.ip;
   }
 
   close(): void {

@@ -1,35 +1,60 @@
-// Loads the native packet-socket addon (native/packet_socket.c), from the build tree when running
-// from sources, or from next to the compiled JavaScript (dist) where `npm run build:native` copies it.
+// Loads the native addon (native/packet_socket.c): from the build tree when running from sources,
+// or from next to the compiled JavaScript (dist), where `npm run build:native` copies it.
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
-/** An AF_PACKET socket bound to one interface; see native/packet_socket.c for the contract. */
+/** Counter layout per address slot in the shared Uint32Array. */
+export const COUNTER = { requests: 0, responses: 1, gratuitous: 2, duplicates: 3 } as const;
+export const COUNTERS_PER_SLOT = 4;
+
+/** The owned addresses of one interface and the ARP/NDP decision (see native/packet_socket.c). */
+export interface Responder {
+  /** Answer for `ip` (4 or 16 bytes), counting into `slot`. Effective immediately. */
+  add(ip: Buffer, slot: number): void;
+  /** Stop answering for `ip`. No answer for it leaves after this returns. */
+  remove(ip: Buffer): void;
+  /** MACs of all our interfaces (n×6 bytes): frames from them are never duplicates. */
+  setOurMacs(macs: Buffer): void;
+  /**
+   * The receive thread's decision for one frame, for tests: the answer's length (written to
+   * `out`, ≥128 bytes), 0 for none, or `[slot, mac, protocol]` when the frame shows another
+   * station answering for or claiming an owned address.
+   */
+  handle(frame: Buffer, out: Buffer): number | [number, string, "arp" | "ndp"];
+  /** The gratuitous frames `announce` sends for `ip`, for tests. */
+  announcement(ip: Buffer): Buffer[];
+}
+
+export interface ResponderConstructor {
+  new (mac: Buffer, counters: Uint32Array): Responder;
+}
+
+/** AF_PACKET socket on one interface, answered by its own receive thread. */
 export interface PacketSocket {
-  /** Receive ring: packet i of a batch starts at i * SLOT_SIZE. */
-  readonly rx: Buffer;
-  /** [wire length, sll_pkttype] per packet of the batch; length > SLOT_SIZE means truncated. */
-  readonly meta: Int32Array;
-  /** Transmit buffer. */
-  readonly tx: Buffer;
-  /** Sends the first `length` bytes of `tx`; returns bytes sent or -errno. */
-  send(length: number): number;
+  /** Sends the gratuitous ARP request+reply (IPv4) or unsolicited NA (IPv6); frames sent or -errno. */
+  announce(ip: Buffer, slot: number): number;
   /** Joins (`add`) or leaves a link-layer multicast group; false when the kernel refused. */
   membership(mac: Buffer, add: boolean): boolean;
-  /** Adds or drops this socket's promiscuous-mode membership; false when refused. */
+  /** Adds or drops this socket's promiscuous membership; false when refused. */
   promiscuous(on: boolean): boolean;
-  /** Stops receiving and closes the descriptor (asynchronously, on the next loop turn). */
+  stats(): { received: number; sendErrors: number; priority: "realtime" | "nice" | "default" };
+  /** Stops the receive thread and closes the socket (synchronously). */
   close(): void;
 }
 
 export interface PacketSocketConstructor {
-  new (ifindex: number, onPackets: (this: PacketSocket, count: number) => void): PacketSocket;
+  new (
+    ifindex: number,
+    responder: Responder,
+    onDuplicate: (slot: number, mac: string, protocol: "arp" | "ndp") => void,
+    realtime: boolean,
+  ): PacketSocket;
 }
 
-interface Addon {
+export interface Addon {
+  Responder: ResponderConstructor;
   PacketSocket: PacketSocketConstructor;
-  SLOTS: number;
-  SLOT_SIZE: number;
 }
 
 const candidates = ["./native/l2lb_packet.node", "./native/build/Release/l2lb_packet.node"];

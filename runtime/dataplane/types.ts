@@ -40,6 +40,12 @@ export interface DataPlaneOptions {
    * triggered by `ip monitor`. Default 30.
    */
   pollSeconds?: number;
+  /**
+   * Run each interface's receive thread with real-time priority (SCHED_FIFO 10; falls back to
+   * nice −10, then to normal priority, when CAP_SYS_NICE is missing) so that answers are not
+   * delayed by CPU contention. Default true.
+   */
+  realtime?: boolean;
 }
 
 export interface OwnedAddress {
