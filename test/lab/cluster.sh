@@ -26,7 +26,7 @@
 # Needs the tools from test/lab/build-tools.sh (kubernetes, etcd, kwok) and openssl.
 # Service cluster IP range 10.96.0.0/16 + 2001:db8:96::/112 and pod range 10.244.0.0/16 are cluster-internal
 # allocations only; nothing is ever sent to them.
-set -euo pipefail
+set -Eeuo pipefail
 _lab_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$_lab_here/../../scripts/env.sh"
 . "$_lab_here/tools.sh"
@@ -137,7 +137,7 @@ lab_up() {
   chmod 700 "$L2LB_LAB_DIR"
   : >"$L2LB_LAB_DIR/ports"
   # Any failure or interruption from here on removes what was started.
-  trap 'lab_say "up failed; tearing down"; lab_down' ERR
+  trap 'lab_say "up failed; tearing down"; lab_dump_logs; lab_down' ERR
   trap 'lab_say "interrupted; tearing down"; lab_down; exit 130' INT TERM
   local d="$L2LB_LAB_DIR" pki="$L2LB_LAB_DIR/pki" etcd_port peer_port api_port
   lab_say "lab dir $d"
@@ -188,7 +188,7 @@ lab_up() {
     --bind-address 127.0.0.1 --secure-port "$(lab_free_port)" --leader-elect=false
 
   lab_say "starting kwok"
-  printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n' >"$d/kwok.yaml"
+  lab_kwok_config >"$d/kwok.yaml"
   lab_start kwok "$L2LB_KWOK_BIN/kwok" --config "$d/kwok.yaml" --kubeconfig "$d/kwok.kubeconfig" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --cidr "$lab_pod_cidr" --node-ip 192.0.2.254
@@ -205,6 +205,97 @@ lab_up() {
   trap - ERR INT TERM
   lab_say "cluster up"
   echo "KUBECONFIG=$d/kubeconfig"
+}
+
+lab_dump_logs() {
+  local f
+  for f in "$L2LB_LAB_DIR"/logs/*.log; do
+    [ -f "$f" ] || continue
+    printf '\n--- last lines of %s\n' "$(basename "$f")" >&2
+    tail -8 "$f" >&2
+  done
+}
+
+# kwok's own node stages patch status.addresses by strategic merge, whose merge key is the address
+# type: a node with an IPv4 and an IPv6 InternalIP then fails validation. These stages do what the
+# defaults do (Ready conditions, capacity, node info, heartbeats) and leave the addresses we set alone.
+# Pod stages stay kwok's defaults (pods become Ready with an IP from --cidr).
+lab_kwok_config() {
+  cat <<'EOF'
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options: {}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: l2lb-node-initialize
+spec:
+  resourceRef: {apiGroup: v1, kind: Node}
+  selector:
+    matchExpressions:
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: NotIn
+      values: ['True']
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $since := or .metadata.creationTimestamp $now }}
+      conditions:
+      {{ range NodeConditions }}
+      - lastHeartbeatTime: {{ $now | Quote }}
+        lastTransitionTime: {{ $since | Quote }}
+        message: {{ .message | Quote }}
+        reason: {{ .reason | Quote }}
+        status: {{ .status | Quote }}
+        type: {{ .type | Quote }}
+      {{ end }}
+      allocatable: {cpu: "32", memory: 128Gi, pods: "110"}
+      capacity: {cpu: "32", memory: 128Gi, pods: "110"}
+      nodeInfo:
+        architecture: amd64
+        operatingSystem: linux
+        kubeletVersion: {{ printf "kwok-%s" Version | Quote }}
+        kubeProxyVersion: {{ printf "kwok-%s" Version | Quote }}
+        containerRuntimeVersion: {{ printf "kwok-%s" Version | Quote }}
+        kernelVersion: {{ printf "kwok-%s" Version | Quote }}
+        bootID: ""
+        machineID: ""
+        osImage: ""
+        systemUUID: ""
+      phase: Running
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: l2lb-node-heartbeat
+spec:
+  resourceRef: {apiGroup: v1, kind: Node}
+  selector:
+    matchExpressions:
+    - key: '.status.phase'
+      operator: In
+      values: ['Running']
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: In
+      values: ['True']
+  delay:
+    durationMilliseconds: 20000
+    jitterDurationMilliseconds: 25000
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $since := or .metadata.creationTimestamp $now }}
+      conditions:
+      {{ range NodeConditions }}
+      - lastHeartbeatTime: {{ $now | Quote }}
+        lastTransitionTime: {{ $since | Quote }}
+        message: {{ .message | Quote }}
+        reason: {{ .reason | Quote }}
+        status: {{ .status | Quote }}
+        type: {{ .type | Quote }}
+      {{ end }}
+EOF
 }
 
 lab_api_ready() {
