@@ -80,6 +80,7 @@ build() {
   local have=1
   for pkg in "$@"; do
     [ "$pkg" = etcdmain ] && pkg=etcd
+    [[ "$pkg" =~ /v[0-9]+$ ]] && pkg="${pkg%/v*}"   # go names a .../cmd/x/v3 binary x
     [ -x "$dest/bin/${pkg##*/}" ] || have=""
   done
   if [ -n "$have" ]; then say "$name $version: cached in $dest"; return 0; fi
