@@ -277,7 +277,7 @@ describe("dual-stack", () => {
   });
   it("RequireDualStack fails without a dual-stack pool", () => {
     const r = plan({ pools: [v4, pool("c-v6", ["2001:db8::/120"])], services: [svc("d/x", { ipFamilyPolicy: "RequireDualStack" })] });
-    assert.match(errorOf(r, "d/x"), /pool "a-v4" has no IPv6 address; pool "c-v6" has no IPv4 address/);
+    assert.match(errorOf(r, "d/x"), /pool "a-v4" has no IPv6 range; pool "c-v6" has no IPv4 range/);
   });
   it("PreferDualStack takes both when the first pool has both, one otherwise", () => {
     assert.deepEqual(plan({ pools: [dual], services: [svc("d/x", { ipFamilyPolicy: "PreferDualStack" })] }).services["d/x"], { ips: ["10.0.1.1", "2001:db8::1"], pool: "b-dual" });

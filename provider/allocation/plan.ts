@@ -362,11 +362,15 @@ export function planAllocation(input: AllocationInput): PlanResult {
   // Phase 1: sticky previous assignments.
   const previous = input.previous ?? {};
   for (const u of units) {
-    const candidates = u.members.filter((m) => previous[m.key] !== undefined && previous[m.key] !== null && typeof previous[m.key] === "object");
-    if (candidates.length === 0) continue;
+    const own = u.members
+      .map((m) => previous[m.key])
+      .filter((p): p is Assignment => p !== undefined && p !== null && typeof p === "object" && Array.isArray(p.ips));
+    if (own.length === 0) continue;
+    // A group first tries the union of its members' previous addresses (one per family, the first
+    // member's winning), so a dual-stack member keeps both even when a single-stack one sorts first.
+    const candidates: Assignment[] = own.length > 1 ? [mergePrevious(own), ...own] : own;
     let lastReason: string | undefined;
-    for (const m of candidates) {
-      const prev = previous[m.key] as Assignment;
+    for (const prev of candidates) {
       const checked = checkPrevious(u, prev);
       if (typeof checked === "string") {
         lastReason ??= checked;
@@ -446,9 +450,7 @@ export function planAllocation(input: AllocationInput): PlanResult {
         break;
       }
       const lacking = missing.length > 0 ? missing : u.wanted;
-      shortages.push(
-        `pool "${pool.name}" has no ${lacking.map((f) => (pool.families.has(f) ? `free ${familyName(f)}` : familyName(f))).join(" or ")} address`,
-      );
+      shortages.push(`pool "${pool.name}" has ${lacking.map((f) => (pool.families.has(f) ? `no free ${familyName(f)} address` : `no ${familyName(f)} range`)).join(" and ")}`);
     }
     if (!done) {
       errors.set(u, `${u.object} got no address: ${shortages.join("; ")}; add addresses to a pool, free some, or request another pool.`);
@@ -573,6 +575,21 @@ export function planAllocation(input: AllocationInput): PlanResult {
     else changes.push({ service: key, kind: "moved", from, to: now.ips, reason: serviceReason.get(key) ?? "its previous assignment could not be kept" });
   }
   return { ok: true, services: sortedServices, pools: usage, changes };
+}
+
+/** One address per family from several previous assignments, the first one's winning. */
+function mergePrevious(list: readonly Assignment[]): Assignment {
+  const ips: string[] = [];
+  const families = new Set<number>();
+  for (const p of list) {
+    for (const text of p.ips) {
+      const a = parseIpList(String(text)).ips?.[0];
+      if (a === undefined || families.has(a.family)) continue;
+      families.add(a.family);
+      ips.push(String(text));
+    }
+  }
+  return { ips, pool: list[0]?.pool ?? "" };
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
