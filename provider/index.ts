@@ -6,6 +6,7 @@ export * from "./components/index.ts";
 // The allocation's dynamic resource and provider (one per program; normally created by `Allocation`).
 export { ALLOCATION_MODULE, AllocationProvider, AllocationResource } from "./dynamic/provider.ts";
 export type { AllocationResourceArgs } from "./dynamic/provider.ts";
+export type { AllocationInputs, AllocationState, ClusterConfig } from "./dynamic/engine.ts";
 
 // The shared contract with the runtime: API group, kinds, annotations, load-balancer class, CRDs.
 export * from "./model/contract.ts";
@@ -20,7 +21,7 @@ export type {
 } from "./model/pool.ts";
 export type { PolicyRule } from "./model/rbac.ts";
 export { crds, addressPoolCrd, l2AdvertisementCrd } from "./model/crds.ts";
-export type { CustomResourceDefinition } from "./model/crds.ts";
+export type { CustomResourceDefinition, JsonSchema, PrinterColumn } from "./model/crds.ts";
 
 // The allocator's data types (inputs and results).
 export type {
@@ -28,7 +29,13 @@ export type {
   Assignment,
   IpFamilyName,
   IpFamilyPolicy,
+  PlanFailure,
   PlanResult,
+  PlanSuccess,
+  ConfigProblem,
+  Change,
+  PoolUsage,
+  ServiceOutcome,
   ServicePort,
   ServiceRequest,
   SharedIpGroup as SharedIpGroupModel,
