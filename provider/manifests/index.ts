@@ -190,8 +190,9 @@ function readObject(value: unknown, where: string, set: ManifestSet): void {
       poolSpec.autoAssign = false;
       set.warnings.push(`${where}: Eip "${name}" is disabled; l2lb assigns from it only to Services that request it or one of its addresses.`);
     }
-    if (spec.protocol !== undefined && spec.protocol !== "layer2") {
-      set.warnings.push(`${where}: Eip "${name}" uses protocol ${String(spec.protocol)}; l2lb announces it with layer 2 (ARP/NDP).`);
+    if (spec.protocol !== "layer2") {
+      const what = spec.protocol === undefined ? "sets no protocol (OpenELB's default is bgp)" : `uses protocol ${String(spec.protocol)}`;
+      set.warnings.push(`${where}: Eip "${name}" ${what}; l2lb announces it with layer 2 (ARP/NDP).`);
     }
     set.pools.push({ name, ...(labels ? { labels } : {}), spec: poolSpec });
     origin(`AddressPool "${name}"`);
