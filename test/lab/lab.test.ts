@@ -204,6 +204,37 @@ test("lab: the Pulumi engine runs a Node 24 program with a dynamic resource", {
     assert.match(plugins, /kubernetes\s+resource\s+4\.34\.2/);
   });
 
+  await t.test("CLI: pulumi up of a TypeScript project (ESM, Node 24 type stripping), config, dynamic resource", async () => {
+    const dir = join(scratch, "cli-project");
+    mkdirSync(dir);
+    symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "l2lb-lab-cli", private: true, type: "module" }));
+    writeFileSync(join(dir, "Pulumi.yaml"), "name: l2lb-lab-cli\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.ts\n");
+    writeFileSync(join(dir, "index.ts"), [
+      `import * as pulumi from "@pulumi/pulumi";`,
+      `const who = new pulumi.Config().require("who");`,
+      `const provider: pulumi.dynamic.ResourceProvider = {`,
+      `  async create(inputs: { who: string }) { return { id: "cli-" + inputs.who, outs: { who: inputs.who, greeting: "hello " + inputs.who } }; },`,
+      `};`,
+      `class Greeting extends pulumi.dynamic.Resource {`,
+      `  constructor(name: string, props: Record<string, unknown>) { super(provider, name, props); }`,
+      `}`,
+      `const g = new Greeting("greeting", { who, greeting: undefined });`,
+      `export const greeting = (g as unknown as { greeting: pulumi.Output<string> }).greeting;`,
+      ``,
+    ].join("\n"));
+    const cli = (args: string[]): Promise<Run> => run("bash", ["-c", `cd "${dir}" && pulumi "$@"`, "pulumi", ...args], env, 180_000);
+    await cli(["stack", "init", "lab"]);
+    await cli(["config", "set", "who", "lab"]);
+    const preview = await cli(["preview", "--non-interactive"]);
+    assert.match(preview.stdout, /\+ 2 to create/);
+    const up = await cli(["up", "--yes", "--non-interactive"]);
+    assert.doesNotMatch(up.stdout, /warning/i, "no warning from the engine about its plugins");
+    assert.equal((await cli(["stack", "output", "greeting"])).stdout.trim(), "hello lab");
+    await cli(["destroy", "--yes", "--non-interactive"]);
+    await cli(["stack", "rm", "--yes", "lab"]);
+  });
+
   await t.test("inline program: up, outputs, destroy", async () => {
     if (!existsSync(join(root, "node_modules", "@pulumi", "pulumi"))) {
       throw new Error("node_modules/@pulumi/pulumi missing: run scripts/setup.sh");
