@@ -33,7 +33,11 @@ const lb = new l2lb.Allocation("lb", {
   pools: [pool],
   installation: system,
   services: {
-    nginx: { spec: { ports: [{ name: "http", port: 80 }], selector: labels } },
+    nginx: {
+      spec: { ports: [{ name: "http", port: 80 }], selector: labels },
+      // Pin the address (optional); changing it moves the Service, and the preview shows the move.
+      ips: config.getObject<string[]>("nginxIps"),
+    },
   },
   nodeSubnets: config.getObject<string[]>("nodeSubnets"),
   waitSeconds: wait === undefined ? undefined : wait === "false" ? false : Number(wait),

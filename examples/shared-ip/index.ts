@@ -32,7 +32,7 @@ new k8s.apps.v1.Deployment("nginx", {
 
 const web = new l2lb.SharedIpGroup("web", {
   services: ["default/nginx", "default/nginx-2"],
-  ip: "192.168.28.211",
+  ip: config.get("sharedIp") ?? "192.168.28.211",
 });
 
 const lb = new l2lb.Allocation("lb", {
