@@ -435,7 +435,7 @@ export function planAllocation(input: AllocationInput): PlanResult {
       continue;
     }
     let done = false;
-    const shortages: string[] = [];
+    const shortages: { pool: CompiledPool; lacking: Family[] }[] = [];
     for (const pool of candidates) {
       const fams = u.wanted.filter((f) => pool.families.has(f));
       const picks: Address[] = [];
@@ -449,11 +449,14 @@ export function planAllocation(input: AllocationInput): PlanResult {
         done = true;
         break;
       }
-      const lacking = missing.length > 0 ? missing : u.wanted;
-      shortages.push(`pool "${pool.name}" has ${lacking.map((f) => (pool.families.has(f) ? `no free ${familyName(f)} address` : `no ${familyName(f)} range`)).join(" and ")}`);
+      // Messages are built only if every pool fails: exhausted pools are common and cheap to skip.
+      shortages.push({ pool, lacking: missing.length > 0 ? missing : u.wanted });
     }
     if (!done) {
-      errors.set(u, `${u.object} got no address: ${shortages.join("; ")}; add addresses to a pool, free some, or request another pool.`);
+      const text = shortages
+        .map(({ pool, lacking }) => `pool "${pool.name}" has ${lacking.map((f) => (pool.families.has(f) ? `no free ${familyName(f)} address` : `no ${familyName(f)} range`)).join(" and ")}`)
+        .join("; ");
+      errors.set(u, `${u.object} got no address: ${text}; add addresses to a pool, free some, or request another pool.`);
     }
   }
 
