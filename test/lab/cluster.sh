@@ -434,10 +434,11 @@ lab_main() {
     status) lab_status ;;
     run)
       lab_up "$@"
-      trap 'lab_down; exit 0' INT TERM
+      _lab_sleeper=""
+      trap 'kill "$_lab_sleeper" 2>/dev/null; lab_down; exit 0' INT TERM
       trap 'lab_down' EXIT
       lab_say "running; Ctrl-C to stop"
-      while sleep 3600; do :; done ;;
+      while :; do sleep 3600 & _lab_sleeper=$!; wait "$_lab_sleeper" || true; done ;;
     *) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; [ -n "$cmd" ] && return 2 || return 0 ;;
   esac
 }
