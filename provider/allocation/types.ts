@@ -92,7 +92,14 @@ export interface ConfigProblem {
 /** Outcome for one Service: its assignment, or the sentence saying why it has none. */
 export type ServiceOutcome = Assignment | { error: string };
 
-/** What changed for one Service relative to `AllocationInput.previous`. */
+/**
+ * What changed for one Service relative to `AllocationInput.previous`:
+ * - `new`: no previous assignment; `to` is its assignment, or absent when it got none (then
+ *   `reason` is its error);
+ * - `unchanged`: same addresses as before (the pool may have been renamed);
+ * - `moved`: different addresses; `reason` says why the previous ones could not be kept;
+ * - `released`: it had addresses and now has none (removed Service, or an error: `reason`).
+ */
 export interface Change {
   /** `"<namespace>/<name>"`. */
   service: string;

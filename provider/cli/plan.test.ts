@@ -140,6 +140,15 @@ describe("l2lb plan behaviour", () => {
     assert.match(r.stderr, /State file s\.json: entry "default\/a" needs "ips"/);
     assert.match(planCommand(["-f", "m.yaml", "--state", "t.json"], io).stderr, /State file t\.json is not JSON/);
   });
+  it("warns about pools no L2Advertisement selects", () => {
+    const adv = (spec: string): string => `---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: adv}\nspec: ${spec}\n`;
+    const second = `---\napiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: q, labels: {zone: a}}\nspec: {addresses: [10.0.1.1]}\n`;
+    const run = (spec: string): string => planCommand(["-f", "m.yaml"], memoryIo({ "m.yaml": pool + second + adv(spec) })).stderr;
+    assert.equal(run("{ipAddressPools: [p]}"), 'warning: pool "q" is selected by no L2Advertisement: its addresses are assigned but never announced; add it to an L2Advertisement\'s ipAddressPools.\n');
+    assert.equal(run("{ipAddressPools: [p], ipAddressPoolSelectors: [{matchLabels: {zone: a}}]}"), "");
+    assert.equal(run("{}"), "", "an advertisement without pools announces every pool");
+    assert.equal(planCommand(["-f", "m.yaml"], memoryIo({ "m.yaml": pool + second })).stderr, "", "no advertisement in the manifests: nothing to check");
+  });
   it("Node objects contribute node addresses and subnets", () => {
     const node = `---\napiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  annotations: {l2lb.dev/subnets: '[{"interface":"eth0","cidr":"10.0.0.0/24","address":"10.0.0.1"}]'}\nstatus: {addresses: [{type: InternalIP, address: 10.0.0.1}]}\n`;
     const r = planCommand(["-f", "m.yaml", "-o", "json"], memoryIo({ "m.yaml": pool + node + service("a") }));

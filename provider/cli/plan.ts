@@ -6,7 +6,8 @@ import { parseArgs } from "node:util";
 import { planAllocation, planToJson } from "../allocation/index.ts";
 import type { Assignment, ConfigProblem, PlanSuccess } from "../allocation/index.ts";
 import { readManifests } from "../manifests/index.ts";
-import type { ManifestSource } from "../manifests/index.ts";
+import type { ManifestSet, ManifestSource } from "../manifests/index.ts";
+import { matchesSelector } from "../allocation/selectors.ts";
 
 /** What the command needs from the outside world. */
 export interface PlanIo {
@@ -117,6 +118,27 @@ export function renderTable(plan: PlanSuccess, withChanges: boolean): string {
   return `${text}\n`;
 }
 
+/**
+ * Pools no L2Advertisement selects: their addresses would be assigned but never announced (the
+ * most common reason MetalLB users see no ARP answers). Only checked when the manifests contain
+ * at least one advertisement, since they may live in another repository.
+ */
+export function unannouncedPools(set: ManifestSet): string[] {
+  if (set.advertisements.length === 0) return [];
+  return set.pools
+    .filter(
+      (p) =>
+        !set.advertisements.some((a) => {
+          const names = a.spec.ipAddressPools ?? [];
+          const selectors = a.spec.ipAddressPoolSelectors ?? [];
+          if (names.length === 0 && selectors.length === 0) return true;
+          return names.includes(p.name) || selectors.some((sel) => matchesSelector(sel, p.labels));
+        }),
+    )
+    .map((p) => p.name)
+    .sort();
+}
+
 /** Runs `l2lb plan` with its arguments (after the word `plan`). */
 export function planCommand(args: readonly string[], io: PlanIo): CommandResult {
   let values: { filename?: string[]; "node-subnet"?: string[]; state?: string; output?: string; help?: boolean };
@@ -164,7 +186,10 @@ export function planCommand(args: readonly string[], io: PlanIo): CommandResult 
   }
 
   const set = readManifests(sources);
-  const warnings = set.warnings.map((w) => `warning: ${w}\n`).join("");
+  const unannounced = unannouncedPools(set).map(
+    (name) => `pool "${name}" is selected by no L2Advertisement: its addresses are assigned but never announced; add it to an L2Advertisement's ipAddressPools.`,
+  );
+  const warnings = [...set.warnings, ...unannounced].map((w) => `warning: ${w}\n`).join("");
   if (set.problems.length > 0) {
     const lines = set.problems.map((p) => `  - ${withOrigin(p, set.origins)}`).join("\n");
     return { code: 1, stdout: "", stderr: `${warnings}l2lb plan: the manifests are invalid:\n${lines}\n` };

@@ -44,6 +44,10 @@ const scenarios: Record<string, { title: string; input: () => AllocationInput }>
     title: "10k services over 100 pools (pinned, dual-stack, buggy-IP pools; 1 in 10 shares a key)",
     input: () => ({ pools: hundredPools(), services: services(10_000, { shareEvery: 10, dualEvery: 25 }), nodeSubnets: ["10.0.0.0/8", "2001:db8::/32"] }),
   },
+  ipv4Slash16: {
+    title: "10k services on one IPv4 /16 pool",
+    input: () => ({ pools: [{ name: "v4", spec: { addresses: ["10.1.0.0/16"] } }], services: services(10_000), nodeSubnets: ["10.1.0.0/16"] }),
+  },
   ipv6: {
     title: "10k services on one IPv6 /64 pool",
     input: () => ({ pools: [{ name: "v6", spec: { addresses: ["2001:db8:1::/64"] } }], services: services(10_000, { v6: true }), nodeSubnets: ["2001:db8:1::/64"] }),
