@@ -7,8 +7,8 @@ import { COUNTER, COUNTERS_PER_SLOT } from "./socket.ts";
 
 export type Protocol = "arp" | "ndp";
 
-/** Distinct addresses one data plane can count (1 MiB of counters, touched only when used). */
-export const MAX_ADDRESSES = 65536;
+/** Distinct addresses one data plane can count (256 KiB of counters). */
+export const MAX_ADDRESSES = 16384;
 
 const DEFINITIONS: ReadonlyArray<[name: string, help: string, index: number]> = [
   ["l2lb_requests_received_total", "ARP requests / neighbour solicitations received for an owned address", COUNTER.requests],

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // l2lb-speaker: answers ARP and NDP for the addresses this node owns.
 //   l2lb-speaker [--metrics-port N] [--metrics-host H] [--log-level L]      (Kubernetes mode)
 //   l2lb-speaker --static <file.yaml> [--metrics-port N] [--metrics-host H] [--log-level L]
