@@ -130,7 +130,8 @@ describe("check", () => {
     const r = await check({}, base({ pools: [tiny], services: [nginx, web] }), {}, never);
     assert.ok(r.failures && r.failures.length === 1, JSON.stringify(r.failures));
     assert.equal(r.failures[0]!.property, 'services["default/web"]');
-    assert.match(r.failures[0]!.reason, /^Service "default\/web": /);
+    assert.match(r.failures[0]!.reason, /Service "default\/web"/);
+    assert.equal(r.failures[0]!.reason.split('"default/web"').length, 2, "the Service is named once");
   });
 
   test("malformed inputs give sentences, not exceptions", async () => {

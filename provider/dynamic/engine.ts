@@ -172,7 +172,8 @@ export async function check(
   const assignedPools: Record<string, string> = {};
   for (const [key, outcome] of Object.entries(plan.services)) {
     if ("error" in outcome) {
-      serviceFailures.push({ property: `services[${JSON.stringify(key)}]`, reason: `Service "${key}": ${outcome.error}` });
+      const named = outcome.error.includes(`"${key}"`);
+      serviceFailures.push({ property: `services[${JSON.stringify(key)}]`, reason: named ? outcome.error : `Service "${key}": ${outcome.error}` });
       continue;
     }
     assignments[key] = outcome.ips.join(",");

@@ -1,0 +1,48 @@
+// Seeds 000 and 002 as the allocation resource sees them: the pool 192.168.28.210-220, nginx on
+// 80/443 and nginx-2 on 81 sharing one address, and a third Service. Config moves things:
+//   nginxIps   pin nginx-3 to an address (a move shows in preview --diff)
+//   sharedIp   the shared address (default 192.168.28.211)
+//   lateService  adds a Service whose port comes from a resource not created yet (unknown at preview)
+//   nodeSubnets explicit subnets (default: read the Nodes' published subnets through the stack's
+//               kubernetes:kubeconfig)
+import * as pulumi from "@pulumi/pulumi";
+import { AllocationResource } from "l2lb";
+
+const config = new pulumi.Config();
+const pin = config.getObject<string[]>("nginx3Ips");
+// A resource whose output is unknown until it is created: the allocation must not guess.
+const late = config.getBoolean("lateService")
+  ? new pulumi.dynamic.Resource(
+      {
+        async create() {
+          return { id: "late", outs: { port: 9090 } };
+        },
+      },
+      "late-port",
+      { port: undefined },
+    )
+  : undefined;
+const lateServices = late
+  ? [{ namespace: "default", name: "late", ports: [{ port: (late as unknown as { port: pulumi.Output<number> }).port }] }]
+  : [];
+
+const plan = new AllocationResource("lb-plan", {
+  identity: "lb",
+  pools: [{ name: "first-pool", spec: { addresses: ["192.168.28.210-192.168.28.220"] } }],
+  services: [
+    { namespace: "default", name: "nginx", ports: [{ port: 80 }, { port: 443 }], selector: { app: "nginx" } },
+    { namespace: "default", name: "nginx-2", ports: [{ port: 81 }], selector: { app: "nginx" } },
+    {
+      namespace: "default",
+      name: "nginx-3",
+      ports: [{ port: 8080 }],
+      annotations: pin ? { "l2lb.dev/requested-ips": pin.join(",") } : {},
+    },
+    ...lateServices,
+  ],
+  sharedIpGroups: [{ name: "web", services: ["default/nginx", "default/nginx-2"], ip: config.get("sharedIp") ?? "192.168.28.211" }],
+  nodeSubnets: config.getObject<string[]>("nodeSubnets"),
+});
+
+export const assignments = plan.assignments;
+export const subnetSource = plan.subnetSource;
