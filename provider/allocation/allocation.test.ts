@@ -101,6 +101,11 @@ describe("pools", () => {
     assert.equal(poolOf(r, "shop/silver"), "plain");
     assert.equal(poolOf(r, "ops/gold"), "plain");
   });
+  it("a Service without a namespace is in default, for keys and pools alike", () => {
+    const p = pool("p", ["10.0.0.1"], { serviceAllocation: { namespaces: ["default"] } });
+    const r = plan({ pools: [p], services: [{ namespace: "", name: "a" }] });
+    assert.deepEqual(r.services, { "default/a": { ips: ["10.0.0.1"], pool: "p" } });
+  });
   it("namespace selectors see kubernetes.io/metadata.name", () => {
     const p = pool("p", ["10.0.0.1"], { serviceAllocation: { namespaceSelectors: [{ matchLabels: { "kubernetes.io/metadata.name": "edge" } }] } });
     const r = plan({ pools: [p], services: [svc("edge/a"), svc("core/b")] });

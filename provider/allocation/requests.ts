@@ -86,19 +86,21 @@ export function ipSetKey(ips: readonly Address[]): string {
 }
 
 /** Validates one Service into a {@link ParsedService}; problems are appended. */
-export function parseService(svc: ServiceRequest, index: number, problems: ConfigProblem[]): ParsedService | undefined {
-  if (svc === null || typeof svc !== "object") {
+export function parseService(raw: ServiceRequest, index: number, problems: ConfigProblem[]): ParsedService | undefined {
+  if (raw === null || typeof raw !== "object") {
     problems.push({ object: `Service #${index + 1}`, field: "", message: `Service #${index + 1} is not an object; describe it with namespace, name and spec fields.` });
     return undefined;
   }
-  if (typeof svc.name !== "string" || svc.name === "") {
+  if (typeof raw.name !== "string" || raw.name === "") {
     problems.push({ object: `Service #${index + 1}`, field: "metadata.name", message: `Service #${index + 1} has no name; give it a metadata.name.` });
     return undefined;
   }
-  if (svc.namespace !== undefined && typeof svc.namespace !== "string") {
-    problems.push({ object: `Service "${svc.name}"`, field: "metadata.namespace", message: `Service "${svc.name}" has a non-string namespace; write metadata.namespace as a name.` });
+  if (raw.namespace !== undefined && typeof raw.namespace !== "string") {
+    problems.push({ object: `Service "${raw.name}"`, field: "metadata.namespace", message: `Service "${raw.name}" has a non-string namespace; write metadata.namespace as a name.` });
     return undefined;
   }
+  // A Service without a namespace lives in "default", as kubectl would put it.
+  const svc: ServiceRequest = raw.namespace ? raw : { ...raw, namespace: "default" };
   const key = serviceKey(svc);
   const object = `Service "${key}"`;
   const before = problems.length;
