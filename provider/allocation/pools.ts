@@ -190,6 +190,10 @@ export function compilePools(pools: readonly AddressPool[], ex: Exclusions, prob
       }
     }
     const addresses = spec.addresses;
+    if (typeof addresses === "string") {
+      add("spec.addresses", `${object} spec.addresses is a single string; make it a list, e.g. addresses: ["${addresses}"].`);
+      return;
+    }
     if (!Array.isArray(addresses) || addresses.length === 0) {
       add("spec.addresses", `${object} has no addresses; list at least one address, CIDR or first-last range in spec.addresses.`);
       return;

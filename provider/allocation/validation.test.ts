@@ -17,6 +17,7 @@ const cases: [string, AllocationInput, string, string, RegExp][] = [
   ["mixed-family range", { pools: [pool("p", ["10.0.0.1-2001:db8::1"])], services: [] }, 'AddressPool "p"', "spec.addresses[0]", /mixes IPv4 and IPv6.*split it/],
   ["not an address", { pools: [pool("p", ["10.0.0.256"])], services: [] }, 'AddressPool "p"', "spec.addresses[0]", /neither an address, a CIDR nor a first-last range/],
   ["no addresses", { pools: [pool("p", [])], services: [] }, 'AddressPool "p"', "spec.addresses", /has no addresses; list at least one/],
+  ["addresses written as a string", { pools: [{ name: "p", spec: { addresses: "10.0.0.1" as unknown as string[] } }], services: [] }, 'AddressPool "p"', "spec.addresses", /is a single string; make it a list, e\.g\. addresses: \["10\.0\.0\.1"\]/],
   ["duplicate pool names", { pools: [pool("p", ["10.0.0.1"]), pool("p", ["10.0.0.2"])], services: [] }, 'AddressPool "p"', "metadata.name", /defined twice/],
   ["invalid pool name", { pools: [pool("First_Pool", ["10.0.0.1"])], services: [] }, 'AddressPool "First_Pool"', "metadata.name", /invalid name; use lowercase/],
   ["non-boolean flag", { pools: [{ name: "p", spec: { addresses: ["10.0.0.1"], autoAssign: "no" as unknown as boolean } }], services: [] }, 'AddressPool "p"', "spec.autoAssign", /write true or false/],
