@@ -219,7 +219,9 @@ lab_dump_logs() {
 # kwok's own node stages patch status.addresses by strategic merge, whose merge key is the address
 # type: a node with an IPv4 and an IPv6 InternalIP then fails validation. These stages do what the
 # defaults do (Ready conditions, capacity, node info, heartbeats) and leave the addresses we set alone.
-# Pod stages stay kwok's defaults (pods become Ready with an IP from --cidr).
+# Pods become Running and Ready once, with two IPs: 10.244.x.y from --cidr and 2001:db8:244::x:y, so
+# dual-stack Services get endpoints in both families; afterwards kwok leaves pod status alone (a test
+# may patch a pod's Ready condition). Deleted pods go away at once. (No Job completion stage.)
 lab_kwok_config() {
   cat <<'EOF'
 apiVersion: config.kwok.x-k8s.io/v1alpha1
@@ -295,6 +297,63 @@ spec:
         status: {{ .status | Quote }}
         type: {{ .type | Quote }}
       {{ end }}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: l2lb-pod-ready
+spec:
+  resourceRef: {apiGroup: v1, kind: Pod}
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: DoesNotExist
+    - key: '.status.podIP'
+      operator: DoesNotExist
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $ip := PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+      conditions:
+      - {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
+      - {type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }}}
+      - {type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }}}
+      {{ range .spec.readinessGates }}
+      - {type: {{ .conditionType | Quote }}, status: "True", lastTransitionTime: {{ $now | Quote }}}
+      {{ end }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: true
+        started: true
+        restartCount: 0
+        state: {running: {startedAt: {{ $now | Quote }}}}
+      {{ end }}
+      hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
+      podIP: {{ $ip | Quote }}
+      podIPs:
+      - ip: {{ $ip | Quote }}
+      {{ if not .spec.hostNetwork }}
+      {{ $o := splitList "." $ip }}
+      - ip: {{ printf "2001:db8:244::%s:%s" (index $o 2) (index $o 3) | Quote }}
+      {{ end }}
+      phase: Running
+      startTime: {{ $now | Quote }}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: l2lb-pod-delete
+spec:
+  resourceRef: {apiGroup: v1, kind: Pod}
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: Exists
+  next:
+    finalizers: {empty: true}
+    delete: true
 EOF
 }
 

@@ -84,6 +84,7 @@ kind: Service
 metadata: {name: web, namespace: default}
 spec:
   type: LoadBalancer
+  ipFamilyPolicy: PreferDualStack
   selector: {app: web}
   ports: [{port: 80, targetPort: 8080, protocol: TCP}]
 ---
@@ -143,19 +144,25 @@ test("lab: control plane with kwok nodes, RBAC-bound kubeconfig, namespace netwo
     }
   });
 
-  await t.test("a Deployment's pods become Ready and its Service gets an EndpointSlice", async () => {
+  await t.test("a Deployment's pods become Ready and its dual-stack Service gets EndpointSlices", async () => {
     await kubectl(["apply", "-f", "-"], workload);
     await kubectl(["rollout", "status", "deployment/web", "--timeout=90s"]);
     const deadline = Date.now() + 60_000;
-    let ready: string[] = [];
+    let ready: { family: string; address: string; node: string }[] = [];
     while (Date.now() < deadline) {
       const { stdout } = await kubectl(["get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o", "json"]);
-      const slices = JSON.parse(stdout) as { items: { endpoints?: { addresses: string[]; conditions: { ready?: boolean }; nodeName?: string }[] }[] };
-      ready = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions.ready === true).flatMap((e) => e.addresses);
-      if (ready.length === 3) break;
+      const slices = JSON.parse(stdout) as {
+        items: { addressType: string; endpoints?: { addresses: string[]; conditions: { ready?: boolean }; nodeName?: string }[] }[];
+      };
+      ready = slices.items.flatMap((s) =>
+        (s.endpoints ?? []).filter((e) => e.conditions.ready === true)
+          .flatMap((e) => e.addresses.map((address) => ({ family: s.addressType, address, node: e.nodeName ?? "" }))));
+      if (ready.length === 6) break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    assert.equal(ready.length, 3, `3 ready endpoints, got ${ready.join(",")}`);
+    assert.equal(ready.filter((e) => e.family === "IPv4").length, 3, JSON.stringify(ready));
+    assert.equal(ready.filter((e) => e.family === "IPv6").length, 3, JSON.stringify(ready));
+    assert.deepEqual([...new Set(ready.map((e) => e.node))].sort(), ["node-a", "node-b", "node-c"]);
     // Without a LoadBalancer implementation the Service stays pending: that is the job of l2lb.
     const svc = JSON.parse((await kubectl(["get", "service", "web", "-o", "json"])).stdout) as { status: { loadBalancer: { ingress?: unknown[] } } };
     assert.equal(svc.status.loadBalancer.ingress, undefined);
