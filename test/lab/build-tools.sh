@@ -216,7 +216,13 @@ for t in "${wanted[@]}"; do
   case "$rc" in 0) ;; 3) unavailable+=("$t") ;; *) failed+=("$t") ;; esac
 done
 if [ ${#unavailable[@]} -gt 0 ]; then
-  say "UNAVAILABLE here (their modules cannot be downloaded; tests needing them skip): ${unavailable[*]}"
+  say "UNAVAILABLE here (their modules cannot be downloaded): ${unavailable[*]}"
+  case " ${unavailable[*]} " in *" pulumi-language-nodejs "*)
+    say "  pulumi-language-nodejs: test/lab/pulumi.sh puts the lab's own host (test/lab/language-host.ts) in its place" ;;
+  esac
+  case " ${unavailable[*]} " in *" pulumi-kubernetes "*)
+    say "  pulumi-kubernetes: @pulumi/kubernetes resources cannot be deployed; tests needing them skip" ;;
+  esac
 fi
 if [ ${#failed[@]} -gt 0 ]; then
   say "FAILED: ${failed[*]} (see messages above and $log)"

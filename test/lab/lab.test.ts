@@ -206,7 +206,7 @@ test("lab: the Pulumi engine runs a Node 24 program with a dynamic resource", {
       await run("pulumi", ["plugin", "ls"], env);
       return;
     }
-    await run("bash", ["-c", `. "${root}/test/lab/pulumi.sh" && lab_pulumi_ready`], env);
+    await run("bash", ["-c", `. "${root}/test/lab/pulumi.sh" && lab_pulumi_kubernetes_ready`], env);
     const plugins = (await run("pulumi", ["plugin", "ls"], env)).stdout;
     assert.match(plugins, /kubernetes\s+resource\s+4\.34\.2/);
   });

@@ -13,8 +13,9 @@
 #   PULUMI_CONFIG_PASSPHRASE  kept if set, else "l2lb-lab" (lab stacks only)
 #   PULUMI_SKIP_UPDATE_CHECK=true, PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true (nothing is downloaded)
 # Env in:  L2LB_PULUMI_DIR  scratch dir (default ${TMPDIR:-/tmp}/l2lb-pulumi); `rm -rf` it to forget stacks
-# Functions: lab_pulumi_ready  -> 0 when the CLI, language host and kubernetes plugin are usable,
-#                                 else prints what is missing and returns 1
+# Functions: lab_pulumi_ready -> 0 when the CLI (with a language host and the dynamic-provider shim)
+#                                is usable, else says what is missing and returns 1
+#            lab_pulumi_kubernetes_ready -> same for pulumi-resource-kubernetes (installs it for the CLI)
 #            lab_pulumi_install_plugins -> (re)installs the kubernetes plugin into the cached plugin dir
 # A Node.js project for `pulumi up` here: Pulumi.yaml with `runtime: {name: nodejs, options:
 # {typescript: false}}` and `main: index.ts` lets Node 24 load TypeScript itself.
@@ -54,10 +55,17 @@ lab_pulumi_install_plugins() {
     --file "$L2LB_PULUMI_KUBERNETES_BIN/pulumi-resource-kubernetes" >&2
 }
 
+# lab_pulumi_ready: the CLI, a language host and the dynamic-provider shim are usable.
 lab_pulumi_ready() {
-  local missing=() t
-  for t in $(lab_tools_missing pulumi pulumi-kubernetes); do missing+=("$t"); done
-  if [ ${#missing[@]} -gt 0 ]; then echo "not built: ${missing[*]}" >&2; return 1; fi
+  if [ ! -x "$L2LB_PULUMI_BIN/pulumi" ]; then echo "not built: pulumi (test/lab/build-tools.sh pulumi)" >&2; return 1; fi
+}
+
+# lab_pulumi_kubernetes_ready: pulumi-resource-kubernetes is built and installed for the CLI.
+lab_pulumi_kubernetes_ready() {
+  lab_pulumi_ready || return 1
+  if [ ! -x "$L2LB_PULUMI_KUBERNETES_BIN/pulumi-resource-kubernetes" ]; then
+    echo "not built: pulumi-kubernetes (test/lab/build-tools.sh pulumi-kubernetes)" >&2; return 1
+  fi
   if [ ! -d "$L2LB_PULUMI_PLUGINS/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION" ]; then
     lab_pulumi_install_plugins || return 1
   fi
