@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import {
   cidrContains,
   compareAddresses,
@@ -157,5 +158,44 @@ describe("subnets", () => {
     assert.equal(cidrContains("192.168.28.7/24", "192.168.29.1"), false);
     assert.equal(cidrContains("2001:db8::/64", "2001:db8::1"), true);
     assert.equal(cidrContains("2001:db8::/64", "192.168.28.1"), false);
+  });
+});
+
+describe("properties", () => {
+  const v6 = fc.bigInt({ min: 0n, max: (1n << 128n) - 1n });
+  const v4 = fc.bigInt({ min: 0n, max: 0xffffffffn });
+  it("formatting then parsing gives the same address (IPv4 and IPv6)", () => {
+    fc.assert(
+      fc.property(fc.oneof(v4.map((value) => ({ family: 4 as const, value })), v6.map((value) => ({ family: 6 as const, value }))), (a) => {
+        assert.deepEqual(parseAddress(formatAddress(a)), a);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+  it("the canonical IPv6 text is stable and the expanded form parses to the same value", () => {
+    fc.assert(
+      fc.property(v6, (value) => {
+        const text = formatAddress({ family: 6, value });
+        assert.equal(formatAddress(parseAddress(text)), text);
+        const full = Array.from({ length: 8 }, (_, i) => ((value >> BigInt((7 - i) * 16)) & 0xffffn).toString(16).padStart(4, "0")).join(":");
+        assert.equal(parseAddress(full).value, value);
+        assert.equal(parseAddress(full.toUpperCase()).value, value);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+  it("a CIDR contains exactly the addresses sharing its prefix; subnetOf agrees", () => {
+    fc.assert(
+      fc.property(v6, v6, fc.integer({ min: 0, max: 128 }), (base, probe, len) => {
+        const cidr = subnetOf({ family: 6, value: base }, len);
+        const text = formatCidr(cidr);
+        const shift = BigInt(128 - len);
+        const inside = probe >> shift === base >> shift;
+        assert.equal(cidrContains(text, { family: 6, value: probe }), inside);
+        assert.equal(rangeContains(parseRange(text), { family: 6, value: probe }), inside);
+        assert.equal(rangeSize(parseRange(text)), 1n << shift);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
