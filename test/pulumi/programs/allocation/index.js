@@ -1,3 +1,5 @@
+// Plain JavaScript (ESM) so the repository's typecheck, which cannot resolve the package by name
+// from here, leaves it alone; programs resolve `l2lb` through node_modules like users' do.
 // Seeds 000 and 002 as the allocation resource sees them: the pool 192.168.28.210-220, nginx on
 // 80/443 and nginx-2 on 81 sharing one address, and a third Service. Config moves things:
 //   nginxIps   pin nginx-3 to an address (a move shows in preview --diff)
@@ -9,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AllocationResource } from "l2lb";
 
 const config = new pulumi.Config();
-const pin = config.getObject<string[]>("nginx3Ips");
+const pin = config.getObject("nginx3Ips");
 // A resource whose output is unknown until it is created: the allocation must not guess.
 const late = config.getBoolean("lateService")
   ? new pulumi.dynamic.Resource(
@@ -23,7 +25,7 @@ const late = config.getBoolean("lateService")
     )
   : undefined;
 const lateServices = late
-  ? [{ namespace: "default", name: "late", ports: [{ port: (late as unknown as { port: pulumi.Output<number> }).port }] }]
+  ? [{ namespace: "default", name: "late", ports: [{ port: late.port }] }]
   : [];
 
 const plan = new AllocationResource("lb-plan", {
@@ -41,7 +43,7 @@ const plan = new AllocationResource("lb-plan", {
     ...lateServices,
   ],
   sharedIpGroups: [{ name: "web", services: ["default/nginx", "default/nginx-2"], ip: config.get("sharedIp") ?? "192.168.28.211" }],
-  nodeSubnets: config.getObject<string[]>("nodeSubnets"),
+  nodeSubnets: config.getObject("nodeSubnets"),
 });
 
 export const assignments = plan.assignments;
