@@ -338,7 +338,7 @@ describe("shared-IP groups", () => {
     // Between two new requests the one whose key sorts first ("a/c" < "group:g") wins.
     const other = plan(input("a/c"));
     assert.deepEqual(ips(other, "a/c"), ["192.168.28.215"]);
-    assert.match(errorOf(other, "d/a"), /SharedIpGroup "g" cannot get its requested address: 192\.168\.28\.215 is taken: it is used by Service "a\/c"/);
+    assert.match(errorOf(other, "d/a"), /^Service "d\/a" is in SharedIpGroup "g", which has no address: SharedIpGroup "g" cannot get its requested address: 192\.168\.28\.215 is taken: it is used by Service "a\/c"/);
   });
   it("mixed families: each member gets the addresses of its own families", () => {
     const dual = pool("dual", ["10.0.0.1-10.0.0.5", "2001:db8::1-2001:db8::5"]);

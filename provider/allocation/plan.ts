@@ -528,7 +528,9 @@ export function planAllocation(input: AllocationInput): PlanResult {
     for (const m of u.members) {
       if (reasons.has(u)) serviceReason.set(m.key, reasons.get(u) as string);
       if (got === undefined) {
-        outcomes[m.key] = { error: errors.get(u) ?? `${m.object} got no address.` };
+        const error = errors.get(u) ?? `${u.object} got no address.`;
+        // A group member's error names the member first, then the group's reason.
+        outcomes[m.key] = { error: u.members.length > 1 || u.id.startsWith("group:") ? `${m.object} is in ${u.object}, which has no address: ${error}` : error };
         continue;
       }
       const mine = got.ips.filter((a) => m.wanted.includes(a.family)).sort((a, b) => m.wanted.indexOf(a.family) - m.wanted.indexOf(b.family));

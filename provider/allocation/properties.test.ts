@@ -168,7 +168,7 @@ function checkInvariants(input: AllocationInput, r: PlanSuccess): void {
   const holders = new Map<string, string[]>();
   for (const [k, out] of Object.entries(r.services)) {
     if ("error" in out) {
-      assert.match(out.error, /^(Service|SharedIpGroup) "/, "errors are sentences naming the object");
+      assert.ok(out.error.startsWith(`Service "${k}" `), `errors are sentences naming the Service first: ${out.error}`);
       continue;
     }
     const svc = byKey.get(k)!;
