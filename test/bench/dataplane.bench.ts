@@ -12,7 +12,7 @@
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 
@@ -35,6 +35,7 @@ if (process.getuid?.() !== 0) {
 }
 
 // The speaker as installed: the compiled bin (npm run build) with the Node flags of its shebang.
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DIST = fileURLToPath(new URL("../../dist/runtime/speaker/main.js", import.meta.url));
 const SOURCE = fileURLToPath(new URL("../../runtime/speaker/main.ts", import.meta.url));
 async function speakerCommand(): Promise<string[]> {
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (r: string[]): string => r.map((c, i) => c.padStart(widths[i]!)).join("  ");
     const load = (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ");
-    console.log(`\nspeaker: ${command.map((c) => c.replace(/^.*\/(dist|runtime)\//, "$1/")).join(" ")} --static <1000 addresses>`);
+    console.log(`\nspeaker: ${command.map((c) => (c.startsWith(ROOT) ? relative(ROOT, c) : c)).join(" ")} --static <1000 addresses>`);
     console.log(`l2lb speaker data plane vs kernel — latencies in µs, median of ${repeat} runs of ${seconds} s each (loss: worst run); load average ${load}`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));

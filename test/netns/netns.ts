@@ -75,8 +75,9 @@ export class Lab {
     await sh(`ip -n ${station} link set ${dev} up`);
   }
 
+  /** Runs a shell command line inside `ns` (all of it: `a && b` runs both in the namespace). */
   exec(ns: string, cmd: string, opts?: { timeoutMs?: number; allowFail?: boolean }): ReturnType<typeof sh> {
-    return sh(`ip netns exec ${ns} ${cmd}`, opts);
+    return sh(`ip netns exec ${ns} sh -c '${cmd.replace(/'/g, "'\\''")}'`, opts);
   }
 
   async mac(ns: string, dev: string): Promise<string> {
@@ -85,7 +86,7 @@ export class Lab {
 
   /** Starts a long-running process inside `ns`; killed at teardown. */
   spawn(ns: string, argv: string[]): ChildProcess {
-    const child = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["pipe", "pipe", "pipe"] });
     this.#children.push(child);
     return child;
   }
