@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-debian_packages=(iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev podman runc ethtool python3 make g++ openssl)
+debian_packages=(iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev podman runc ethtool python3 make g++ openssl curl)
 missing=()
 for p in "${debian_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
