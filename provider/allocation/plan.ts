@@ -28,7 +28,7 @@
  * Service never moves another one. Its cost is O(services × log + exclusions): a per-pool,
  * per-family cursor only moves forward, so no pool is ever enumerated.
  */
-import { familyName, formatAddress } from "../ip/index.ts";
+import { familyName, formatAddress, tryParseAddress } from "../ip/index.ts";
 import type { Address, Family } from "../ip/index.ts";
 import { admitRefusal, compileExclusions, compilePools, DNS_NAME, exclusionReason, FirstFit, poolAdmits, RangeIndex } from "./pools.ts";
 import type { CompiledPool } from "./pools.ts";
@@ -483,9 +483,8 @@ export function planAllocation(input: AllocationInput): PlanResult {
     if (!Array.isArray(prev.ips) || prev.ips.length === 0) return "the previous assignment lists no address";
     let poolName: string | undefined;
     for (const text of prev.ips) {
-      const parsed = parseIpList(String(text));
-      const a = parsed.ips?.[0];
-      if (a === undefined || parsed.ips!.length !== 1) return `the previous address "${String(text)}" is not an address`;
+      const a = tryParseAddress(String(text).trim());
+      if (a === undefined) return `the previous address "${String(text)}" is not an address`;
       const range = index.find(a.family, a.value);
       if (range === undefined) return `${formatAddress(a)} is no longer in any pool`;
       const pool = poolByName.get(range.pool) as CompiledPool;
@@ -588,7 +587,7 @@ function mergePrevious(list: readonly Assignment[]): Assignment {
   const families = new Set<number>();
   for (const p of list) {
     for (const text of p.ips) {
-      const a = parseIpList(String(text)).ips?.[0];
+      const a = tryParseAddress(String(text).trim());
       if (a === undefined || families.has(a.family)) continue;
       families.add(a.family);
       ips.push(String(text));
@@ -598,11 +597,12 @@ function mergePrevious(list: readonly Assignment[]): Assignment {
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length === b.length && a.every((x, i) => x === b[i])) return true; // the common case: canonical text, same order
   const norm = (l: readonly string[]): string =>
     l
       .map((t) => {
-        const p = parseIpList(t).ips;
-        return p && p.length === 1 ? formatAddress(p[0] as Address) : t;
+        const p = tryParseAddress(String(t).trim());
+        return p ? formatAddress(p) : t;
       })
       .sort()
       .join(",");

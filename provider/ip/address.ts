@@ -40,61 +40,65 @@ export function familyFromName(name: "IPv4" | "IPv6"): Family {
   return name === "IPv4" ? 4 : 6;
 }
 
-function parseIPv4Value(text: string): bigint | undefined {
+const DECIMAL_OCTET = /^(0|[1-9][0-9]{0,2})$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+function parseIPv4Number(text: string): number | undefined {
   const parts = text.split(".");
   if (parts.length !== 4) return undefined;
-  let value = 0n;
+  let value = 0;
   for (const part of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
+    if (!DECIMAL_OCTET.test(part)) return undefined;
     const n = Number(part);
     if (n > 255) return undefined;
-    value = (value << 8n) | BigInt(n);
+    value = value * 256 + n;
   }
   return value;
+}
+
+function parseIPv4Value(text: string): bigint | undefined {
+  const n = parseIPv4Number(text);
+  return n === undefined ? undefined : BigInt(n);
 }
 
 function parseIPv6Value(text: string): bigint | undefined {
   if (text.length === 0 || text.length > 45) return undefined;
   let body = text;
   // An embedded IPv4 tail (e.g. ::ffff:192.0.2.1) counts as two groups.
-  let tail: bigint[] = [];
+  let tail: string[] = [];
   const lastColon = body.lastIndexOf(":");
   if (lastColon >= 0 && body.slice(lastColon + 1).includes(".")) {
-    const v4 = parseIPv4Value(body.slice(lastColon + 1));
+    const v4 = parseIPv4Number(body.slice(lastColon + 1));
     if (v4 === undefined) return undefined;
-    tail = [v4 >> 16n, v4 & 0xffffn];
+    tail = [Math.floor(v4 / 65536).toString(16), (v4 % 65536).toString(16)];
     body = body.slice(0, lastColon + 1);
     // "::1.2.3.4" leaves "::"; "1::1.2.3.4" leaves "1::"; "1:2:...:6:1.2.3.4" leaves "1:...:6:".
     if (body.endsWith(":") && !body.endsWith("::")) body = body.slice(0, -1);
   }
   const doubleColon = body.indexOf("::");
   if (doubleColon !== body.lastIndexOf("::")) return undefined;
-  const parseGroups = (s: string): bigint[] | undefined => {
+  const parseGroups = (s: string): string[] | undefined => {
     if (s === "") return [];
-    const groups: bigint[] = [];
-    for (const g of s.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      groups.push(BigInt(parseInt(g, 16)));
-    }
+    const groups = s.split(":");
+    for (const g of groups) if (!HEX_GROUP.test(g)) return undefined;
     return groups;
   };
-  let groups: bigint[];
+  let groups: string[];
   if (doubleColon >= 0) {
     const head = parseGroups(body.slice(0, doubleColon));
     const rest = parseGroups(body.slice(doubleColon + 2));
     if (head === undefined || rest === undefined) return undefined;
     const missing = 8 - head.length - rest.length - tail.length;
     if (missing < 1) return undefined;
-    groups = [...head, ...new Array<bigint>(missing).fill(0n), ...rest, ...tail];
+    groups = [...head, ...new Array<string>(missing).fill("0"), ...rest, ...tail];
   } else {
     const all = parseGroups(body);
     if (all === undefined) return undefined;
     groups = [...all, ...tail];
   }
   if (groups.length !== 8) return undefined;
-  let value = 0n;
-  for (const g of groups) value = (value << 16n) | g;
-  return value;
+  // One BigInt construction from 32 hex digits.
+  return BigInt(`0x${groups.map((g) => g.padStart(4, "0")).join("")}`);
 }
 
 /** Parses an IPv4 or IPv6 address; `undefined` when `text` is not one. */
@@ -136,10 +140,12 @@ export function isAddress(text: string): boolean {
 export function formatAddress(address: Address): string {
   const { family, value } = address;
   if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join(".");
+    const n = Number(value);
+    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
   }
+  const hex32 = value.toString(16).padStart(32, "0");
   const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+  for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex32.slice(i, i + 4), 16));
   // Longest run (length >= 2) of zero groups, the first one on a tie, becomes "::".
   let bestStart = -1;
   let bestLen = 0;
