@@ -92,7 +92,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.#metrics = new DataPlaneMetrics(opts.registry);
     this.#gratuitous = resolveGratuitous(DEFAULT_GRATUITOUS, opts.gratuitous);
     this.#pollMs = Math.max(1, opts.pollSeconds ?? 30) * 1000;
-    this.#realtime = opts.realtime ?? true;
+    this.#realtime = opts.realtime ?? process.env.L2LB_REALTIME !== "0";
     if (opts.interfaces) validateSelection(opts.interfaces);
     this.#selection = opts.interfaces;
   }

@@ -182,6 +182,8 @@ export function watchLinks(onChange: () => void, onError: (err: Error) => void, 
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let restart: NodeJS.Timeout | undefined;
+  let backoffMs = 1000;
+  let startedAt = 0;
   const fire = (): void => {
     if (timer) return;
     timer = setTimeout(() => {
@@ -190,6 +192,7 @@ export function watchLinks(onChange: () => void, onError: (err: Error) => void, 
     }, debounceMs);
   };
   const start = (): void => {
+    startedAt = Date.now();
     child = spawn("ip", ["monitor", "link", "address"], { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", fire);
     child.stderr!.on("data", (d: Buffer) => onError(new Error(`ip monitor: ${d.toString().trim()}`)));
@@ -197,9 +200,11 @@ export function watchLinks(onChange: () => void, onError: (err: Error) => void, 
     child.on("exit", () => {
       child = undefined;
       if (stopped) return;
-      // Changes may have been missed while it was down.
+      // Changes may have been missed while it was down. Restart with backoff (1 s doubling to
+      // 30 s) when it keeps failing; periodic polling covers the gap.
       fire();
-      restart = setTimeout(start, 1000);
+      backoffMs = Date.now() - startedAt > 60_000 ? 1000 : Math.min(backoffMs * 2, 30_000);
+      restart = setTimeout(start, backoffMs);
     });
   };
   start();

@@ -43,7 +43,7 @@ export interface DataPlaneOptions {
   /**
    * Run each interface's receive thread with real-time priority (SCHED_FIFO 10; falls back to
    * nice −10, then to normal priority, when CAP_SYS_NICE is missing) so that answers are not
-   * delayed by CPU contention. Default true.
+   * delayed by CPU contention. Default true, unless the environment sets `L2LB_REALTIME=0`.
    */
   realtime?: boolean;
 }

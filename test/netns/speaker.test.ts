@@ -136,6 +136,11 @@ describe("speaker in network namespaces", { skip, timeout: 180_000 }, () => {
     assert.equal(await ndisc(C, "eth0", "2001:db8::100"), speakerMac);
   });
 
+  it("the speaker's interface has joined the solicited-node group of each owned IPv6 address", async () => {
+    const { stdout } = await lab.exec(S, "ip maddr show dev eth0");
+    assert.match(stdout, /link\s+33:33:ff:00:01:00\b/);
+  });
+
   it("unicast solicitations to the address itself are answered (neighbour unreachability detection)", async () => {
     // The kernel's own NUD: an entry in PROBE state is confirmed only by answers to unicast probes.
     for (const ip of ["2001:db8::100", "192.0.2.100"]) {
@@ -197,6 +202,10 @@ describe("speaker in network namespaces", { skip, timeout: 180_000 }, () => {
     assert.ok(gone);
     assert.deepEqual(await arping(C, "eth0", "192.0.2.101"), []);
     assert.equal(await ndisc(C, "eth0", "2001:db8::101"), undefined);
+    // Its solicited-node group was left; the remaining address's group stays.
+    const { stdout } = await lab.exec(S, "ip maddr show dev eth0");
+    assert.doesNotMatch(stdout, /33:33:ff:00:01:01/);
+    assert.match(stdout, /33:33:ff:00:01:00/);
     assert.deepEqual(new Set(await arping(C, "eth0", "192.0.2.100", 1)), new Set([speakerMac]));
   });
 
