@@ -3,7 +3,7 @@
 // answering for an address bound on a neighbour namespace, measured by the same probes from the
 // same client. Needs root.
 //
-//   node test/bench/dataplane.bench.ts [--rates 1000,10000,20000] [--seconds 2] [--repeat 3]
+//   node test/bench/dataplane.bench.ts [--rates 1000,10000,20000] [--seconds 2] [--repeat 3] [--no-realtime]
 //
 // Topology (all in fresh namespaces, removed afterwards):
 //   client C ──┐
@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
     rates: { type: "string", default: "1000,10000,20000" },
     seconds: { type: "string", default: "2" },
     repeat: { type: "string", default: "3" },
+    // Run the receive threads at normal priority, as without CAP_SYS_NICE.
+    "no-realtime": { type: "boolean", default: false },
   },
 });
 const rates = args.rates.split(",").map(Number);
@@ -109,7 +111,10 @@ async function main(): Promise<void> {
     const file = join(dir, "speaker.yaml");
     await writeFile(file, `interfaces: [eth0]\naddresses:\n${addresses.map((a) => `  - "${a}"`).join("\n")}\n`);
     const command = await speakerCommand();
-    speaker = spawn("ip", ["netns", "exec", S, ...command, "--static", file, "--log-level", "warn"], { stdio: ["ignore", "inherit", "inherit"] });
+    speaker = spawn("ip", ["netns", "exec", S, ...command, "--static", file, "--log-level", "warn"], {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, L2LB_REALTIME: args["no-realtime"] ? "0" : "1" },
+    });
     await new Promise((r) => setTimeout(r, 2500));
     if (speaker.exitCode !== null) throw new Error("speaker exited");
     const pid = speaker.pid!;
@@ -143,7 +148,7 @@ async function main(): Promise<void> {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (r: string[]): string => r.map((c, i) => c.padStart(widths[i]!)).join("  ");
     const load = (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ");
-    console.log(`\nspeaker: ${command.map((c) => (c.startsWith(ROOT) ? relative(ROOT, c) : c)).join(" ")} --static <1000 addresses>`);
+    console.log(`\nspeaker: ${command.map((c) => (c.startsWith(ROOT) ? relative(ROOT, c) : c)).join(" ")} --static <1000 addresses>; receive threads ${args["no-realtime"] ? "at normal priority" : "real-time (SCHED_FIFO) when permitted"}`);
     console.log(`l2lb speaker data plane vs kernel — latencies in µs, median of ${repeat} runs of ${seconds} s each (loss: worst run); load average ${load}`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
