@@ -158,6 +158,28 @@ test("preview --diff, up, move, unknowns, a refused pool, refresh and destroy wi
     await publish("192.168.28.0/24");
   });
 
+  await t.test("a newer library's serialized provider is not a change by itself", async () => {
+    // Same implementation, reached by another specifier: the serialized provider text differs,
+    // exactly as after an upgrade of the library.
+    await must("pulumi", ["config", "set", "providerModule", `file://${join(root, "dist/provider/dynamic/engine.js")}`], { env, cwd: program });
+    const quiet = await pulumi(["preview", "--expect-no-changes"]);
+    assert.equal(quiet.code, 0, quiet.stdout + quiet.stderr);
+    await must("pulumi", ["config", "rm", "providerModule"], { env, cwd: program });
+  });
+
+  await t.test("the kubeconfig may be a (secret) input instead of stack configuration", async () => {
+    await must("pulumi", ["config", "rm", "kubernetes:kubeconfig"], { env, cwd: program });
+    await must("pulumi", ["config", "set", "kubeconfigInput", join(labDir, "kubeconfig")], { env, cwd: program });
+    const r = await pulumi(["preview", "--expect-no-changes"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // Without any credentials, check says what to fix.
+    await must("pulumi", ["config", "rm", "kubeconfigInput"], { env, cwd: program });
+    const none = await run("pulumi", ["preview", "--non-interactive"], { env: { ...env, KUBECONFIG: join(labDir, "missing-kubeconfig") }, cwd: program });
+    assert.notEqual(none.code, 0);
+    assert.match(none.stdout + none.stderr, /property nodeSubnets .*cannot read the cluster's Nodes/);
+    await must("pulumi", ["config", "set", "kubernetes:kubeconfig", join(labDir, "kubeconfig")], { env, cwd: program });
+  });
+
   await t.test("refresh changes nothing; destroy removes the allocation", async () => {
     assert.equal((await pulumi(["refresh", "--yes"])).code, 0);
     const quiet = await pulumi(["preview", "--expect-no-changes"]);

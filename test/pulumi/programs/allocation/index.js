@@ -5,10 +5,13 @@
 //   nginxIps   pin nginx-3 to an address (a move shows in preview --diff)
 //   sharedIp   the shared address (default 192.168.28.211)
 //   lateService  adds a Service whose port comes from a resource not created yet (unknown at preview)
+//   providerModule  another specifier for the same implementation: the serialized provider text
+//               changes, as it does with every library release
+//   kubeconfigInput pass the kubeconfig as the resource's (secret) input instead of stack config
 //   nodeSubnets explicit subnets (default: read the Nodes' published subnets through the stack's
 //               kubernetes:kubeconfig)
 import * as pulumi from "@pulumi/pulumi";
-import { AllocationResource } from "l2lb";
+import { AllocationProvider, AllocationResource } from "l2lb";
 
 const config = new pulumi.Config();
 const pin = config.getObject("nginx3Ips");
@@ -44,7 +47,8 @@ const plan = new AllocationResource("lb-plan", {
   ],
   sharedIpGroups: [{ name: "web", services: ["default/nginx", "default/nginx-2"], ip: config.get("sharedIp") ?? "192.168.28.211" }],
   nodeSubnets: config.getObject("nodeSubnets"),
-});
+  kubeconfig: config.get("kubeconfigInput"),
+}, {}, new AllocationProvider(config.get("providerModule")));
 
 export const assignments = plan.assignments;
 export const subnetSource = plan.subnetSource;
