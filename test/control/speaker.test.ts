@@ -1,0 +1,176 @@
+// Speakers against a real kube-apiserver (RBAC on), each in its own node namespace on one L2
+// segment, running with a token of a ServiceAccount bound to exactly the installation's rules.
+// Skips, saying why, without root, the lab tools or the data plane addon.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import * as k8s from "@kubernetes/client-node";
+import { ANNOTATIONS, API_GROUP, API_VERSION, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/model/contract.ts";
+import { elect } from "../../runtime/election/rank.ts";
+import { applyPool, arping, labUnavailable, nodeMacs, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type Lab, type SpeakerProcess } from "./harness.ts";
+
+const NODES = ["node-a", "node-b", "node-c"];
+const skip = await labUnavailable();
+
+describe("speaker control plane on a real API server", { skip: skip ?? false, timeout: 600_000 }, () => {
+  let lab: Lab;
+  let core: k8s.CoreV1Api;
+  let macs: Map<string, string>;
+  const speakers = new Map<string, SpeakerProcess>();
+
+  before(async () => {
+    lab = await startLab("ctl", NODES);
+    core = lab.admin.makeApiClient(k8s.CoreV1Api);
+    macs = await nodeMacs(lab);
+    await applyPool(lab.admin, "lan", { addresses: ["192.0.2.200-192.0.2.230"] });
+    await applyPool(lab.admin, "team-only", { addresses: ["192.0.2.240/29"], serviceAllocation: { namespaces: ["team"] } });
+    await applyPool(lab.admin, "all", { ipAddressPools: ["lan", "team-only"] }, "advertisement");
+    for (const n of NODES) speakers.set(n, startSpeaker(lab, n));
+    await waitFor("three speaker leases", async () => {
+      const leases = await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" });
+      return leases.items.length === 3 || undefined;
+    }, 60_000);
+  });
+
+  after(async () => {
+    // L2LB_KEEP_LAB=1 leaves everything running for inspection (then: network.sh/cluster.sh down).
+    if (process.env.L2LB_KEEP_LAB === "1") return;
+    for (const s of speakers.values()) await stopSpeaker(s);
+    if (lab) await lab.down();
+  });
+
+  async function service(name: string, ips: string, extra: Partial<k8s.V1ServiceSpec> = {}, namespace = "default"): Promise<void> {
+    await core.createNamespacedService({
+      namespace,
+      body: {
+        metadata: { name, namespace, annotations: { [ANNOTATIONS.assignedIps]: ips, [ANNOTATIONS.sharingKey]: "shared" } },
+        spec: { type: "LoadBalancer", loadBalancerClass: LOAD_BALANCER_CLASS, ports: [{ name: `p-${name}`, port: 80 + name.length, protocol: "TCP" }], selector: { app: name }, ...extra },
+      },
+    });
+  }
+  const readSvc = (name: string, namespace = "default") => core.readNamespacedService({ name, namespace });
+
+  it("runs with exactly the granted permissions (and no more)", async () => {
+    const sa = new k8s.KubeConfig();
+    sa.loadFromFile(lab.speakerKubeconfig);
+    await assert.rejects(sa.makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces(), (e: { code?: number }) => e.code === 403);
+    await assert.rejects(sa.makeApiClient(k8s.CoreV1Api).deleteNamespacedService({ name: "x", namespace: "default" }), (e: { code?: number }) => e.code === 403);
+    const nodes = await sa.makeApiClient(k8s.CoreV1Api).listNode();
+    assert.equal(nodes.items.length, 3);
+  });
+
+  it("publishes each node's subnets on its Node", async () => {
+    for (const n of NODES) {
+      const subnets = await waitFor(`subnets of ${n}`, async () => {
+        const v = (await core.readNode({ name: n })).metadata?.annotations?.[NODE_SUBNETS_ANNOTATION];
+        return v ? (JSON.parse(v) as { interface: string; cidr: string }[]) : undefined;
+      });
+      assert.ok(subnets.some((s) => s.interface === "eth0" && s.cidr === "192.0.2.0/24"), JSON.stringify(subnets));
+    }
+  });
+
+  it("gives a Service of our class its EXTERNAL-IP and announces it from the elected node", async () => {
+    const ip = "192.0.2.201";
+    await service("web", ip);
+    const svc = await waitFor("ingress of web", async () => {
+      const s = await readSvc("web");
+      return s.status?.loadBalancer?.ingress?.[0]?.ip === ip ? s : undefined;
+    });
+    assert.deepEqual(svc.status?.loadBalancer?.ingress?.map((i) => i.ip), [ip]);
+    const owner = elect(NODES, ip) as string;
+    const ann = await waitFor("announced-by", async () => (await readSvc("web")).metadata?.annotations?.[ANNOTATIONS.announcedBy]);
+    assert.equal(ann, `${ip}=${owner}/eth0`);
+    const replies = await waitFor("ARP replies", async () => {
+      const r = await arping(lab, ip, 3);
+      return r.length >= 3 ? r : undefined;
+    });
+    assert.deepEqual([...new Set(replies)], [macs.get(owner)]);
+    const events = await waitFor("Announcing event", async () => {
+      const ev = await core.listNamespacedEvent({ namespace: "default", fieldSelector: "involvedObject.name=web" });
+      return ev.items.some((e) => e.reason === "Announcing") ? ev.items : undefined;
+    });
+    assert.ok(events.some((e) => e.reason === "Announcing" && e.message?.includes(`from node ${owner}`)));
+  });
+
+  it("refuses an address outside its pools (the gateway) with a Warning event and never answers for it", async () => {
+    await service("gateway-thief", "192.0.2.1");
+    const ev = await waitFor("AddressRefused event", async () => {
+      const list = await core.listNamespacedEvent({ namespace: "default", fieldSelector: "involvedObject.name=gateway-thief" });
+      return list.items.find((e) => e.reason === "AddressRefused");
+    });
+    assert.equal(ev.type, "Warning");
+    assert.match(ev.message ?? "", /192\.0\.2\.1 is not in any AddressPool/);
+    await sleep(1000);
+    assert.equal((await readSvc("gateway-thief")).status?.loadBalancer?.ingress, undefined);
+    assert.deepEqual(await arping(lab, "192.0.2.1", 2), []);
+  });
+
+  it("refuses an address of a pool that does not serve the Service's namespace", async () => {
+    await service("intruder", "192.0.2.241");
+    const ev = await waitFor("AddressRefused event", async () => {
+      const list = await core.listNamespacedEvent({ namespace: "default", fieldSelector: "involvedObject.name=intruder" });
+      return list.items.find((e) => e.reason === "AddressRefused");
+    });
+    assert.match(ev.message ?? "", /team-only/);
+    assert.deepEqual(await arping(lab, "192.0.2.241", 2), []);
+  });
+
+  it("announces an address shared by two Services from one node", async () => {
+    const ip = "192.0.2.210";
+    await service("shared-tcp", ip);
+    await service("shared-udp", ip, { ports: [{ name: "dns", port: 53, protocol: "UDP" }] });
+    const owner = elect(NODES, ip) as string;
+    for (const name of ["shared-tcp", "shared-udp"]) {
+      await waitFor(`ingress of ${name}`, async () => ((await readSvc(name)).status?.loadBalancer?.ingress?.[0]?.ip === ip ? true : undefined));
+      const ann = await waitFor(`announced-by of ${name}`, async () => (await readSvc(name)).metadata?.annotations?.[ANNOTATIONS.announcedBy]);
+      assert.equal(ann, `${ip}=${owner}/eth0`);
+    }
+    const replies = await arping(lab, ip, 5);
+    assert.equal(replies.length, 5);
+    assert.deepEqual([...new Set(replies)], [macs.get(owner)]);
+  });
+
+  it("shows pool usage on the AddressPool status", async () => {
+    const custom = lab.admin.makeApiClient(k8s.CustomObjectsApi);
+    const status = await waitFor("pool status", async () => {
+      const p = (await custom.getClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: KINDS.addressPool.plural, name: "lan" })) as { status?: { assigned?: number; announced?: number; services?: number; addresses?: string } };
+      return p.status?.assigned === 2 && p.status.services === 3 ? p.status : undefined;
+    });
+    assert.deepEqual(status, { assigned: 2, announced: 2, services: 3, addresses: "31" });
+  });
+
+  it("hands an address over at once on graceful shutdown", async () => {
+    const ip = "192.0.2.201";
+    const owner = elect(NODES, ip) as string;
+    const next = elect(NODES.filter((n) => n !== owner), ip) as string;
+    await stopSpeaker(speakers.get(owner) as SpeakerProcess, "SIGTERM");
+    const ann = await waitFor("new announcer", async () => {
+      const a = (await readSvc("web")).metadata?.annotations?.[ANNOTATIONS.announcedBy];
+      return a?.startsWith(`${ip}=${next}/`) ? a : undefined;
+    }, 15_000);
+    assert.equal(ann, `${ip}=${next}/eth0`);
+    const replies = await arping(lab, ip, 3);
+    assert.deepEqual([...new Set(replies)], [macs.get(next)]);
+    // The lease of the stopped speaker is gone.
+    const leases = await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" });
+    assert.deepEqual(leases.items.map((l) => l.metadata?.name).sort(), NODES.filter((n) => n !== owner).map((n) => `l2lb-speaker-${n}`).sort());
+    // Back again: the address returns to its winner, still answered by exactly one node.
+    speakers.set(owner, startSpeaker(lab, owner));
+    await waitFor("address back on its winner", async () => {
+      const a = (await readSvc("web")).metadata?.annotations?.[ANNOTATIONS.announcedBy];
+      return a === `${ip}=${owner}/eth0` || undefined;
+    }, 30_000);
+    const back = await arping(lab, ip, 3);
+    assert.deepEqual([...new Set(back)], [macs.get(owner)]);
+  });
+
+  it("exposes metrics, /healthz and /readyz", async () => {
+    const node = NODES[0] as string;
+    const get = (path: string) => run("ip", ["netns", "exec", lab.ns(node), "curl", "-s", "-o", "-", "-w", "\n%{http_code}", `http://127.0.0.1:7472${path}`]);
+    assert.match(await get("/readyz"), /ok\n+200$/);
+    assert.match(await get("/healthz"), /ok\n+200$/);
+    const metrics = await get("/metrics");
+    for (const name of ["l2lb_speaker_announced", "l2lb_election_changes_total", "l2lb_lease_renew_seconds_bucket", "l2lb_heartbeats_received_total", "l2lb_api_healthy 1"]) {
+      assert.ok(metrics.includes(name), `${name} missing`);
+    }
+  });
+});
