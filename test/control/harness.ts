@@ -220,7 +220,7 @@ export async function nodeMacs(lab: Lab): Promise<Map<string, string>> {
 
 /** Sends `count` ARP requests for `ip` from the client; returns the MACs that answered (with repeats). */
 export async function arping(lab: Lab, ip: string, count = 1, timeoutS = 1): Promise<string[]> {
-  let text = "";
+  let text: string;
   try {
     text = await run("ip", ["netns", "exec", lab.clientNs, "arping", "-c", String(count), "-w", String(timeoutS + count), "-I", "eth0", ip], { timeoutMs: (timeoutS + count + 5) * 1000 });
   } catch (err) {
