@@ -103,12 +103,38 @@ describe("Installation", () => {
     assert.equal(c.image, `ghcr.io/l2lb/speaker:${packageVersion}`);
     assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"], add: ["NET_RAW"] });
     assert.equal(c.securityContext.allowPrivilegeEscalation, false);
-    assert.deepEqual(c.ports, [{ name: "metrics", containerPort: 7472, protocol: "TCP" }]);
+    assert.deepEqual(c.ports, [
+      { name: "metrics", containerPort: 7472, protocol: "TCP" },
+      { name: "heartbeat", containerPort: 7473, protocol: "UDP" },
+    ]);
+    assert.deepEqual((c as unknown as { args: string[] }).args, ["--metrics-port", "7472"]);
     assert.deepEqual([c.livenessProbe.httpGet.path, c.readinessProbe.httpGet.path], ["/healthz", "/readyz"]);
     assert.equal(c.livenessProbe.httpGet.port, "metrics");
     const env = Object.fromEntries(c.env.map((e) => [e.name, e.valueFrom?.fieldRef.fieldPath]));
     assert.equal(env.NODE_NAME, "spec.nodeName");
     assert.equal(env.POD_NAMESPACE, "metadata.namespace");
+    assert.equal(env.POD_NAME, "metadata.name");
+    assert.equal("L2LB_HEARTBEAT_KEY_FILE" in env, false, "no key, no key file");
+  });
+
+  test("a heartbeat key goes into a Secret mounted read-only, named by L2LB_HEARTBEAT_KEY_FILE", async () => {
+    const install = new l2lb.Installation("keyed", { namespace: "keyed", heartbeatKey: pulumi.secret("s3cret"), interfaces: ["eth0", "bond*"] });
+    await settled(install.daemonSet);
+    const secret = find("kubernetes:core/v1:Secret", "keyed-heartbeat").inputs as { metadata: { name: string; namespace: string }; stringData: { key: unknown } };
+    assert.equal(secret.metadata.name, "l2lb-speaker-heartbeat");
+    assert.equal(secret.metadata.namespace, "keyed");
+    // The key travels as a secret (the mock monitor shows the secret envelope).
+    assert.deepEqual(secret.stringData, { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: { key: "s3cret" } });
+    const pod = (find("kubernetes:apps/v1:DaemonSet", "keyed-speaker").inputs as {
+      spec: { template: { spec: { volumes: { name: string; secret?: { secretName: string } }[]; containers: { env: { name: string; value?: string }[]; volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[] }[] } } };
+    }).spec.template.spec;
+    const c = pod.containers[0]!;
+    const env = Object.fromEntries(c.env.map((e) => [e.name, e.value]));
+    assert.equal(env.L2LB_HEARTBEAT_KEY_FILE, "/etc/l2lb/heartbeat/key");
+    assert.equal(env.L2LB_INTERFACES, "eth0,bond*");
+    assert.deepEqual(c.volumeMounts.find((m) => m.name === "heartbeat-key"), { name: "heartbeat-key", mountPath: "/etc/l2lb/heartbeat", readOnly: true });
+    assert.equal(pod.volumes.find((v) => v.name === "heartbeat-key")?.secret?.secretName, "l2lb-speaker-heartbeat");
+    assert.throws(() => new l2lb.Installation("clash", { metricsPort: 7000, heartbeatPort: 7000 }), /must differ/);
   });
 
   test("RBAC is exactly the speaker's published rules; CRDs are the model's", () => {

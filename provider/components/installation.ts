@@ -8,6 +8,9 @@ import { childName, packageVersion, typeToken } from "./common.ts";
 /** Port of the speaker's `/metrics`, `/healthz` and `/readyz` endpoints. */
 export const SPEAKER_METRICS_PORT = 7472;
 
+/** UDP port of the speakers' direct liveness heartbeats to each other (host network). */
+export const SPEAKER_HEARTBEAT_PORT = 7473;
+
 /** Default speaker image repository; the tag defaults to the installed package's version. */
 export const SPEAKER_IMAGE_REPOSITORY = "ghcr.io/l2lb/speaker";
 
@@ -36,8 +39,18 @@ export interface InstallationArgs {
   resources?: k8s.types.input.core.v1.ResourceRequirements;
   /** Port of the speaker's metrics and health endpoints (host network). Default 7472. */
   metricsPort?: number;
-  /** Log level of the speaker (`debug`, `info`, `warn`, `error`). Default `info`. */
-  logLevel?: "debug" | "info" | "warn" | "error";
+  /** UDP port of the speakers' heartbeats to each other (host network). Default 7473. */
+  heartbeatPort?: number;
+  /**
+   * Shared key authenticating the speakers' heartbeats (kept in a Secret, mounted as a file).
+   * Without it heartbeats are not authenticated: anything on the node network could forge one.
+   * Pass a secret, e.g. `config.requireSecret("heartbeatKey")`.
+   */
+  heartbeatKey?: pulumi.Input<string>;
+  /** Interfaces the speaker may answer on (names or globs); default every eligible interface. */
+  interfaces?: string[];
+  /** Log level of the speaker (`trace`, `debug`, `info`, `warn`, `error`). Default `info`. */
+  logLevel?: "trace" | "debug" | "info" | "warn" | "error";
   /** Priority class of the speaker pods. Default `system-node-critical`. */
   priorityClassName?: string;
   /** Extra environment variables of the speaker container. */
@@ -75,14 +88,20 @@ export class Installation extends pulumi.ComponentResource {
   readonly role: k8s.rbac.v1.Role;
   readonly roleBinding: k8s.rbac.v1.RoleBinding;
   readonly daemonSet: k8s.apps.v1.DaemonSet;
+  /** Secret holding the heartbeat key, when one is given. */
+  readonly heartbeatSecret?: k8s.core.v1.Secret;
 
   constructor(name: string, args: InstallationArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super(typeToken("Installation"), name, {}, opts);
     const namespace = args.namespace ?? DEFAULT_NAMESPACE;
     const port = args.metricsPort ?? SPEAKER_METRICS_PORT;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new pulumi.RunError(`Installation "${name}": metricsPort must be an integer between 1 and 65535, not ${port}.`);
+    const heartbeatPort = args.heartbeatPort ?? SPEAKER_HEARTBEAT_PORT;
+    for (const [field, value] of [["metricsPort", port], ["heartbeatPort", heartbeatPort]] as const) {
+      if (!Number.isInteger(value) || value < 1 || value > 65535) {
+        throw new pulumi.RunError(`Installation "${name}": ${field} must be an integer between 1 and 65535, not ${value}.`);
+      }
     }
+    if (port === heartbeatPort) throw new pulumi.RunError(`Installation "${name}": metricsPort and heartbeatPort must differ (both are ${port}).`);
     this.namespace = namespace;
     this.loadBalancerClass = LOAD_BALANCER_CLASS;
     this.image = pulumi.output(args.image ?? `${SPEAKER_IMAGE_REPOSITORY}:${packageVersion()}`);
@@ -144,6 +163,15 @@ export class Installation extends pulumi.ComponentResource {
       { ...parent, ...nsDeps },
     );
 
+    const keyFile = "/etc/l2lb/heartbeat/key";
+    if (args.heartbeatKey !== undefined) {
+      this.heartbeatSecret = new k8s.core.v1.Secret(
+        childName(name, "heartbeat"),
+        { metadata: { name: `${SPEAKER_NAME}-heartbeat`, namespace, labels }, stringData: { key: pulumi.secret(args.heartbeatKey) } },
+        { ...parent, ...nsDeps },
+      );
+    }
+
     const probe = (path: string, periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe => ({
       httpGet: { path, port: "metrics" },
       periodSeconds,
@@ -181,20 +209,35 @@ export class Installation extends pulumi.ComponentResource {
                 { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 },
               ],
               imagePullSecrets: (args.imagePullSecrets ?? []).map((secret) => ({ name: secret })),
+              volumes: [
+                { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
+                ...(this.heartbeatSecret ? [{ name: "heartbeat-key", secret: { secretName: this.heartbeatSecret.metadata.name, defaultMode: 0o400 } }] : []),
+              ],
               containers: [
                 {
                   name: "speaker",
                   image: this.image,
                   imagePullPolicy: args.imagePullPolicy ?? "IfNotPresent",
-                  command: ["l2lb-speaker"],
+                  // The image's entrypoint is l2lb-speaker (Kubernetes mode).
+                  args: ["--metrics-port", String(port)],
                   env: [
                     { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
                     { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-                    { name: "L2LB_METRICS_PORT", value: String(port) },
+                    { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                     { name: "L2LB_LOG_LEVEL", value: args.logLevel ?? "info" },
+                    { name: "L2LB_HEARTBEAT_PORT", value: String(heartbeatPort) },
+                    ...(args.interfaces?.length ? [{ name: "L2LB_INTERFACES", value: args.interfaces.join(",") }] : []),
+                    ...(this.heartbeatSecret ? [{ name: "L2LB_HEARTBEAT_KEY_FILE", value: keyFile }] : []),
                     ...(args.env ?? []),
                   ],
-                  ports: [{ name: "metrics", containerPort: port, protocol: "TCP" }],
+                  ports: [
+                    { name: "metrics", containerPort: port, protocol: "TCP" },
+                    { name: "heartbeat", containerPort: heartbeatPort, protocol: "UDP" },
+                  ],
+                  volumeMounts: [
+                    { name: "tmp", mountPath: "/tmp" },
+                    ...(this.heartbeatSecret ? [{ name: "heartbeat-key", mountPath: "/etc/l2lb/heartbeat", readOnly: true }] : []),
+                  ],
                   livenessProbe: probe("/healthz", 10, 3),
                   readinessProbe: probe("/readyz", 5, 2),
                   resources: args.resources ?? { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
@@ -209,7 +252,7 @@ export class Installation extends pulumi.ComponentResource {
           },
         },
       },
-      { ...parent, dependsOn: [this.roleBinding, this.clusterRoleBinding, ...this.crds] },
+      { ...parent, dependsOn: [this.roleBinding, this.clusterRoleBinding, ...this.crds, ...(this.heartbeatSecret ? [this.heartbeatSecret] : [])] },
     );
 
     this.registerOutputs({
