@@ -1,4 +1,4 @@
-export { Installation, SPEAKER_IMAGE_REPOSITORY, SPEAKER_METRICS_PORT } from "./installation.ts";
+export { Installation, SPEAKER_HEARTBEAT_PORT, SPEAKER_IMAGE_REPOSITORY, SPEAKER_METRICS_PORT } from "./installation.ts";
 export type { InstallationArgs } from "./installation.ts";
 export { AddressPool, L2Advertisement, SharedIpGroup } from "./pools.ts";
 export type { AddressPoolArgs, L2AdvertisementArgs, SharedIpGroupArgs } from "./pools.ts";
