@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --lite-mode
 // l2lb-speaker: answers ARP and NDP for the addresses this node owns.
 //   l2lb-speaker [--metrics-port N] [--metrics-host H] [--log-level L]      (Kubernetes mode)
 //   l2lb-speaker --static <file.yaml> [--metrics-port N] [--metrics-host H] [--log-level L]

@@ -158,13 +158,18 @@ async function main(): Promise<void> {
       `p99 < 1000 µs at 10k/s: ${worstP99At10k < 1000 ? "met" : `not met (${worstP99At10k} µs)`}; no loss at 20k/s: ${anyLossAt20k ? "not met" : "met"}; ` +
       `RSS < 80 MB: ${loaded.hwm / 1024 < 80 ? "met" : "not met"}`);
   } finally {
-    if (speaker && speaker.exitCode === null) {
+    if (speaker && speaker.exitCode === null && speaker.signalCode === null) {
+      const exited = new Promise((r) => speaker!.once("exit", r));
       speaker.kill("SIGTERM");
-      await new Promise((r) => speaker!.once("exit", r));
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (speaker.exitCode === null && speaker.signalCode === null) speaker.kill("SIGKILL");
     }
     for (const ns of namespaces) await sh(`ip netns del ${ns} 2>/dev/null || true`);
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+await main().catch((err: Error) => {
+  console.error(`dataplane.bench: ${err.stack ?? err.message}`);
+  process.exitCode = 1;
+});
