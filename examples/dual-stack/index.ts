@@ -13,7 +13,7 @@ const pool = new l2lb.AddressPool("dual", {
   addresses: ["192.168.28.210-192.168.28.220", "fd00:28::210-fd00:28::220"],
   installation: system,
 });
-new l2lb.L2Advertisement("dual", { pools: [pool], installation: system });
+const advertisement = new l2lb.L2Advertisement("dual", { pools: [pool], installation: system });
 
 const labels = { app: "web" };
 new k8s.apps.v1.Deployment("web", {
@@ -30,6 +30,7 @@ new k8s.apps.v1.Deployment("web", {
 
 const lb = new l2lb.Allocation("lb", {
   pools: [pool],
+  advertisements: [advertisement],
   installation: system,
   services: {
     web: {

@@ -14,7 +14,7 @@ const opts = { provider: render };
 
 const system = new l2lb.Installation("l2lb", {}, opts);
 const pool = new l2lb.AddressPool("first-pool", { addresses: ["192.168.28.210-192.168.28.220"], installation: system }, opts);
-new l2lb.L2Advertisement("example", { pools: [pool], installation: system }, opts);
+const advertisement = new l2lb.L2Advertisement("example", { pools: [pool], installation: system }, opts);
 
 const labels = { app: "nginx" };
 new k8s.apps.v1.Deployment(
@@ -35,6 +35,7 @@ const lb = new l2lb.Allocation(
   "lb",
   {
     pools: [pool],
+    advertisements: [advertisement],
     sharedIpGroups: [web],
     installation: system,
     services: {

@@ -13,12 +13,13 @@ const pool = new l2lb.AddressPool("first-pool", {
   addresses: ["192.168.28.210-192.168.28.220"],
   installation: system,
 });
-new l2lb.L2Advertisement("example", { pools: [pool], installation: system });
+const advertisement = new l2lb.L2Advertisement("example", { pools: [pool], installation: system });
 
 const release = "echo";
 const namespace = "default";
 const lb = new l2lb.Allocation("lb", {
   pools: [pool],
+  advertisements: [advertisement],
   installation: system,
   // What the allocator needs to know about the chart's Service: its ports (for sharing rules) and,
   // if any, its families, traffic policy and requested pool or address.

@@ -13,7 +13,7 @@ const pool = new l2lb.AddressPool("first-pool", {
   addresses: ["192.168.28.210-192.168.28.220"],
   installation: system,
 });
-new l2lb.L2Advertisement("example", { pools: [pool], installation: system });
+const advertisement = new l2lb.L2Advertisement("example", { pools: [pool], installation: system });
 
 const labels = { app: "nginx" };
 new k8s.apps.v1.Deployment("nginx", {
@@ -37,6 +37,7 @@ const web = new l2lb.SharedIpGroup("web", {
 
 const lb = new l2lb.Allocation("lb", {
   pools: [pool],
+  advertisements: [advertisement],
   sharedIpGroups: [web],
   installation: system,
   services: {

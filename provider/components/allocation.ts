@@ -5,7 +5,7 @@ import type { IpFamilyName, IpFamilyPolicy, ServicePort, ServiceRequest } from "
 import { AllocationProvider, AllocationResource } from "../dynamic/provider.ts";
 import { childName, invalid, stableJson, typeToken } from "./common.ts";
 import type { Installation } from "./installation.ts";
-import type { AddressPool, SharedIpGroup } from "./pools.ts";
+import type { AddressPool, L2Advertisement, SharedIpGroup } from "./pools.ts";
 
 /** Annotations the allocator reads from a Service (requests in l2lb's, MetalLB's and OpenELB's spellings). */
 export const REQUEST_ANNOTATIONS: readonly string[] = [
@@ -65,6 +65,12 @@ export interface ServiceRequirements {
 export interface AllocationArgs {
   /** Every pool addresses may come from. */
   pools: AddressPool[];
+  /**
+   * The L2 advertisements of the stack. When given, preview refuses a pool that no advertisement
+   * announces, and — with subnets published by the speakers — a pool outside the subnets of the
+   * nodes its advertisements select.
+   */
+  advertisements?: L2Advertisement[];
   /** Groups of Services sharing one address. Their members must appear in `services`, `external` or `existing`. */
   sharedIpGroups?: SharedIpGroup[];
   /** Services this program declares, by key (the key names the child resource and, by default, the Service). */
@@ -201,6 +207,7 @@ export class Allocation extends pulumi.ComponentResource {
         pools: args.pools.map((p) => p.toModel()),
         services: requests,
         sharedIpGroups: (args.sharedIpGroups ?? []).map((g) => g.toModel()),
+        advertisements: args.advertisements?.map((a) => a.toModel()),
         namespaceLabels: args.namespaceLabels,
         nodeSubnets: args.nodeSubnets,
         nodeAddresses: args.nodeAddresses,

@@ -215,7 +215,8 @@ describe("Allocation", () => {
 
   test("seed 000: the Service gets its address, class and no 10-minute wait; the provider is serialized", async () => {
     const pool = new l2lb.AddressPool("seed0-pool", { addresses: ["192.168.28.210-192.168.28.220"], name: "first-pool" });
-    const lb = new l2lb.Allocation("seed0", { pools: [pool], services: { nginx: { spec: nginxSpec } }, nodeSubnets: ["192.168.28.0/24"] });
+    const adv = new l2lb.L2Advertisement("seed0-example", { pools: [pool], name: "example" });
+    const lb = new l2lb.Allocation("seed0", { pools: [pool], advertisements: [adv], services: { nginx: { spec: nginxSpec } }, nodeSubnets: ["192.168.28.0/24"] });
     const svc = lb.services.nginx!;
     assert.match(await settled(svc), /l2lb:index:Allocation\$kubernetes:core\/v1:Service::seed0-nginx$/);
     assert.match(await value(lb.plan.urn), /l2lb:index:Allocation\$pulumi-nodejs:dynamic\/l2lb:Allocation::seed0-plan$/);
@@ -240,6 +241,7 @@ describe("Allocation", () => {
       { namespace: "default", name: "nginx", labels: {}, annotations: {}, ports: [{ port: 80, protocol: "TCP" }], selector: { app: "nginx" } },
     ]);
     assert.deepEqual(plan.pools, [{ name: "first-pool", labels: {}, spec: { addresses: ["192.168.28.210-192.168.28.220"] } }]);
+    assert.deepEqual(plan.advertisements, [{ name: "example", spec: { ipAddressPools: ["first-pool"] } }]);
   });
 
   test("seed 002 shared IP: nginx (80, 443) and nginx-2 (81) on 192.168.28.211", async () => {

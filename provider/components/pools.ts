@@ -2,7 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { API_GROUP_VERSION, KINDS } from "../model/contract.ts";
 import type { LabelSelector } from "../model/labels.ts";
-import type { AddressPool as AddressPoolModel, AddressPoolSpec, GratuitousSettings, L2AdvertisementSpec, ServiceAllocation } from "../model/pool.ts";
+import type {
+  AddressPool as AddressPoolModel,
+  AddressPoolSpec,
+  GratuitousSettings,
+  L2Advertisement as L2AdvertisementModel,
+  L2AdvertisementSpec,
+  ServiceAllocation,
+} from "../model/pool.ts";
 import type { SharedIpGroup as SharedIpGroupModel } from "../allocation/index.ts";
 import { IpError, isAddress, parseRange } from "../ip/index.ts";
 import { childName, invalid, typeToken } from "./common.ts";
@@ -168,6 +175,11 @@ export class L2Advertisement extends pulumi.ComponentResource {
       { parent: this, dependsOn: [...crdDependencies(args.installation, undefined), ...poolResources] },
     );
     this.registerOutputs({ advertisementName: objectName, spec });
+  }
+
+  /** The advertisement as the allocation checks it. */
+  toModel(): L2AdvertisementModel {
+    return { name: this.advertisementName, spec: structuredClone(this.spec) };
   }
 }
 

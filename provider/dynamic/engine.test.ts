@@ -143,6 +143,47 @@ describe("check", () => {
   });
 });
 
+describe("advertisements", () => {
+  const rack = (name: string, cidr: string, labels: Record<string, string>) => ({ name, labels, subnets: [cidr] });
+  const speakers = facts({
+    nodes: 3,
+    publishing: 3,
+    subnets: ["10.0.0.0/24", "192.168.28.0/24"],
+    publishers: [rack("a", "192.168.28.0/24", { rack: "r1" }), rack("b", "192.168.28.0/24", { rack: "r1" }), rack("c", "10.0.0.0/24", { rack: "r2" })],
+  });
+  const ad = (name: string, spec: Record<string, unknown>) => ({ name, spec });
+
+  test("a pool no advertisement announces fails check, naming it", async () => {
+    const r = await check({}, base({ advertisements: [ad("other", { ipAddressPools: ["other-pool"] })] }), {}, never);
+    assert.equal(r.failures?.length, 1);
+    assert.equal(r.failures![0]!.property, 'pools["first-pool"]');
+    assert.match(r.failures![0]!.reason, /announced by no L2Advertisement/);
+  });
+
+  test("an advertisement with no pools, or a matching pool selector, covers the pool", async () => {
+    assert.equal((await check({}, base({ advertisements: [ad("all", {})] }), {}, never)).failures, undefined);
+    const labelled = { ...POOL, labels: { tier: "web" } };
+    const bySelector = ad("web", { ipAddressPoolSelectors: [{ matchLabels: { tier: "web" } }] });
+    assert.equal((await check({}, base({ pools: [labelled], advertisements: [bySelector] }), {}, never)).failures, undefined);
+  });
+
+  test("a pool must lie on a subnet of a node its advertisement selects", async () => {
+    const ok = await check({}, base({ nodeSubnets: undefined, advertisements: [ad("r1", { nodeSelectors: [{ matchLabels: { rack: "r1" } }] })] }), {}, speakers);
+    assert.equal(ok.failures, undefined);
+    const wrong = await check({}, base({ nodeSubnets: undefined, advertisements: [ad("r2", { nodeSelectors: [{ matchLabels: { rack: "r2" } }] })] }), {}, speakers);
+    assert.equal(wrong.failures?.length, 1);
+    assert.equal(wrong.failures![0]!.property, 'pools["first-pool"].spec.addresses[0]');
+    assert.match(wrong.failures![0]!.reason, /is on no subnet of the nodes its L2Advertisement "r2" selects \(c: 10\.0\.0\.0\/24\)/);
+    const nobody = await check({}, base({ nodeSubnets: undefined, advertisements: [ad("r9", { nodeSelectors: [{ matchLabels: { rack: "r9" } }] })] }), {}, speakers);
+    assert.match(nobody.failures![0]!.reason, /selects no node running a speaker/);
+  });
+
+  test("with explicit subnets there is no per-node view: only coverage is checked", async () => {
+    const r = await check({}, base({ advertisements: [ad("r2", { nodeSelectors: [{ matchLabels: { rack: "r2" } }] })] }), {}, never);
+    assert.equal(r.failures, undefined);
+  });
+});
+
 describe("diff", () => {
   const state = { ...base(), stateVersion: 1, assignments: { "default/nginx": "192.168.28.210" }, assignedPools: { "default/nginx": "first-pool" }, subnetSource: "explicit" };
 
@@ -215,6 +256,10 @@ describe("nodes", () => {
       publishing: 2,
       subnets: ["10.0.0.0/24", "192.168.28.0/24"],
       addresses: ["192.168.28.10", "192.168.28.11", "192.168.28.12"],
+      publishers: [
+        { name: "a", labels: {}, subnets: ["192.168.28.0/24"] },
+        { name: "b", labels: {}, subnets: ["10.0.0.0/24", "192.168.28.0/24"] },
+      ],
     });
   });
 
@@ -222,7 +267,13 @@ describe("nodes", () => {
     const server = await startFakeApiServer([node("a", "192.168.28.10", [{ interface: "eth0", cidr: "192.168.28.0/24", address: "192.168.28.10" }])]);
     try {
       const f = await readNodesFromCluster({ kubeconfig: server.kubeconfig });
-      assert.deepEqual(f, { nodes: 1, publishing: 1, subnets: ["192.168.28.0/24"], addresses: ["192.168.28.10"] });
+      assert.deepEqual(f, {
+        nodes: 1,
+        publishing: 1,
+        subnets: ["192.168.28.0/24"],
+        addresses: ["192.168.28.10"],
+        publishers: [{ name: "a", labels: {}, subnets: ["192.168.28.0/24"] }],
+      });
       assert.ok(server.requests.some((r) => r.startsWith("GET /api/v1/nodes")), server.requests.join("\n"));
       const r = await check({}, base({ nodeSubnets: undefined }), { kubeconfig: server.kubeconfig });
       assert.match(String(r.inputs.subnetSource), /^speakers: published by 1 of 1 nodes/);

@@ -8,7 +8,9 @@
 // computed.
 import { planAllocation, sizeToString } from "../allocation/index.ts";
 import type { Assignment, AllocationInput, ConfigProblem, PlanResult, ServiceRequest, SharedIpGroup } from "../allocation/index.ts";
-import type { AddressPool } from "../model/pool.ts";
+import type { AddressPool, L2Advertisement } from "../model/pool.ts";
+import { matchesSelector } from "../allocation/selectors.ts";
+import { cidrToRange, parseCidr, parseRange, rangeWithin } from "../ip/index.ts";
 import { NODE_SUBNETS_ANNOTATION } from "../model/contract.ts";
 import type { PublishedSubnet } from "../model/contract.ts";
 
@@ -25,6 +27,11 @@ export interface AllocationInputs {
   pools: AddressPool[];
   services: ServiceRequest[];
   sharedIpGroups?: SharedIpGroup[];
+  /**
+   * The stack's L2 advertisements. When given, every pool must be announced by one, and (with
+   * subnets published by the speakers) lie on a subnet of a node that advertisement selects.
+   */
+  advertisements?: L2Advertisement[];
   namespaceLabels?: Record<string, Record<string, string>>;
   /** Explicit node subnets. When set the cluster is not contacted (render-only / GitOps stacks). */
   nodeSubnets?: string[];
@@ -80,10 +87,12 @@ export interface NodeFacts {
   subnets: string[];
   /** InternalIP / ExternalIP of every Node, sorted. */
   addresses: string[];
+  /** Nodes that published subnets: name, labels and subnets (for advertisements' node selectors). */
+  publishers?: { name: string; labels: Record<string, string>; subnets: string[] }[];
 }
 
 /** Fields that are inputs of the computation (a change in any is a change of the resource). */
-const INPUT_KEYS = ["identity", "pools", "services", "sharedIpGroups", "namespaceLabels", "nodeSubnets", "nodeAddresses"] as const;
+const INPUT_KEYS = ["identity", "pools", "services", "sharedIpGroups", "advertisements", "namespaceLabels", "nodeSubnets", "nodeAddresses"] as const;
 /** Computed fields shown in the diff. `nodeSubnetsUsed` and `poolUsage` follow from these and are left out to keep diffs readable. */
 const COMPUTED_KEYS = ["assignments", "assignedPools", "subnetSource"] as const;
 
@@ -116,6 +125,7 @@ export async function check(
   const args = news as unknown as AllocationInputs;
 
   let nodeSubnets: string[] | undefined;
+  let publishers: NodeFacts["publishers"];
   let nodeAddresses: string[] = [...(args.nodeAddresses ?? [])];
   let subnetSource: string;
   if (args.nodeSubnets !== undefined) {
@@ -146,6 +156,7 @@ export async function check(
     nodeAddresses = [...nodeAddresses, ...facts.addresses];
     if (facts.publishing > 0) {
       nodeSubnets = facts.subnets;
+      publishers = facts.publishers;
       subnetSource = `speakers: published by ${facts.publishing} of ${facts.nodes} nodes (${NODE_SUBNETS_ANNOTATION})`;
     } else {
       subnetSource =
@@ -166,6 +177,10 @@ export async function check(
   } satisfies AllocationInput);
 
   if (!plan.ok) return { inputs, failures: plan.problems.map(problemToFailure) };
+  if (args.advertisements !== undefined) {
+    const reach = advertisementProblems(args.pools, args.advertisements, publishers);
+    if (reach.length > 0) return { inputs, failures: reach };
+  }
 
   const serviceFailures: CheckFailure[] = [];
   const assignments: Record<string, string> = {};
@@ -192,6 +207,72 @@ export async function check(
     nodeSubnetsUsed: nodeSubnets ?? [],
   });
   return { inputs };
+}
+
+/**
+ * Pools nobody would announce: a pool no advertisement covers, or (when the speakers published
+ * per-node subnets) a range outside the subnets of every node its advertisements select.
+ */
+export function advertisementProblems(
+  pools: AddressPool[],
+  advertisements: L2Advertisement[],
+  publishers: NodeFacts["publishers"],
+): CheckFailure[] {
+  const failures: CheckFailure[] = [];
+  for (const pool of pools) {
+    const covering = advertisements.filter((ad) => {
+      const names = ad.spec?.ipAddressPools ?? [];
+      const selectors = ad.spec?.ipAddressPoolSelectors ?? [];
+      if (names.length === 0 && selectors.length === 0) return true;
+      return names.includes(pool.name) || selectors.some((sel) => matchesSelector(sel, pool.labels));
+    });
+    const property = `pools[${JSON.stringify(pool.name)}]`;
+    if (covering.length === 0) {
+      failures.push({
+        property,
+        reason:
+          `AddressPool "${pool.name}" is announced by no L2Advertisement, so no node would answer ARP/NDP for its ` +
+          `addresses; name it in an L2Advertisement's pools (or remove the pool).`,
+      });
+      continue;
+    }
+    if (!publishers || publishers.length === 0) continue;
+    const eligible = publishers.filter((node) =>
+      covering.some((ad) => {
+        const selectors = ad.spec?.nodeSelectors ?? [];
+        return selectors.length === 0 || selectors.some((sel) => matchesSelector(sel, node.labels));
+      }),
+    );
+    const subnets = [...new Set(eligible.flatMap((n) => n.subnets))].sort();
+    const ads = covering.map((ad) => `"${ad.name}"`).join(", ");
+    pool.spec.addresses.forEach((text, i) => {
+      let inside: boolean;
+      try {
+        const range = parseRange(text);
+        inside = subnets.some((cidr) => {
+          try {
+            return rangeWithin(range, cidrToRange(parseCidr(cidr, { allowHostBits: true })));
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return; // malformed ranges are reported by the allocator
+      }
+      if (inside) return;
+      failures.push({
+        property: `${property}.spec.addresses[${i}]`,
+        reason:
+          eligible.length === 0
+            ? `AddressPool "${pool.name}" spec.addresses[${i}] (${text}): its L2Advertisement ${ads} selects no node running a speaker; ` +
+              `fix the advertisement's nodeSelectors or label the nodes.`
+            : `AddressPool "${pool.name}" spec.addresses[${i}] (${text}) is on no subnet of the nodes its L2Advertisement ${ads} selects ` +
+              `(${eligible.map((n) => n.name).join(", ")}: ${subnets.join(", ") || "none published"}); ` +
+              `select nodes on that subnet, or use addresses from theirs.`,
+      });
+    });
+  }
+  return failures;
 }
 
 function previousAssignments(olds: Record<string, unknown>): Record<string, Assignment> {
@@ -237,6 +318,7 @@ function validateShape(news: Record<string, unknown>): CheckFailure[] {
   list("pools", true);
   list("services", true);
   list("sharedIpGroups", false);
+  list("advertisements", false);
   list("nodeSubnets", false);
   list("nodeAddresses", false);
   return failures;
@@ -318,7 +400,7 @@ export async function readNodesFromCluster(cluster: ClusterConfig): Promise<Node
 
 /** The subset of a Node object read here. */
 export interface NodeLike {
-  metadata?: { name?: string; annotations?: Record<string, string> };
+  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   status?: { addresses?: { type: string; address: string }[] };
 }
 
@@ -326,6 +408,7 @@ export interface NodeLike {
 export function nodeFacts(nodes: NodeLike[]): NodeFacts {
   const subnets = new Set<string>();
   const addresses = new Set<string>();
+  const publishers: NonNullable<NodeFacts["publishers"]> = [];
   let publishing = 0;
   for (const node of nodes) {
     for (const a of node.status?.addresses ?? []) {
@@ -340,16 +423,20 @@ export function nodeFacts(nodes: NodeLike[]): NodeFacts {
       continue;
     }
     if (!Array.isArray(published)) continue;
-    let any = false;
+    const own = new Set<string>();
     for (const entry of published as Partial<PublishedSubnet>[]) {
       if (entry && typeof entry.cidr === "string") {
         subnets.add(entry.cidr);
-        any = true;
+        own.add(entry.cidr);
       }
     }
-    if (any) publishing++;
+    if (own.size > 0) {
+      publishing++;
+      publishers.push({ name: node.metadata?.name ?? "", labels: { ...node.metadata?.labels }, subnets: [...own].sort() });
+    }
   }
-  return { nodes: nodes.length, publishing, subnets: [...subnets].sort(), addresses: [...addresses].sort() };
+  publishers.sort((a, b) => a.name.localeCompare(b.name));
+  return { nodes: nodes.length, publishing, subnets: [...subnets].sort(), addresses: [...addresses].sort(), publishers };
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

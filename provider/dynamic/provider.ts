@@ -11,7 +11,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AllocationInputs, CheckResult, ClusterConfig, DiffResult } from "./engine.ts";
 import type { ServiceRequest, SharedIpGroup } from "../allocation/index.ts";
-import type { AddressPool } from "../model/pool.ts";
+import type { AddressPool, L2Advertisement } from "../model/pool.ts";
 
 /** Package subpath of the provider implementation. Part of the public contract: state written by every release refers to it. */
 export const ALLOCATION_MODULE = "l2lb/dynamic/allocation";
@@ -91,6 +91,8 @@ export interface AllocationResourceArgs {
   services: pulumi.Input<pulumi.Input<ServiceRequest>[]>;
   /** Groups of Services on one address. */
   sharedIpGroups?: pulumi.Input<pulumi.Input<SharedIpGroup>[]>;
+  /** The stack's L2 advertisements (checks that every pool is announced from nodes that reach it). */
+  advertisements?: pulumi.Input<pulumi.Input<L2Advertisement>[]>;
   /** Namespace labels for pools restricted by namespace selectors. */
   namespaceLabels?: pulumi.Input<Record<string, Record<string, string>>>;
   /** Explicit node subnets; when set, the cluster is not contacted. */
