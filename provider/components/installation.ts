@@ -4,6 +4,7 @@ import { DEFAULT_NAMESPACE, LOAD_BALANCER_CLASS, SPEAKER_NAME } from "../model/c
 import { crds } from "../model/crds.ts";
 import { speakerRbacRules } from "../model/rbac.ts";
 import { childName, packageVersion, typeToken } from "./common.ts";
+import { applyWithOf, nameOf, writeObject, type ApplyWith, type Written } from "./writer.ts";
 
 /** Port of the speaker's `/metrics`, `/healthz` and `/readyz` endpoints. */
 export const SPEAKER_METRICS_PORT = 7472;
@@ -62,6 +63,13 @@ export interface InstallationArgs {
    * waits until every speaker is ready, so Services created afterwards are announced.
    */
   skipAwait?: boolean;
+  /**
+   * Which writer creates the objects: `"kubernetes-provider"` (default, `@pulumi/kubernetes`) or
+   * `"server-side-apply"` (l2lb's own server-side apply, no Kubernetes provider plugin needed; see
+   * `ApplyWith`). `AddressPool`, `L2Advertisement` and `Allocation` given this installation use
+   * the same writer unless they say otherwise.
+   */
+  applyWith?: ApplyWith;
 }
 
 /**
@@ -78,18 +86,20 @@ export class Installation extends pulumi.ComponentResource {
   readonly loadBalancerClass: string;
   /** The speaker image. */
   readonly image: pulumi.Output<string>;
+  /** How this installation's objects are written (inherited by the components given it). */
+  readonly applyWith: ApplyWith;
   /** The namespace object, when created here. */
-  readonly namespaceResource?: k8s.core.v1.Namespace;
+  readonly namespaceResource?: Written<k8s.core.v1.Namespace>;
   /** The CustomResourceDefinitions, when installed here. */
-  readonly crds: k8s.apiextensions.v1.CustomResourceDefinition[];
-  readonly serviceAccount: k8s.core.v1.ServiceAccount;
-  readonly clusterRole: k8s.rbac.v1.ClusterRole;
-  readonly clusterRoleBinding: k8s.rbac.v1.ClusterRoleBinding;
-  readonly role: k8s.rbac.v1.Role;
-  readonly roleBinding: k8s.rbac.v1.RoleBinding;
-  readonly daemonSet: k8s.apps.v1.DaemonSet;
+  readonly crds: Written<k8s.apiextensions.v1.CustomResourceDefinition>[];
+  readonly serviceAccount: Written<k8s.core.v1.ServiceAccount>;
+  readonly clusterRole: Written<k8s.rbac.v1.ClusterRole>;
+  readonly clusterRoleBinding: Written<k8s.rbac.v1.ClusterRoleBinding>;
+  readonly role: Written<k8s.rbac.v1.Role>;
+  readonly roleBinding: Written<k8s.rbac.v1.RoleBinding>;
+  readonly daemonSet: Written<k8s.apps.v1.DaemonSet>;
   /** Secret holding the heartbeat key, when one is given. */
-  readonly heartbeatSecret?: k8s.core.v1.Secret;
+  readonly heartbeatSecret?: Written<k8s.core.v1.Secret>;
 
   constructor(name: string, args: InstallationArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super(typeToken("Installation"), name, {}, opts);
@@ -105,6 +115,7 @@ export class Installation extends pulumi.ComponentResource {
     this.namespace = namespace;
     this.loadBalancerClass = LOAD_BALANCER_CLASS;
     this.image = pulumi.output(args.image ?? `${SPEAKER_IMAGE_REPOSITORY}:${packageVersion()}`);
+    const w = (this.applyWith = applyWithOf("Installation", name, args.applyWith));
 
     const labels = {
       "app.kubernetes.io/name": "l2lb",
@@ -116,7 +127,7 @@ export class Installation extends pulumi.ComponentResource {
     const parent = { parent: this };
 
     if (args.createNamespace ?? true) {
-      this.namespaceResource = new k8s.core.v1.Namespace(childName(name, "namespace"), { metadata: { name: namespace, labels } }, parent);
+      this.namespaceResource = writeObject(w, k8s.core.v1.Namespace, { apiVersion: "v1", kind: "Namespace" }, childName(name, "namespace"), { metadata: { name: namespace, labels } }, parent);
     }
     const nsDeps = this.namespaceResource ? { dependsOn: [this.namespaceResource] } : {};
 
@@ -124,7 +135,10 @@ export class Installation extends pulumi.ComponentResource {
       args.installCrds ?? true
         ? crds.map(
             (crd) =>
-              new k8s.apiextensions.v1.CustomResourceDefinition(
+              writeObject(
+                w,
+                k8s.apiextensions.v1.CustomResourceDefinition,
+                { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition" },
                 childName(name, crd.spec.names.singular),
                 { ...crd, metadata: { ...crd.metadata, labels } } as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
                 parent,
@@ -132,40 +146,56 @@ export class Installation extends pulumi.ComponentResource {
           )
         : [];
 
-    this.serviceAccount = new k8s.core.v1.ServiceAccount(
+    this.serviceAccount = writeObject(
+      w,
+      k8s.core.v1.ServiceAccount,
+      { apiVersion: "v1", kind: "ServiceAccount" },
       childName(name, "speaker"),
       { metadata: { name: SPEAKER_NAME, namespace, labels } },
       { ...parent, ...nsDeps },
     );
     const rules = speakerRbacRules();
-    this.clusterRole = new k8s.rbac.v1.ClusterRole(childName(name, "speaker"), { metadata: { name: SPEAKER_NAME, labels }, rules: rules.cluster }, parent);
-    this.clusterRoleBinding = new k8s.rbac.v1.ClusterRoleBinding(
+    const rbac = "rbac.authorization.k8s.io/v1";
+    this.clusterRole = writeObject(w, k8s.rbac.v1.ClusterRole, { apiVersion: rbac, kind: "ClusterRole" }, childName(name, "speaker"), { metadata: { name: SPEAKER_NAME, labels }, rules: rules.cluster }, parent);
+    this.clusterRoleBinding = writeObject(
+      w,
+      k8s.rbac.v1.ClusterRoleBinding,
+      { apiVersion: rbac, kind: "ClusterRoleBinding" },
       childName(name, "speaker"),
       {
         metadata: { name: SPEAKER_NAME, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: this.clusterRole.metadata.name },
-        subjects: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace }],
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: nameOf(this.clusterRole) },
+        subjects: [{ kind: "ServiceAccount", name: nameOf(this.serviceAccount), namespace }],
       },
       parent,
     );
-    this.role = new k8s.rbac.v1.Role(
+    this.role = writeObject(
+      w,
+      k8s.rbac.v1.Role,
+      { apiVersion: rbac, kind: "Role" },
       childName(name, "speaker"),
       { metadata: { name: SPEAKER_NAME, namespace, labels }, rules: rules.namespaced },
       { ...parent, ...nsDeps },
     );
-    this.roleBinding = new k8s.rbac.v1.RoleBinding(
+    this.roleBinding = writeObject(
+      w,
+      k8s.rbac.v1.RoleBinding,
+      { apiVersion: rbac, kind: "RoleBinding" },
       childName(name, "speaker"),
       {
         metadata: { name: SPEAKER_NAME, namespace, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: this.role.metadata.name },
-        subjects: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace }],
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: nameOf(this.role) },
+        subjects: [{ kind: "ServiceAccount", name: nameOf(this.serviceAccount), namespace }],
       },
       { ...parent, ...nsDeps },
     );
 
     const keyFile = "/etc/l2lb/heartbeat/key";
     if (args.heartbeatKey !== undefined) {
-      this.heartbeatSecret = new k8s.core.v1.Secret(
+      this.heartbeatSecret = writeObject(
+        w,
+        k8s.core.v1.Secret,
+        { apiVersion: "v1", kind: "Secret" },
         childName(name, "heartbeat"),
         { metadata: { name: `${SPEAKER_NAME}-heartbeat`, namespace, labels }, stringData: { key: pulumi.secret(args.heartbeatKey) } },
         { ...parent, ...nsDeps },
@@ -178,7 +208,10 @@ export class Installation extends pulumi.ComponentResource {
       failureThreshold,
       timeoutSeconds: 2,
     });
-    this.daemonSet = new k8s.apps.v1.DaemonSet(
+    this.daemonSet = writeObject(
+      w,
+      k8s.apps.v1.DaemonSet,
+      { apiVersion: "apps/v1", kind: "DaemonSet" },
       childName(name, "speaker"),
       {
         metadata: {
@@ -196,7 +229,7 @@ export class Installation extends pulumi.ComponentResource {
               annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(port) },
             },
             spec: {
-              serviceAccountName: this.serviceAccount.metadata.name,
+              serviceAccountName: nameOf(this.serviceAccount),
               hostNetwork: true,
               dnsPolicy: "ClusterFirstWithHostNet",
               priorityClassName: args.priorityClassName ?? "system-node-critical",
@@ -211,7 +244,7 @@ export class Installation extends pulumi.ComponentResource {
               imagePullSecrets: (args.imagePullSecrets ?? []).map((secret) => ({ name: secret })),
               volumes: [
                 { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
-                ...(this.heartbeatSecret ? [{ name: "heartbeat-key", secret: { secretName: this.heartbeatSecret.metadata.name, defaultMode: 0o400 } }] : []),
+                ...(this.heartbeatSecret ? [{ name: "heartbeat-key", secret: { secretName: nameOf(this.heartbeatSecret), defaultMode: 0o400 } }] : []),
               ],
               containers: [
                 {
@@ -259,7 +292,7 @@ export class Installation extends pulumi.ComponentResource {
       namespace: this.namespace,
       loadBalancerClass: this.loadBalancerClass,
       image: this.image,
-      daemonSet: this.daemonSet.metadata.name,
+      daemonSet: nameOf(this.daemonSet),
     });
   }
 }

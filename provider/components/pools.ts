@@ -14,6 +14,7 @@ import type { SharedIpGroup as SharedIpGroupModel } from "../allocation/index.ts
 import { IpError, isAddress, parseRange } from "../ip/index.ts";
 import { childName, invalid, typeToken } from "./common.ts";
 import type { Installation } from "./installation.ts";
+import { applyWithOf, writeObject, type ApplyWith, type Written } from "./writer.ts";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -47,6 +48,8 @@ export interface AddressPoolArgs extends AddressPoolSpec {
   labels?: Record<string, string>;
   /** Installation whose CRDs must exist first (adds a dependency). */
   installation?: Installation;
+  /** Writer of the `AddressPool` object (see `ApplyWith`). Default: the installation's, else `"kubernetes-provider"`. */
+  applyWith?: ApplyWith;
 }
 
 /**
@@ -61,7 +64,7 @@ export class AddressPool extends pulumi.ComponentResource {
   /** Labels of the object. */
   readonly labels: Record<string, string>;
   /** The custom resource. */
-  readonly resource: k8s.apiextensions.CustomResource;
+  readonly resource: Written<k8s.apiextensions.CustomResource>;
 
   constructor(name: string, args: AddressPoolArgs, opts?: pulumi.ComponentResourceOptions) {
     super(typeToken("AddressPool"), name, {}, opts);
@@ -87,7 +90,10 @@ export class AddressPool extends pulumi.ComponentResource {
     this.spec = spec;
     this.labels = { ...args.labels };
 
-    this.resource = new k8s.apiextensions.CustomResource(
+    this.resource = writeObject(
+      applyWithOf("AddressPool", name, args.applyWith, args.installation?.applyWith),
+      k8s.apiextensions.CustomResource,
+      { apiVersion: API_GROUP_VERSION, kind: KINDS.addressPool.kind },
       childName(name, "addresspool"),
       {
         apiVersion: API_GROUP_VERSION,
@@ -126,6 +132,8 @@ export interface L2AdvertisementArgs {
   name?: string;
   /** Installation whose CRDs must exist first (adds a dependency). */
   installation?: Installation;
+  /** Writer of the `L2Advertisement` object (see `ApplyWith`). Default: the installation's, else `"kubernetes-provider"`. */
+  applyWith?: ApplyWith;
 }
 
 /** Which pools are announced over ARP/NDP, from which nodes and interfaces: an `L2Advertisement` custom resource. */
@@ -135,7 +143,7 @@ export class L2Advertisement extends pulumi.ComponentResource {
   /** The spec as written to the cluster. */
   readonly spec: L2AdvertisementSpec;
   /** The custom resource. */
-  readonly resource: k8s.apiextensions.CustomResource;
+  readonly resource: Written<k8s.apiextensions.CustomResource>;
 
   constructor(name: string, args: L2AdvertisementArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super(typeToken("L2Advertisement"), name, {}, opts);
@@ -169,7 +177,10 @@ export class L2Advertisement extends pulumi.ComponentResource {
     this.spec = spec;
 
     const poolResources = (args.pools ?? []).filter((p): p is AddressPool => typeof p !== "string").map((p) => p.resource);
-    this.resource = new k8s.apiextensions.CustomResource(
+    this.resource = writeObject(
+      applyWithOf("L2Advertisement", name, args.applyWith, args.installation?.applyWith),
+      k8s.apiextensions.CustomResource,
+      { apiVersion: API_GROUP_VERSION, kind: KINDS.l2Advertisement.kind },
       childName(name, "l2advertisement"),
       { apiVersion: API_GROUP_VERSION, kind: KINDS.l2Advertisement.kind, metadata: { name: objectName }, spec },
       { parent: this, dependsOn: [...crdDependencies(args.installation, undefined), ...poolResources] },

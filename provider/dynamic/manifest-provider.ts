@@ -120,6 +120,21 @@ export class Manifest extends pulumi.dynamic.Resource {
       uid: undefined,
       status: undefined,
     };
-    super(provider, name, props, { ...opts, additionalSecretOutputs: ["kubeconfig", ...(opts?.additionalSecretOutputs ?? [])] }, "l2lb", "Manifest");
+    const [module, type] = typeOf(args.manifest);
+    super(provider, name, props, { ...opts, additionalSecretOutputs: ["kubeconfig", ...(opts?.additionalSecretOutputs ?? [])] }, module, type);
   }
+}
+
+/**
+ * Resource type of a manifest: `pulumi-nodejs:dynamic/l2lb/<group>/<version>:<Kind>` (group `core`
+ * for the core API) when the manifest's apiVersion and kind are plain strings — so objects of
+ * different kinds may share a name, as with the Kubernetes provider, and the preview shows the
+ * kind — else `pulumi-nodejs:dynamic/l2lb:Manifest`.
+ */
+function typeOf(manifest: ManifestArgs["manifest"]): [string, string] {
+  if (typeof manifest !== "object" || manifest === null || pulumi.Output.isInstance(manifest) || manifest instanceof Promise) return ["l2lb", "Manifest"];
+  const { apiVersion, kind } = manifest as Record<string, unknown>;
+  if (typeof apiVersion !== "string" || typeof kind !== "string" || !/^[A-Za-z0-9]+$/.test(kind) || !/^([a-z0-9.-]+\/)?[a-z0-9]+$/.test(apiVersion)) return ["l2lb", "Manifest"];
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["core", apiVersion];
+  return [`l2lb/${group}/${version}`, kind];
 }
