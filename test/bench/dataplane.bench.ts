@@ -115,8 +115,10 @@ async function main(): Promise<void> {
       stdio: ["ignore", "inherit", "inherit"],
       env: { ...process.env, L2LB_REALTIME: args["no-realtime"] ? "0" : "1" },
     });
+    let exitedEarly = "";
+    speaker.once("exit", (code, signal) => (exitedEarly = `speaker exited during the benchmark (code ${code}, signal ${signal})`));
     await new Promise((r) => setTimeout(r, 2500));
-    if (speaker.exitCode !== null) throw new Error("speaker exited");
+    if (exitedEarly) throw new Error(exitedEarly);
     const pid = speaker.pid!;
     const idle = await rssKb(pid);
 
@@ -143,6 +145,7 @@ async function main(): Promise<void> {
         rows.push([proto.toUpperCase(), String(rate), `${o.p50}`, `${o.p99}`, `${o.max}`, `${(o.loss * 100).toFixed(2)}%`, `${k.p50}`, `${k.p99}`, `${k.max}`, `${(k.loss * 100).toFixed(2)}%`, (o.p50 / k.p50).toFixed(2)]);
       }
     }
+    if (exitedEarly) throw new Error(exitedEarly);
     const loaded = await rssKb(pid);
     const header = ["proto", "req/s", "ours p50", "p99", "max", "loss", "kernel p50", "p99", "max", "loss", "p50 ratio"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
