@@ -23,7 +23,7 @@ if ! "${podman[@]}" image exists "$base"; then
   if [ "${L2LB_IMAGE_PULL:-0}" = 1 ] && timeout 60 "${podman[@]}" pull -q "$base" >/dev/null 2>&1; then
     say "pulled $base"
   else
-    tarball="$L2LB_CACHE/image/node-$NODE_VERSION-bookworm-slim.tar"
+    tarball="$L2LB_CACHE/image/node-$NODE_VERSION-bookworm-slim-v2.tar"
     if [ ! -s "$tarball" ]; then
       command -v debootstrap >/dev/null || { say "installing debootstrap"; apt-get install -y debootstrap >/dev/null; }
       [ -x "$L2LB_NODE_DIR/bin/node" ] || { say "Node $NODE_VERSION missing in $L2LB_NODE_DIR (run scripts/setup.sh)"; exit 1; }
@@ -34,6 +34,16 @@ if ! "${podman[@]}" image exists "$base"; then
         || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
       say "adding Node $NODE_VERSION to /usr/local"
       cp -a "$L2LB_NODE_DIR/bin" "$L2LB_NODE_DIR/include" "$L2LB_NODE_DIR/lib" "$L2LB_NODE_DIR/share" "$work/rootfs/usr/local/"
+      # As in the official image: npm and npx on PATH (from this Node's own npm, else the host's).
+      if [ ! -d "$work/rootfs/usr/local/lib/node_modules/npm" ]; then
+        npm_dir="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
+        [ -f "$npm_dir/package.json" ] || { say "no npm to put in the base image"; exit 1; }
+        mkdir -p "$work/rootfs/usr/local/lib/node_modules"
+        cp -a "$npm_dir" "$work/rootfs/usr/local/lib/node_modules/npm"
+      fi
+      ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$work/rootfs/usr/local/bin/npm"
+      ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$work/rootfs/usr/local/bin/npx"
+      chroot "$work/rootfs" /usr/local/bin/npm --version >/dev/null || { say "npm does not run in the base image"; exit 1; }
       rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"*
       mkdir -p "$(dirname "$tarball")"
       tar -C "$work/rootfs" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"

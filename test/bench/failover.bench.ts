@@ -94,9 +94,9 @@ try {
       }
     }
   });
-  const stats = (): Promise<Map<string, { sent: number; replied: number }>> =>
+  const stats = (): Promise<Map<string, { sent: number; replied: number; replies: number }>> =>
     new Promise((resolve) => {
-      statsWaiter = (lines) => resolve(new Map(lines.map((l) => l.split(" ")).map((p) => [p[2] as string, { sent: Number(p[3]), replied: Number(p[4]) }])));
+      statsWaiter = (lines) => resolve(new Map(lines.map((l) => l.split(" ")).map((p) => [p[2] as string, { sent: Number(p[3]), replied: Number(p[4]), replies: Number(p[5]) }])));
       probe.stdin?.write("stats\n");
     });
   const neigh = spawn("ip", ["netns", "exec", lab.clientNs, "ip", "-ts", "monitor", "neigh", "dev", "eth0"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TZ: "UTC" } });
@@ -175,7 +175,7 @@ try {
     }
     const s = await stats();
     const moved = changes.slice(changesBefore);
-    const lines = [...s].map(([vip, x]) => `${vip}: ${x.sent} rounds, ${x.replied} answered, ${x.sent - x.replied} lost`);
+    const lines = [...s].map(([vip, x]) => `${vip}: ${x.sent} requests, ${x.replies} replies (${Math.max(0, x.sent - x.replies)} never answered), ${x.sent - x.replied} rounds without a reply within 10 ms`);
     outage = `${((Date.now() - t0) / 1000).toFixed(0)} s with kube-apiserver frozen: ${lines.join("; ")}; owner changes ${moved.length}; dual answers ${duals.length - dualsBefore}`;
     console.log(outage);
     // After the outage: renewals resume and nothing moves.

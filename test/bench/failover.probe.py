@@ -9,9 +9,11 @@ wall-clock timestamps in milliseconds (float):
 
     change <ts> <vip> <mac>          the MAC answering for <vip> differs from the previous one
     dual <ts> <vip> <mac1> <mac2>    two different MACs answered the same round (split brain)
-    stats <ts> <vip> <sent> <replied-rounds>   on receiving "stats" on stdin; counters reset
+    stats <ts> <vip> <sent> <replied-rounds> <replies>   on "stats" on stdin; counters reset
 
-A round counts as replied when at least one reply for that VIP arrives before the next round.
+A round counts as replied when at least one reply for that VIP arrives before the next round
+(a reply delayed past the next send, e.g. on a busy machine, leaves its round unreplied);
+<replies> counts every reply frame, late or not, so sent - replies is the requests never answered.
 """
 import os
 import select
@@ -43,6 +45,7 @@ def main():
     round_macs = {v: set() for v in vips}
     sent = {v: 0 for v in vips}
     replied = {v: 0 for v in vips}
+    replies = {v: 0 for v in vips}
     interval = interval_ms / 1000.0
     next_round = time.monotonic()
     out = sys.stdout
@@ -79,9 +82,10 @@ def main():
             if line.strip() == "stats":
                 ts = time.time() * 1000
                 for v in vips:
-                    out.write(f"stats {ts:.3f} {v} {sent[v]} {replied[v]}\n")
+                    out.write(f"stats {ts:.3f} {v} {sent[v]} {replied[v]} {replies[v]}\n")
                     sent[v] = 0
                     replied[v] = 0
+                    replies[v] = 0
                 out.flush()
         if s in r:
             while True:
@@ -100,6 +104,7 @@ def main():
                     continue
                 mac = ":".join(f"{b:02x}" for b in frame[22:28])
                 round_macs[v].add(mac)
+                replies[v] += 1
                 if mac != last_mac[v]:
                     last_mac[v] = mac
                     out.write(f"change {time.time() * 1000:.3f} {v} {mac}\n")
