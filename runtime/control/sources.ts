@@ -34,6 +34,7 @@ export class Sources {
   readonly advertisements: Cache<CustomObject>;
   readonly leases: Cache<k8s.V1Lease>;
   private readonly synced = new Set<SourceKind>();
+  private readonly failing = new Set<SourceKind>();
   private readonly all: [SourceKind, Cache<k8s.KubernetesObject>][] = [];
   private stopped = false;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -71,6 +72,7 @@ export class Sources {
     const listFn = async (): Promise<k8s.KubernetesListObject<T>> => {
       const result = await list();
       this.synced.add(kind);
+      if (this.failing.delete(kind)) this.opts.logger.info({ source: kind }, "watch resumed");
       return result;
     };
     const informer = k8s.makeInformer<T>(this.opts.kubeConfig, path, listFn, labelSelector);
@@ -80,7 +82,10 @@ export class Sources {
     informer.on("error", (err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);
       this.lastError = `${kind}: ${message}`;
-      this.opts.logger.warn({ source: kind, err: message }, "watch failed; restarting");
+      // Warn once per outage; the retries every second are debug noise.
+      if (this.failing.has(kind)) this.opts.logger.debug({ source: kind, err: message }, "watch failed again; restarting");
+      else this.opts.logger.warn({ source: kind, err: message }, "watch failed; restarting");
+      this.failing.add(kind);
       if (this.stopped) return;
       const t = setTimeout(() => {
         this.timers.delete(t);

@@ -129,6 +129,28 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     assert.deepEqual([...new Set(replies)], [macs.get(owner)]);
   });
 
+  it("Local policy: announced only from a node running a ready endpoint, by nobody without one", async () => {
+    const ip = "192.0.2.220";
+    const winner = elect(NODES, ip) as string;
+    const target = NODES.find((n) => n !== winner) as string;
+    await core.createNamespacedPod({
+      namespace: "default",
+      body: { metadata: { name: "local-app", labels: { app: "local-app" } }, spec: { nodeName: target, containers: [{ name: "app", image: "registry.invalid/app:1" }] } },
+    });
+    await service("local", ip, { externalTrafficPolicy: "Local", selector: { app: "local-app" } });
+    await waitFor("announced from the endpoint's node", async () => ((await readSvc("local")).metadata?.annotations?.[ANNOTATIONS.announcedBy] === `${ip}=${target}/eth0` ? true : undefined), 60_000);
+    assert.deepEqual([...new Set(await arping(lab, ip, 3))], [macs.get(target)]);
+    await core.deleteNamespacedPod({ name: "local-app", namespace: "default", gracePeriodSeconds: 0 });
+    await waitFor("NoReadyEndpoint event", async () => {
+      const list = await core.listNamespacedEvent({ namespace: "default", fieldSelector: "involvedObject.name=local" });
+      return list.items.some((e) => e.reason === "NoReadyEndpoint") || undefined;
+    }, 60_000);
+    await waitFor("announced-by removed", async () => ((await readSvc("local")).metadata?.annotations?.[ANNOTATIONS.announcedBy] === undefined ? true : undefined), 15_000);
+    assert.deepEqual(await arping(lab, ip, 2), []);
+    assert.deepEqual((await readSvc("local")).status?.loadBalancer?.ingress?.map((i) => i.ip), [ip], "the address stays assigned");
+    await core.deleteNamespacedService({ name: "local", namespace: "default" });
+  });
+
   it("shows pool usage on the AddressPool status", async () => {
     const custom = lab.admin.makeApiClient(k8s.CustomObjectsApi);
     const status = await waitFor("pool status", async () => {
@@ -161,6 +183,27 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     }, 30_000);
     const back = await arping(lab, ip, 3);
     assert.deepEqual([...new Set(back)], [macs.get(owner)]);
+  });
+
+  it("gives an address up when the announcing interface goes down, and takes it back when it returns", async () => {
+    const ip = "192.0.2.210";
+    const owner = elect(NODES, ip) as string;
+    const next = elect(NODES.filter((n) => n !== owner), ip) as string;
+    await run("ip", ["-n", lab.ns(owner), "link", "set", "eth0", "down"]);
+    try {
+      await waitFor("announced by the next node", async () => ((await readSvc("shared-tcp")).metadata?.annotations?.[ANNOTATIONS.announcedBy] === `${ip}=${next}/eth0` ? true : undefined), 15_000);
+      const replies = await arping(lab, ip, 3);
+      assert.deepEqual([...new Set(replies)], [macs.get(next)]);
+      const subnets = JSON.parse((await core.readNode({ name: owner })).metadata?.annotations?.[NODE_SUBNETS_ANNOTATION] ?? "[]") as unknown[];
+      assert.deepEqual(subnets, [], "a node publishes no subnet of a down interface");
+    } finally {
+      await run("ip", ["-n", lab.ns(owner), "link", "set", "eth0", "up"]);
+    }
+    await waitFor("back on its winner", async () => ((await readSvc("shared-tcp")).metadata?.annotations?.[ANNOTATIONS.announcedBy] === `${ip}=${owner}/eth0` ? true : undefined), 30_000);
+    await waitFor("answered by its winner again", async () => {
+      const r = await arping(lab, ip, 2);
+      return r.length === 2 && r.every((m) => m === macs.get(owner)) ? true : undefined;
+    }, 15_000, 500);
   });
 
   it("exposes metrics, /healthz and /readyz", async () => {

@@ -1,0 +1,118 @@
+// The speaker image: a container of it, as non-root with only NET_RAW, answers ARP for an address
+// in a network namespace. Needs root, podman and the image (runtime/image/build.sh); skips,
+// saying why, without them.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { run, sleep, waitFor } from "./harness.ts";
+
+const IMAGE = process.env.L2LB_IMAGE ?? "localhost/l2lb-speaker:dev";
+const PODMAN = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"];
+const NODE_NS = "l2lb-img-node";
+const CLIENT_NS = "l2lb-img-client";
+const VIP = "192.0.2.50";
+
+async function skipReason(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return "needs root (network namespaces, rootful podman)";
+  try {
+    await run("podman", ["--version"]);
+  } catch {
+    return "podman not installed";
+  }
+  try {
+    await run("podman", [...PODMAN, "image", "exists", IMAGE]);
+  } catch {
+    return `image ${IMAGE} not built; run runtime/image/build.sh`;
+  }
+  try {
+    await run("bash", ["-c", "command -v arping"]);
+  } catch {
+    return "arping not installed";
+  }
+  return undefined;
+}
+const skip = await skipReason();
+
+async function arpReplies(count: number): Promise<string[]> {
+  let text: string;
+  try {
+    text = await run("ip", ["netns", "exec", CLIENT_NS, "arping", "-c", String(count), "-w", String(count + 1), "-I", "eth0", VIP]);
+  } catch (err) {
+    text = String(err);
+  }
+  return [...text.matchAll(/\[([0-9a-fA-F:]{17})\]/g)].map((m) => (m[1] as string).toLowerCase());
+}
+
+describe("speaker image", { skip: skip ?? false, timeout: 180_000 }, () => {
+  let dir: string;
+  let nodeMac: string;
+  const containers: string[] = [];
+
+  before(async () => {
+    for (const ns of [NODE_NS, CLIENT_NS]) await run("ip", ["netns", "del", ns]).catch(() => {});
+    await run("ip", ["netns", "add", NODE_NS]);
+    await run("ip", ["netns", "add", CLIENT_NS]);
+    await run("ip", ["-n", NODE_NS, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", CLIENT_NS]);
+    for (const [ns, addr] of [[NODE_NS, "192.0.2.11/24"], [CLIENT_NS, "192.0.2.100/24"]] as const) {
+      await run("ip", ["-n", ns, "addr", "add", addr, "dev", "eth0"]);
+      await run("ip", ["-n", ns, "link", "set", "eth0", "up"]);
+      await run("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    }
+    nodeMac = (JSON.parse(await run("ip", ["-n", NODE_NS, "-j", "link", "show", "eth0"])) as { address: string }[])[0]?.address.toLowerCase() as string;
+    dir = mkdtempSync(join(tmpdir(), "l2lb-image-"));
+    writeFileSync(join(dir, "static.yaml"), `interfaces: [eth0]\naddresses: [${VIP}]\n`);
+  });
+
+  after(async () => {
+    for (const c of containers) await run("podman", [...PODMAN, "rm", "-f", "-t", "2", c]).catch(() => {});
+    for (const ns of [NODE_NS, CLIENT_NS]) await run("ip", ["netns", "del", ns]).catch(() => {});
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function start(name: string, extra: string[]): Promise<void> {
+    await run("podman", [...PODMAN, "rm", "-f", name]).catch(() => {});
+    containers.push(name);
+    await run("podman", [
+      ...PODMAN, "run", "-d", "--name", name,
+      "--network", `ns:/run/netns/${NODE_NS}`,
+      "--cap-drop", "all", "--cap-add", "NET_RAW",
+      "--read-only", "--tmpfs", "/tmp",
+      "-v", `${dir}:/etc/l2lb:ro`,
+      ...extra,
+      IMAGE, "--static", "/etc/l2lb/static.yaml",
+    ]);
+  }
+
+  it("runs the speaker as a non-root user by default, Kubernetes mode being the default mode", async () => {
+    const user = (await run("podman", [...PODMAN, "image", "inspect", "--format", "{{.Config.User}}", IMAGE])).trim();
+    assert.equal(user, "65532:65532");
+    const help = await run("podman", [...PODMAN, "run", "--rm", "--network", "none", IMAGE, "--help"]);
+    assert.match(help, /Kubernetes/);
+  });
+
+  it("answers ARP from the node's MAC with only NET_RAW", async () => {
+    await start("l2lb-img-arp", []);
+    const replies = await waitFor("ARP replies from the container", async () => {
+      const r = await arpReplies(3);
+      return r.length === 3 ? r : undefined;
+    }, 60_000, 500);
+    assert.deepEqual([...new Set(replies)], [nodeMac]);
+    const status = await run("podman", [...PODMAN, "exec", "l2lb-img-arp", "cat", "/proc/1/status"]);
+    assert.match(status, /^Uid:\s+65532\s/m);
+    // CAP_NET_RAW is bit 13: effective set 0x2000 and nothing else.
+    assert.match(status, /^CapEff:\s+0000000000002000$/m);
+    await run("podman", [...PODMAN, "rm", "-f", "-t", "2", "l2lb-img-arp"]);
+    await sleep(500);
+    assert.deepEqual(await arpReplies(2), [], "silent once the container is gone");
+  });
+
+  it("cannot answer under no_new_privs (allowPrivilegeEscalation: false ignores the file capability)", async () => {
+    await start("l2lb-img-nnp", ["--security-opt", "no-new-privileges"]);
+    await sleep(3000);
+    assert.deepEqual(await arpReplies(2), []);
+    const status = await run("podman", [...PODMAN, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "l2lb-img-nnp"]);
+    assert.match(status, /exited [1-9]/);
+  });
+});
