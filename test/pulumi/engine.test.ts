@@ -158,6 +158,19 @@ test("preview --diff, up, move, unknowns, a refused pool, refresh and destroy wi
     await publish("192.168.28.0/24");
   });
 
+  await t.test("a pool outside the subnets of the nodes its advertisement selects is refused", async () => {
+    await kubectl("label", "node", "node-c", "--overwrite", "rack=r2");
+    await kubectl("annotate", "node", "node-c", "--overwrite", 'l2lb.dev/subnets=[{"interface":"eth1","cidr":"10.9.0.0/24","address":"10.9.0.13"}]');
+    await must("pulumi", ["config", "set", "--path", "advertiseNodes.rack", "r2"], { env, cwd: program });
+    const r = await pulumi(["preview", "--diff"]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout + r.stderr, /property pools\["first-pool"\]\.spec\.addresses\[0\] .*is on no subnet of the nodes its L2Advertisement "example" selects \(node-c: 10\.9\.0\.0\/24\)/);
+    await must("pulumi", ["config", "rm", "advertiseNodes"], { env, cwd: program });
+    await publish("192.168.28.0/24");
+    const ok = await pulumi(["preview", "--expect-no-changes"]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  });
+
   await t.test("a newer library's serialized provider is not a change by itself", async () => {
     // Same implementation, reached by another specifier: the serialized provider text differs,
     // exactly as after an upgrade of the library.

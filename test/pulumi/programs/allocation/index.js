@@ -8,6 +8,7 @@
 //   providerModule  another specifier for the same implementation: the serialized provider text
 //               changes, as it does with every library release
 //   kubeconfigInput pass the kubeconfig as the resource's (secret) input instead of stack config
+//   advertiseNodes  matchLabels of the advertisement's node selector (default: every node)
 //   nodeSubnets explicit subnets (default: read the Nodes' published subnets through the stack's
 //               kubernetes:kubeconfig)
 import * as pulumi from "@pulumi/pulumi";
@@ -46,6 +47,15 @@ const plan = new AllocationResource("lb-plan", {
     ...lateServices,
   ],
   sharedIpGroups: [{ name: "web", services: ["default/nginx", "default/nginx-2"], ip: config.get("sharedIp") ?? "192.168.28.211" }],
+  advertisements: [
+    {
+      name: "example",
+      spec: {
+        ipAddressPools: ["first-pool"],
+        ...(config.getObject("advertiseNodes") ? { nodeSelectors: [{ matchLabels: config.getObject("advertiseNodes") }] } : {}),
+      },
+    },
+  ],
   nodeSubnets: config.getObject("nodeSubnets"),
   kubeconfig: config.get("kubeconfigInput"),
 }, {}, new AllocationProvider(config.get("providerModule")));
