@@ -8,16 +8,19 @@ const config = new pulumi.Config();
 const wait = config.get("waitSeconds");
 
 // The runtime: CRDs, RBAC and the speaker DaemonSet in l2lb-system.
-const system = new l2lb.Installation("l2lb", { image: config.get("speakerImage") });
+// `applyWith: server-side-apply` writes every object with l2lb's own server-side apply instead of
+// the Kubernetes provider (for clusters or pipelines without the provider plugin, e.g. the lab).
+const applyWith = config.get("applyWith") as l2lb.ApplyWith | undefined;
+const system = new l2lb.Installation("l2lb", { image: config.get("speakerImage"), applyWith });
 
 const pool = new l2lb.AddressPool("first-pool", {
-  addresses: ["192.168.28.210-192.168.28.220"],
+  addresses: config.getObject<string[]>("addresses") ?? ["192.168.28.210-192.168.28.220"],
   installation: system,
 });
 const advertisement = new l2lb.L2Advertisement("example", { pools: [pool], installation: system });
 
 const labels = { app: "nginx" };
-new k8s.apps.v1.Deployment("nginx", {
+const deployment = {
   metadata: { name: "nginx", namespace: "default", labels },
   spec: {
     replicas: 2,
@@ -27,7 +30,9 @@ new k8s.apps.v1.Deployment("nginx", {
       spec: { containers: [{ name: "nginx", image: "nginx", ports: [{ containerPort: 80 }] }] },
     },
   },
-});
+};
+if (applyWith === "server-side-apply") new l2lb.Manifest("nginx", { manifest: { apiVersion: "apps/v1", kind: "Deployment", ...deployment } });
+else new k8s.apps.v1.Deployment("nginx", deployment);
 
 const lb = new l2lb.Allocation("lb", {
   pools: [pool],
