@@ -128,31 +128,41 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
    */
   setOwned(addresses: OwnedAddress[]): void {
     if (this.#closed) throw new Error("DataPlane is closed");
-    const next = new Map<string, Desired>();
+    // Validate everything first: nothing changes when any entry is invalid.
+    const checked = new Map<string, { spec: OwnedAddress; gratuitous: Required<GratuitousOptions>; bytes: Buffer }>();
     for (const a of addresses) {
       const ip = canonicalIp(a.ip);
-      if (next.has(ip)) throw new Error(`address ${ip} listed twice`);
-      const gratuitous = resolveGratuitous(this.#gratuitous, a.gratuitous);
+      if (checked.has(ip)) throw new Error(`address ${ip} listed twice`);
+      if (a.interfaces !== undefined && (!Array.isArray(a.interfaces) || a.interfaces.some((n) => typeof n !== "string"))) throw new Error(`address ${ip}: interfaces must be a list of names`);
+      checked.set(ip, { spec: a, gratuitous: resolveGratuitous(this.#gratuitous, a.gratuitous), bytes: parseIp(ip) });
+    }
+    const next = new Map<string, Desired>();
+    const rescheduled: Desired[] = [];
+    for (const [ip, { spec, gratuitous, bytes }] of checked) {
       const old = this.#desired.get(ip);
       if (old) {
-        old.spec = a;
+        if (!sameGratuitous(old.gratuitous, gratuitous)) rescheduled.push(old);
+        if (!sameList(old.spec.interfaces, spec.interfaces)) this.#log.debug({ ip, interfaces: spec.interfaces }, "address interfaces changed");
+        old.spec = spec;
         old.gratuitous = gratuitous;
         next.set(ip, old);
         continue;
       }
-      const bytes = parseIp(ip);
       const protocol: Protocol = bytes.length === 4 ? "arp" : "ndp";
-      next.set(ip, { ip, bytes, slot: this.#metrics.slot(ip, protocol), spec: a, gratuitous });
+      next.set(ip, { ip, bytes, slot: this.#metrics.slot(ip, protocol), spec, gratuitous });
     }
     const previous = this.#desired;
     this.#desired = next;
     for (const ip of previous.keys()) if (!next.has(ip)) this.#log.info({ ip }, "address released");
-    for (const [ip, d] of next) {
-      const old = previous.get(ip);
-      if (!old) this.#log.info({ ip }, "address owned");
-      else if (!sameGratuitous(old.gratuitous, d.gratuitous) || !sameList(old.spec.interfaces, d.spec.interfaces)) this.#log.debug({ ip }, "address options changed");
-    }
+    for (const ip of next.keys()) if (!previous.has(ip)) this.#log.info({ ip }, "address owned");
     this.#reconcile();
+    // A changed schedule applies from now on (the refresh period), without a new burst.
+    for (const d of rescheduled) {
+      for (const rt of this.#ports.values()) {
+        const b = rt.bound.get(d.ip);
+        if (b && b.desired === d && rt.link.up) this.#announce(rt, b, false);
+      }
+    }
   }
 
   /** Replaces the interface selection given to {@link open}; takes effect after the table is re-read. */
@@ -381,11 +391,14 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     b.timer = undefined;
   }
 
-  /** Starts (or restarts) the burst, followed by the periodic refresh if configured. */
-  #announce(rt: PortRuntime, b: Binding): void {
+  /**
+   * Starts (or restarts) the burst, followed by the periodic refresh if configured; with
+   * `burst` false only the refresh schedule is (re)started.
+   */
+  #announce(rt: PortRuntime, b: Binding, burst = true): void {
     this.#stopTimer(b);
     const g = b.desired.gratuitous;
-    let rounds = 0;
+    let rounds = burst ? 0 : g.count;
     const tick = (): void => {
       b.timer = undefined;
       if (this.#closed || rt.bound.get(b.desired.ip) !== b || !rt.link.up) return;
@@ -397,7 +410,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
         b.timer.unref();
       }
     };
-    if (g.count > 0) tick();
+    if (rounds < g.count) tick();
     else if (g.refreshSeconds > 0) {
       b.timer = setTimeout(tick, g.refreshSeconds * 1000);
       b.timer.unref();

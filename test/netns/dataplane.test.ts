@@ -124,6 +124,16 @@ describe("DataPlane API in a network namespace", { skip, timeout: 120_000 }, () 
     assert.deepEqual(await arping("192.0.2.100"), []);
   });
 
+  it("periodic refresh after the burst; a changed schedule applies without a new burst", async () => {
+    await call("setOwned", [{ ip: "192.0.2.120", gratuitous: { count: 1, intervalMs: 100, refreshSeconds: 0.25 } }]);
+    // 1 burst round, then refresh rounds keep coming (2 frames each); no timing asserted.
+    assert.ok(await eventually(async () => (await gratuitousSent("192.0.2.120")) >= 2 * 4, 10_000), `sent ${await gratuitousSent("192.0.2.120")}`);
+    await call("setOwned", [{ ip: "192.0.2.120", gratuitous: { count: 1, intervalMs: 100, refreshSeconds: 0 } }]);
+    const stopped = await gratuitousSent("192.0.2.120");
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(await gratuitousSent("192.0.2.120"), stopped, "refresh continued, or the change re-announced");
+  });
+
   it("emits duplicate when another station claims an owned address", async () => {
     await call("setOwned", [{ ip: "192.0.2.100" }]);
     const hex = clientMac.replace(/:/g, "");
