@@ -9,7 +9,12 @@
 //   dp.setOwned([{ ip: "192.0.2.10" }, { ip: "2001:db8::10" }]);
 //   dp.owned();        // [{ ip: "192.0.2.10", interface: "eth0" }, ...]
 //   dp.interfaces();   // [{ name, ifindex, mac, up, addresses, subnets }]
+//   await dp.setInterfaces(["eth*"]);                      // change the selection at run time
+//   await dp.refresh();                                    // re-read the interface table now
 //   await dp.close();
+//
+// Answers are produced by a native receive thread per interface (native/packet_socket.c);
+// JavaScript only keeps the tables, timers and interface watch. See README "Speaker data plane".
 //
 // Metrics (registered on the given registry, labels {ip, protocol="arp"|"ndp"}):
 // l2lb_requests_received_total, l2lb_responses_sent_total, l2lb_gratuitous_sent_total,
