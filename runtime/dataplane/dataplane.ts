@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { canonicalIp, formatMac, multicastMac, parseIp, parseMac, solicitedNode } from "./addr.ts";
 import { readSelected, validateSelection, watchLinks, type LinkRecord } from "./interfaces.ts";
@@ -85,6 +86,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   #refreshing: Promise<void> | undefined;
   #refreshAgain = false;
   readonly #duplicateLogged = new Map<string, number>();
+  #ipvsWarned = false;
 
   private constructor(opts: DataPlaneOptions) {
     super();
@@ -233,8 +235,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   }
 
   async #refreshNow(initial: boolean): Promise<void> {
-    const { selected } = await readSelected(this.#selection);
+    const { all, selected } = await readSelected(this.#selection);
     if (this.#closed) return;
+    await this.#checkIpvs(all);
     let changed = false;
     const seen = new Set<string>();
     for (const link of selected) {
@@ -281,6 +284,31 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     for (const rt of this.#ports.values()) rt.responder.setOurMacs(macs);
     this.#reconcile();
     if (changed && !initial) this.emit("interfaces");
+  }
+
+  /**
+   * kube-proxy in IPVS mode binds every service address to kube-ipvs0; unless ARP is strict
+   * (arp_ignore ≥ 1), the kernel then answers ARP for our addresses too, from every interface —
+   * the "wrong or several MACs" failure. Warn once per occurrence.
+   */
+  async #checkIpvs(all: LinkRecord[]): Promise<void> {
+    if (!all.some((l) => l.name === "kube-ipvs0")) {
+      this.#ipvsWarned = false;
+      return;
+    }
+    if (this.#ipvsWarned) return;
+    let arpIgnore: number;
+    try {
+      arpIgnore = Number((await readFile("/proc/sys/net/ipv4/conf/all/arp_ignore", "utf8")).trim());
+    } catch {
+      return;
+    }
+    if (arpIgnore >= 1) return;
+    this.#ipvsWarned = true;
+    this.#log.warn(
+      { arp_ignore: arpIgnore },
+      "kube-ipvs0 present and net.ipv4.conf.all.arp_ignore is 0: the kernel will also answer ARP for service addresses from every interface; enable kube-proxy strictARP (arp_ignore=1, arp_announce=2)",
+    );
   }
 
   #openPort(link: LinkRecord): PortRuntime {

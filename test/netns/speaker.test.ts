@@ -239,6 +239,13 @@ describe("speaker in network namespaces", { skip, timeout: 180_000 }, () => {
     assert.ok((await metric("l2lb_requests_received_total", "2001:db8::100")) > req);
   });
 
+  it("warns when kube-proxy's IPVS dummy interface exists without strict ARP", async () => {
+    await lab.exec(S, "ip link add kube-ipvs0 type bridge");
+    const warned = await eventually(async () => logs.some((l) => typeof l.msg === "string" && l.msg.startsWith("kube-ipvs0 present")), 5000);
+    assert.ok(warned, "no strictARP warning");
+    await lab.exec(S, "ip link del kube-ipvs0");
+  });
+
   it("follows an interface appearing, going down and up, and disappearing at run time", async () => {
     // eth2 is listed in the configuration but does not exist yet.
     await lab.attach(S, "eth2", B, "br1");
