@@ -112,6 +112,8 @@ describe("applyWith", () => {
     assert.equal(svc.manifest.spec.loadBalancerClass, LOAD_BALANCER_CLASS);
     const patch = find(ssaType("v1", "Service"), "inh-lb-kube-system-traefik").inputs as { mode: string; manifest: { kind: string; metadata: { annotations: Record<string, string> }; spec: unknown } };
     assert.equal(patch.mode, "patch", "an existing Service is patched, never owned");
+    assert.equal((find(ssaType("v1", "Service"), "inh-lb-kube-system-traefik").inputs as { force?: boolean }).force, true, "its type and class are taken over");
+    assert.equal((svc as { force?: boolean }).force, undefined, "objects l2lb owns never force");
     assert.equal(patch.manifest.kind, "Service");
     assert.equal(patch.manifest.metadata.annotations[ANNOTATIONS.assignedIps], "192.0.2.201");
     assert.deepEqual(patch.manifest.spec, { type: "LoadBalancer", loadBalancerClass: LOAD_BALANCER_CLASS });

@@ -40,7 +40,11 @@ export function applyWithOf(component: string, name: string, value: unknown, fal
 /**
  * Creates one object with the chosen writer. With the Kubernetes provider, `new cls(name, args,
  * opts)`; with server-side apply, a `Manifest` named alike whose manifest is `{apiVersion, kind,
- * ...args}` (mode `patch` for `*Patch` resources: only our fields of an existing object).
+ * ...args}` (mode `patch` for `*Patch` resources: only our fields of an existing object). A
+ * patch takes its fields over from their current managers (server-side apply `force`): listing a
+ * Service under `existing` means l2lb sets its type, class and annotations, whoever set them
+ * before (e.g. `kubectl create service clusterip` owns `spec.type`); destroy gives them back by
+ * removing exactly l2lb's fields.
  */
 export function writeObject<C extends ResourceClass>(
   applyWith: ApplyWith,
@@ -52,7 +56,7 @@ export function writeObject<C extends ResourceClass>(
 ): Written<InstanceType<C>> {
   if (applyWith === "kubernetes-provider") return new cls(name, args as never, opts) as InstanceType<C>;
   const manifest = { ...(args as Record<string, unknown>), apiVersion: type.apiVersion, kind: type.kind };
-  return new Manifest(name, { manifest, mode: type.patch ? "patch" : "object" }, opts);
+  return new Manifest(name, type.patch ? { manifest, mode: "patch", force: true } : { manifest, mode: "object" }, opts);
 }
 
 /** `metadata.name` of a written object, as an Output that depends on it (so bindings wait for their subjects). */

@@ -1,0 +1,51 @@
+// The end-to-end program (plain JavaScript ESM, outside the repository typecheck; `l2lb` resolves
+// through node_modules as in users' programs). Seeds 000 and 002 on documentation addresses, plus a
+// dual-stack Service and an existing Service patched in place:
+//   nginx + nginx-2   one shared address (SharedIpGroup "web"), ports 80/443 and 81
+//   api               its own address; config `apiIps` pins it (the one-service move)
+//   dual              RequireDualStack: one IPv4 and one IPv6 address
+//   default/legacy    created outside the program; patched (annotations, class, type) and
+//                     restored on destroy
+// Config: addresses (list, required: the lab's VIP ranges), apiIps (list), applyWith (default
+// server-side-apply: the Kubernetes provider plugin is not available in the lab).
+import * as pulumi from "@pulumi/pulumi";
+import * as l2lb from "l2lb";
+
+const config = new pulumi.Config();
+const applyWith = config.get("applyWith") ?? "server-side-apply";
+
+const system = new l2lb.Installation("l2lb", { applyWith });
+const pool = new l2lb.AddressPool("first-pool", { addresses: config.requireObject("addresses"), installation: system });
+const advertisement = new l2lb.L2Advertisement("example", { pools: [pool], installation: system });
+
+const labels = { app: "nginx" };
+new l2lb.Manifest("nginx", {
+  manifest: {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "nginx", namespace: "default", labels },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: { containers: [{ name: "nginx", image: "nginx", ports: [{ containerPort: 80 }] }] } },
+    },
+  },
+});
+
+const web = new l2lb.SharedIpGroup("web", { services: ["default/nginx", "default/nginx-2"] });
+const lb = new l2lb.Allocation("lb", {
+  pools: [pool],
+  advertisements: [advertisement],
+  sharedIpGroups: [web],
+  installation: system,
+  services: {
+    nginx: { spec: { ports: [{ name: "http", port: 80 }, { name: "https", port: 443 }], selector: labels } },
+    "nginx-2": { spec: { ports: [{ name: "http", port: 81, targetPort: 80 }], selector: labels } },
+    api: { spec: { ports: [{ name: "http", port: 8080 }], selector: labels }, ips: config.getObject("apiIps") },
+    dual: { spec: { ports: [{ name: "http", port: 80 }], selector: labels, ipFamilies: ["IPv4", "IPv6"], ipFamilyPolicy: "RequireDualStack" } },
+  },
+  existing: { "default/legacy": { ports: [{ port: 9000 }] } },
+});
+
+export const assignments = lb.assignments;
+export const subnetSource = lb.subnetSource;
