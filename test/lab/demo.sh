@@ -140,8 +140,10 @@ deploy() {
   local kv; for kv in "$@"; do pulumi config set "${kv%%=*}" "${kv#*=}" >/dev/null; done
   say "pulumi preview --diff   (the allocation runs at preview: every address is shown before anything exists)"
   pulumi preview --diff --non-interactive >"$scratch/$scenario-preview.txt" 2>&1 || { cat "$scratch/$scenario-preview.txt"; die "preview failed"; }
-  grep -E '^\s+[+~-]?\s*(assignments|subnetSource|"?default/)|default/nginx' "$scratch/$scenario-preview.txt" | grep -E 'assignments|"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+"|subnetSource' | head -n 8 | sed 's/^/  | /'
-  grep -E 'to create|Resources:' "$scratch/$scenario-preview.txt" | sed 's/^/  | /'
+  { grep -m1 -E '^\s+\+ pulumi-nodejs:dynamic/l2lb:Allocation' "$scratch/$scenario-preview.txt"
+    grep -E '^\s+default/[a-z0-9-]+\s*: "[0-9a-f.:,]+"' "$scratch/$scenario-preview.txt" | sort -u
+    grep -m1 -E '^\s+subnetSource\s+:' "$scratch/$scenario-preview.txt" | cut -c1-110
+    grep -E 'to create' "$scratch/$scenario-preview.txt"; } | sed 's/^ */  | /'
   say "pulumi up --yes"
   pulumi up --yes --non-interactive >"$scratch/$scenario-up.txt" 2>&1 &
   local up=$!
@@ -181,20 +183,26 @@ say "owner: $owner (eth0 $mac)"
 ip netns exec l2lb-demo-client ip neigh show "$ip4" | sed 's/^/  neighbour entry: /'
 
 step "6. Failover: SIGKILL the speaker on $owner"
-# Keep a neighbour entry and watch it: the new owner's gratuitous ARP must correct it.
-kill -KILL "${SPEAKER_PID[$owner]}"; wait "${SPEAKER_PID[$owner]}" 2>/dev/null || true; unset "SPEAKER_PID[$owner]"
-t_kill=$(date +%s%N)
-new=""
-for _ in $(seq 1 300); do
-  if read -r nmac nowner < <(owner_of "$ip4") && [ "$nmac" != "$mac" ]; then new="$nowner"; break; fi
-  sleep 0.1
+# The client holds a neighbour entry for the address, as a router would (ping makes its kernel
+# resolve it); the new owner's gratuitous ARP must correct it.
+ip netns exec l2lb-demo-client ping -c1 -W1 "$ip4" >/dev/null 2>&1 || true
+ip netns exec l2lb-demo-client ip neigh show "$ip4" | sed 's/^/  client neighbour entry before: /'
+kill -KILL "${SPEAKER_PID[$owner]}"; t_kill=$(date +%s%N)
+wait "${SPEAKER_PID[$owner]}" 2>/dev/null || true; unset "SPEAKER_PID[$owner]"
+nmac=""
+for _ in $(seq 1 600); do
+  nmac="$(ip netns exec l2lb-demo-client ip neigh show "$ip4" | grep -oE 'lladdr [0-9a-f:]{17}' | cut -d' ' -f2)"
+  [ -z "$nmac" ] || [ "$nmac" = "$mac" ] || break
+  sleep 0.05
 done
-[ -n "$new" ] || die "$ip4 did not move within 30 s"
+[ -n "$nmac" ] && [ "$nmac" != "$mac" ] || die "$ip4 did not move within 30 s"
 ms=$((($(date +%s%N) - t_kill) / 1000000))
-say "$ip4 moved: $owner ($mac) -> $new ($nmac) in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s after SIGKILL"
-for _ in $(seq 1 50); do ip netns exec l2lb-demo-client ip neigh show "$ip4" | grep -qi "$nmac" && break; sleep 0.1; done
-ip netns exec l2lb-demo-client ip neigh show "$ip4" | sed 's/^/  neighbour entry: /'
-for _ in $(seq 1 50); do kubectl get svc nginx -o jsonpath='{.metadata.annotations.l2lb\.dev/announced-by}' | grep -q "$new" && break; sleep 0.2; done
+new="${MAC_NODE[$nmac]:-?}"
+say "$ip4 moved: $owner ($mac) -> $new ($nmac), $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s after SIGKILL"
+ip netns exec l2lb-demo-client ip neigh show "$ip4" | sed 's/^/  client neighbour entry after:  /'
+read -r amac aowner < <(owner_of "$ip4") || die "no ARP answer for $ip4 after the failover"
+say "arping now answered by $aowner ($amac)"
+for _ in $(seq 1 50); do kubectl get svc nginx -o jsonpath='{.metadata.annotations.l2lb\.dev/announced-by}' | grep -q "=$new/" && break; sleep 0.2; done
 say "announced by: $(kubectl get svc nginx -o jsonpath='{.metadata.annotations.l2lb\.dev/announced-by}')"
 destroy basic
 
