@@ -12,7 +12,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -75,11 +75,22 @@ async function unavailable(): Promise<string | false> {
   for (const tool of ["ip", "arping", "ndisc6", "ping"]) {
     if ((await run("bash", ["-c", `command -v ${tool}`])).code !== 0) return `${tool} is not installed`;
   }
-  if (!existsSync(join(root, "dist/runtime/dataplane/native/l2lb_packet.node"))) return "the speaker is not built (npm run build)";
+  if (!existsSync(join(root, "runtime/dataplane/native/build/Release/l2lb_packet.node"))) return "the speaker's packet addon is not built (npm run build)";
   return false;
 }
 
 const skip = await unavailable();
+
+/** Newest modification time of the .ts files under `dir`. */
+function newest(dir: string): number {
+  let max = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) max = Math.max(max, newest(p));
+    else if (e.name.endsWith(".ts")) max = Math.max(max, statSync(p).mtimeMs);
+  }
+  return max;
+}
 
 describe("l2lb end to end on the lab", { skip, timeout: 900_000 }, () => {
   const scratch = skip ? "" : mkdtempSync(join(tmpdir(), "l2lb-e2e-"));
@@ -126,7 +137,7 @@ describe("l2lb end to end on the lab", { skip, timeout: 900_000 }, () => {
   function startSpeaker(node: string, kubeconfig: string): void {
     const log = openSync(join(scratch, `speaker-${node}.log`), "a");
     // `ip netns exec` (what test/lab/network.sh exec runs) execs node: the child is the speaker itself.
-    const child = spawn("ip", ["netns", "exec", ns(node), process.execPath, join(root, "dist/runtime/speaker/main.js"), "--metrics-host", "127.0.0.1"], {
+    const child = spawn("ip", ["netns", "exec", ns(node), process.execPath, join(root, "runtime/speaker/main.ts"), "--metrics-host", "127.0.0.1"], {
       env: { PATH: process.env.PATH ?? "", NODE_NAME: node, POD_NAMESPACE: "l2lb-system", KUBECONFIG: kubeconfig, L2LB_INTERFACES: "eth0" },
       stdio: ["ignore", log, log],
     });
@@ -155,9 +166,9 @@ describe("l2lb end to end on the lab", { skip, timeout: 900_000 }, () => {
 
   before(async () => {
     progress(`scratch ${scratch}`);
-    // Programs import the package by name: dist/ must be current.
-    const built = join(root, "dist/provider/dynamic/manifest-engine.js");
-    if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(root, "provider/dynamic/manifest-engine.ts")).mtimeMs) {
+    // The program imports the package by name: dist/ must be as new as every source under provider/.
+    const built = join(root, "dist/provider/index.js");
+    if (!existsSync(built) || newest(join(root, "provider")) > statSync(built).mtimeMs) {
       progress("building dist/ (tsc)");
       await must(join(root, "node_modules/.bin/tsc"), ["-p", join(root, "tsconfig.build.json")], { timeoutMs: 300_000 });
     }
