@@ -30,7 +30,7 @@ POOL=192.0.2.200-192.0.2.220
 scratch="$(mktemp -d /tmp/l2lb-demo.XXXXXX)"
 export L2LB_LAB_DIR="$scratch/lab" L2LB_NET_ID=demo L2LB_NET_DIR="$scratch/net" L2LB_PULUMI_DIR="$scratch/pulumi"
 declare -A SPEAKER_PID=()
-lab_started=0 net_started=0
+lab_started=0 net_started=0 up_pid=""
 
 stop_speakers() {
   local n pid
@@ -47,6 +47,7 @@ cleanup() {
   local code=$?
   trap - EXIT INT TERM
   [ "$code" = 0 ] || printf '\n\033[31m[%s] demo failed (exit %s); tearing down. Logs: %s\033[0m\n' "$(elapsed)" "$code" "$scratch"
+  [ -z "$up_pid" ] || kill -TERM "$up_pid" 2>/dev/null || true
   stop_speakers
   [ "$net_started" = 0 ] || bash "$L2LB_ROOT"/test/lab/network.sh down >/dev/null 2>&1 || true
   [ "$lab_started" = 0 ] || bash "$L2LB_ROOT"/test/lab/cluster.sh down >/dev/null 2>&1 || true
@@ -146,9 +147,10 @@ deploy() {
     grep -E 'to create' "$scratch/$scenario-preview.txt"; } | sed 's/^ */  | /'
   say "pulumi up --yes"
   pulumi up --yes --non-interactive >"$scratch/$scenario-up.txt" 2>&1 &
-  local up=$!
+  up_pid=$!
   start_speakers
-  wait "$up" || { tail -n 40 "$scratch/$scenario-up.txt"; die "pulumi up failed"; }
+  wait "$up_pid" || { up_pid=""; tail -n 40 "$scratch/$scenario-up.txt"; die "pulumi up failed"; }
+  up_pid=""
   grep -E '^Resources:|created|Duration' "$scratch/$scenario-up.txt" | tail -n 3 | sed 's/^/  | /'
   cd "$L2LB_ROOT"
 }
