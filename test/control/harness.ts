@@ -47,7 +47,7 @@ export async function labUnavailable(): Promise<string | undefined> {
   if (missing) return `lab tools not built (${missing.replace(/\n/g, ", ")}); run test/lab/build-tools.sh`;
   const addon = [join(root, "runtime/dataplane/native/build/Release/l2lb_packet.node"), join(root, "runtime/dataplane/native/l2lb_packet.node")];
   if (!addon.some(existsSync)) return "data plane addon not built (runtime/dataplane/native)";
-  for (const tool of ["arping", "ip"]) {
+  for (const tool of ["arping", "ip", "ndisc6"]) {
     try {
       await run("bash", ["-c", `command -v ${tool}`]);
     } catch {

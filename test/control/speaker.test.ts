@@ -22,8 +22,9 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     core = lab.admin.makeApiClient(k8s.CoreV1Api);
     macs = await nodeMacs(lab);
     await applyPool(lab.admin, "lan", { addresses: ["192.0.2.200-192.0.2.230"] });
+    await applyPool(lab.admin, "dual", { addresses: ["192.0.2.232/30", "2001:db8:1::200/124"] });
     await applyPool(lab.admin, "team-only", { addresses: ["192.0.2.240/29"], serviceAllocation: { namespaces: ["team"] } });
-    await applyPool(lab.admin, "all", { ipAddressPools: ["lan", "team-only"] }, "advertisement");
+    await applyPool(lab.admin, "all", { ipAddressPools: ["lan", "team-only", "dual"] }, "advertisement");
     for (const n of NODES) speakers.set(n, startSpeaker(lab, n));
     await waitFor("three speaker leases", async () => {
       const leases = await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" });
@@ -149,6 +150,21 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     assert.deepEqual(await arping(lab, ip, 2), []);
     assert.deepEqual((await readSvc("local")).status?.loadBalancer?.ingress?.map((i) => i.ip), [ip], "the address stays assigned");
     await core.deleteNamespacedService({ name: "local", namespace: "default" });
+  });
+
+  it("dual-stack: one election per family, NDP answered by the IPv6 address's owner", async () => {
+    const v4 = "192.0.2.233";
+    const v6 = "2001:db8:1::201";
+    await service("dual", `${v4},${v6}`);
+    const o4 = elect(NODES, v4) as string;
+    const o6 = elect(NODES, v6) as string;
+    const want = [`${v4}=${o4}/eth0`, `${v6}=${o6}/eth0`].sort().join(",");
+    await waitFor("announced-by for both families", async () => ((await readSvc("dual")).metadata?.annotations?.[ANNOTATIONS.announcedBy] === want ? true : undefined), 20_000);
+    assert.deepEqual((await readSvc("dual")).status?.loadBalancer?.ingress?.map((i) => i.ip), [v4, v6]);
+    const text = await run("ip", ["netns", "exec", lab.clientNs, "ndisc6", "-n", "-r", "3", "-w", "500", v6, "eth0"]).catch((e: Error) => e.message);
+    const mac = /Target link-layer address:\s*([0-9A-Fa-f:]{17})/.exec(text)?.[1]?.toLowerCase();
+    assert.equal(mac, macs.get(o6), text);
+    await core.deleteNamespacedService({ name: "dual", namespace: "default" });
   });
 
   it("shows pool usage on the AddressPool status", async () => {
