@@ -181,6 +181,7 @@ export class Controller {
   private readonly noOwnerReported = new Map<string, string>();
   private nodePublished: string | undefined;
   private waiting: { ip: string; holders: string[] }[] = [];
+  private applyRetryAt = -Infinity;
 
   private readonly m: {
     announced: Gauge;
@@ -590,13 +591,14 @@ export class Controller {
   private apply(next: Map<string, Owned>, isolatedNow: boolean): void {
     const prev = this.owned;
     const same = next.size === prev.size && [...next].every(([ip, o]) => prev.get(ip)?.interfaces.join() === o.interfaces.join());
-    if (same) return;
+    if (same || performance.now() < this.applyRetryAt) return;
     const list: OwnedAddress[] = [...next.values()].map((o) => ({ ip: o.ip, interfaces: o.interfaces, ...(o.gratuitous ? { gratuitous: o.gratuitous } : {}) }));
     try {
       this.o.dataPlane.setOwned(list);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      this.log.error({ err: message }, "data plane refused the owned set");
+      this.log.error({ err: message }, "data plane refused the owned set; retrying in 5 s");
+      this.applyRetryAt = performance.now() + 5000;
       for (const ip of next.keys()) if (!prev.has(ip)) for (const s of this.servicesOf(ip)) this.events.emit(s, "Warning", "AnnounceFailed", `${this.o.node} cannot announce ${ip}: ${message}`);
       return;
     }
