@@ -11,6 +11,10 @@ if [ -x test/lab/build-tools.sh ] && [ "$(id -u)" = 0 ]; then
   step "Lab tools (built once, cached in $L2LB_CACHE/tools)"
   bash test/lab/build-tools.sh
 fi
+if [ -x runtime/image/build.sh ] && [ "$(id -u)" = 0 ]; then
+  step "Speaker image (base image cached in $L2LB_CACHE/image)"
+  bash runtime/image/build.sh
+fi
 step "Lint"
 npm run --silent lint
 step "Typecheck"

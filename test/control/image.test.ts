@@ -2,7 +2,7 @@
 // in a network namespace. Needs root, podman and the image (runtime/image/build.sh); skips,
 // saying why, without them.
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -10,8 +10,16 @@ import { run, sleep, waitFor } from "./harness.ts";
 
 const IMAGE = process.env.L2LB_IMAGE ?? "localhost/l2lb-speaker:dev";
 const PODMAN = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"];
-// This machine's runc cannot raise the default rlimits; fixed ones keep the test portable.
-const ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"];
+// runc without CAP_SYS_RESOURCE in the container cannot raise a limit above the caller's hard limit,
+// and podman's defaults may lie above it: pass the caller's own hard limits explicitly.
+function hardLimit(name: string, fallback: number): number {
+  const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith(name));
+  const hard = line?.trim().split(/\s{2,}/)[2];
+  return hard === undefined || hard === "unlimited" ? fallback : Number(hard);
+}
+const NOFILE = Math.min(hardLimit("Max open files", 20000), 20000);
+const NPROC = Math.min(hardLimit("Max processes", 4096), 4096);
+const ULIMITS = ["--ulimit", `nofile=${NOFILE}:${NOFILE}`, "--ulimit", `nproc=${NPROC}:${NPROC}`];
 const NODE_NS = "l2lb-img-node";
 const CLIENT_NS = "l2lb-img-client";
 const VIP = "192.0.2.50";
