@@ -312,6 +312,7 @@ describe("Allocation", () => {
     };
     assert.deepEqual([inputs.metadata.namespace, inputs.metadata.name], ["kube-system", "traefik"]);
     assert.equal(inputs.metadata.annotations[ANNOTATIONS.assignedIps], "10.2.0.11");
+    assert.equal(inputs.metadata.annotations["pulumi.com/patchForce"], "true", "the patch takes type and class over from their current manager");
     assert.deepEqual(inputs.spec, { type: "LoadBalancer", loadBalancerClass: LOAD_BALANCER_CLASS });
     assert.throws(() => lb.ipFor("default/unknown"), /no Service "default\/unknown"/);
   });

@@ -54,9 +54,22 @@ export function writeObject<C extends ResourceClass>(
   args: NonNullable<ConstructorParameters<C>[1]>,
   opts: pulumi.CustomResourceOptions = {},
 ): Written<InstanceType<C>> {
-  if (applyWith === "kubernetes-provider") return new cls(name, args as never, opts) as InstanceType<C>;
+  if (applyWith === "kubernetes-provider") {
+    return new cls(name, (type.patch ? withPatchForce(args as PatchArgs) : args) as never, opts) as InstanceType<C>;
+  }
   const manifest = { ...(args as Record<string, unknown>), apiVersion: type.apiVersion, kind: type.kind };
   return new Manifest(name, type.patch ? { manifest, mode: "patch", force: true } : { manifest, mode: "object" }, opts);
+}
+
+type PatchArgs = { metadata?: pulumi.Input<{ annotations?: pulumi.Input<Record<string, pulumi.Input<string>>> }> };
+
+/** The Kubernetes provider's spelling of server-side apply `force` for `*Patch` resources. */
+function withPatchForce(args: PatchArgs): PatchArgs {
+  const metadata = pulumi.output(args.metadata ?? {}).apply((m) => ({
+    ...m,
+    annotations: { ...(m.annotations ?? {}), "pulumi.com/patchForce": "true" },
+  }));
+  return { ...args, metadata };
 }
 
 /** `metadata.name` of a written object, as an Output that depends on it (so bindings wait for their subjects). */
