@@ -11,7 +11,7 @@ import { Lab, eventually, skipReason } from "./netns.ts";
 
 const skip = await skipReason();
 const MAIN = fileURLToPath(new URL("../../runtime/speaker/main.ts", import.meta.url));
-const PROBES = fileURLToPath(new URL("../../../shared/tools/", import.meta.url));
+const UNICAST_NS = fileURLToPath(new URL("./unicast_ns.py", import.meta.url));
 const METRICS_PORT = 9477;
 
 interface LogLine {
@@ -151,8 +151,8 @@ describe("speaker in network namespaces", { skip, timeout: 180_000 }, () => {
       }, 5000);
       assert.ok(n, `${ip} did not become REACHABLE: ${JSON.stringify(await neigh(C, ip))}`);
     }
-    const { stdout } = await lab.exec(C, `python3 ${PROBES}ndpprobe.py eth0 2001:db8::100 20 200 --unicast ${speakerMac}`);
-    assert.match(stdout, /sent=20 replies=20 /);
+    const { stdout } = await lab.exec(C, `python3 ${UNICAST_NS} eth0 2001:db8::100 ${speakerMac} 20`);
+    assert.match(stdout, /^sent=20 replies=20$/m);
   });
 
   it("addresses it does not own get no answer", async () => {
