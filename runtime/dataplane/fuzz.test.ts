@@ -88,7 +88,11 @@ describe("responder fuzzing", () => {
           f.writeUInt16BE(0, 56);
           f.writeUInt16BE(icmp6Checksum(f.subarray(22, 38), f.subarray(38, 54), f.subarray(54)), 56);
         }
-        return handle(f) === 0;
+        const result = handle(f);
+        // Turning the NS into an NA for our own address makes it another station's claim: it is
+        // counted as a duplicate (an array), never answered.
+        if (Array.isArray(result)) return !arp && off === 54 && v === 136;
+        return result === 0;
       }),
       RUNS,
     );
