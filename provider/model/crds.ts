@@ -128,11 +128,28 @@ const l2AdvertisementSpec: JsonSchema = {
 /** Status is written by the runtime; its shape is the runtime's to evolve. */
 const status: JsonSchema = { type: "object", "x-kubernetes-preserve-unknown-fields": true };
 
+/**
+ * `AddressPool` status as the speaker's status writer writes it (`runtime/control/status.ts`
+ * `PoolUsage`). Explicit, so that nothing depends on `x-kubernetes-preserve-unknown-fields`
+ * surviving the client that applies the CRD (without it every unknown field is pruned).
+ */
+const addressPoolStatus: JsonSchema = {
+  type: "object",
+  description: "Usage of the pool, written by the speakers.",
+  properties: {
+    addresses: { type: "string", description: "Number of addresses in the pool (decimal string: an IPv6 pool may exceed 2^53)." },
+    assigned: { type: "integer", minimum: 0, description: "Addresses of the pool assigned to Services." },
+    announced: { type: "integer", minimum: 0, description: "Of the assigned addresses, those a node announces." },
+    services: { type: "integer", minimum: 0, description: "Services holding an address of the pool." },
+  },
+};
+
 function crd(
   names: { kind: string; plural: string; singular: string },
   spec: JsonSchema,
   columns: PrinterColumn[],
   shortNames: string[],
+  statusSchema: JsonSchema = status,
 ): CustomResourceDefinition {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
@@ -149,7 +166,7 @@ function crd(
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: [...columns, { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }],
-          schema: { openAPIV3Schema: { type: "object", required: ["spec"], properties: { spec, status } } },
+          schema: { openAPIV3Schema: { type: "object", required: ["spec"], properties: { spec, status: statusSchema } } },
         },
       ],
     },
@@ -162,10 +179,16 @@ export const addressPoolCrd: CustomResourceDefinition = crd(
   addressPoolSpec,
   [
     { name: "Addresses", type: "string", jsonPath: ".spec.addresses" },
+    // Usage, from the status the speakers write (empty until a speaker runs).
+    { name: "Total", type: "string", jsonPath: ".status.addresses" },
+    { name: "Assigned", type: "integer", jsonPath: ".status.assigned" },
+    { name: "Announced", type: "integer", jsonPath: ".status.announced" },
+    { name: "Services", type: "integer", jsonPath: ".status.services", priority: 1 },
     { name: "Auto Assign", type: "boolean", jsonPath: ".spec.autoAssign" },
     { name: "Avoid Buggy IPs", type: "boolean", jsonPath: ".spec.avoidBuggyIPs", priority: 1 },
   ],
   ["l2pool"],
+  addressPoolStatus,
 );
 
 /** CRD of `L2Advertisement` (cluster-scoped). */

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { addressPoolCrd } from "../../provider/model/crds.ts";
 import { planAddresses } from "../election/plan.ts";
 import type { ClusterView } from "../election/plan.ts";
 import { elect } from "../election/rank.ts";
-import { formatEndpoint, parseEndpoint, publishedSubnets } from "./controller.ts";
+import { formatEndpoint, isOurs, parseEndpoint, publishedSubnets } from "./controller.ts";
 import { Heartbeat, decodeHeartbeat, encodeHeartbeat, type HeartbeatMessage } from "./heartbeat.ts";
 import { isolated, peerLiveness, type HeartbeatObservation, type LeaseObservation } from "./liveness.ts";
 import { decideOwnership, type Owned, type OwnershipInput } from "./ownership.ts";
-import { desiredIngress, parseAnnouncedBy, poolUsage, sameIngress, updateAnnouncedBy } from "./status.ts";
+import { departureStep, desiredIngress, parseAnnouncedBy, poolUsage, sameIngress, updateAnnouncedBy } from "./status.ts";
 
 const T = { heartbeatTimeoutMs: 700, graceMs: 300 };
 const lease = (observedAtMs: number, incarnation = "i1"): LeaseObservation => ({ observedAtMs, renewIntervalMs: 1000, durationMs: 5000, incarnation });
@@ -188,11 +189,56 @@ describe("status", () => {
     assert.equal(updateAnnouncedBy(cur, "\u0000", new Map(), new Set(["192.0.2.10"])), "2001:db8::10=node-b/eth0");
     assert.equal(updateAnnouncedBy(undefined, "node-a", new Map([["192.0.2.10", ["eth0", "eth1"]]])), "192.0.2.10=node-a/eth0+eth1");
   });
+  it("a departed Service: each node removes its ingress entries first, then its announced-by entries", () => {
+    const ann = "192.0.2.10=node-a/eth0,2001:db8::10=node-b/eth0";
+    const ingress = [{ ip: "192.0.2.10" }, { ip: "2001:db8::10", ipMode: "VIP" }, { ip: "198.51.100.7" }, { hostname: "lb.example" }];
+    const only = (node: string) => (n: string) => n === node;
+    // node-a: the ingress entry of its address only; another implementation's entries stay.
+    assert.deepEqual(departureStep(ann, ingress, only("node-a")), {
+      kind: "ingress",
+      ips: ["192.0.2.10"],
+      ingress: [{ ip: "2001:db8::10", ipMode: "VIP" }, { ip: "198.51.100.7" }, { hostname: "lb.example" }],
+    });
+    // Once the ingress entry is gone: its announced-by entry, keeping node-b's.
+    assert.deepEqual(departureStep(ann, [{ ip: "2001:db8::10" }], only("node-a")), { kind: "announced-by", ips: ["192.0.2.10"], value: "2001:db8::10=node-b/eth0" });
+    assert.deepEqual(departureStep("192.0.2.10=node-a/eth0+eth1", undefined, only("node-a")), { kind: "announced-by", ips: ["192.0.2.10"], value: undefined });
+    // Nothing of another node's (no race between speakers), nothing without entries.
+    assert.equal(departureStep(ann, ingress, only("node-c")), undefined);
+    assert.equal(departureStep(undefined, ingress, only("node-a")), undefined);
+    assert.equal(departureStep("junk", ingress, () => true), undefined);
+    // The status writer, responsible for a node that is gone as well as for itself.
+    assert.deepEqual(departureStep(ann, [], (n) => n === "node-a" || n === "node-b"), { kind: "announced-by", ips: ["192.0.2.10", "2001:db8::10"], value: undefined });
+  });
+  it("l2lb serves LoadBalancer Services of its class only", () => {
+    assert.ok(isOurs({ spec: { type: "LoadBalancer", loadBalancerClass: "l2lb.dev/layer2" } }));
+    assert.ok(!isOurs({ spec: { type: "ClusterIP" } }));
+    assert.ok(!isOurs({ spec: { type: "LoadBalancer", loadBalancerClass: "metallb.io/metallb" } }));
+    assert.ok(!isOurs({ spec: { type: "LoadBalancer" } }));
+  });
   it("pool usage counts assigned and announced addresses", () => {
     const plan = planFor(["192.0.2.150", "192.0.2.150", "192.0.2.151"], []);
     const u = poolUsage(plan, [{ name: "lan", spec: { addresses: ["192.0.2.100-192.0.2.199"] } }, { name: "empty", spec: { addresses: ["2001:db8::/64"] } }]);
     assert.deepEqual(u.get("lan"), { assigned: 2, announced: 0, services: 3, addresses: "100" });
     assert.deepEqual(u.get("empty"), { assigned: 0, announced: 0, services: 0, addresses: "18446744073709551616" });
+  });
+  it("the AddressPool CRD declares every status field the speaker writes, and its columns show them", () => {
+    const plan = planFor(["192.0.2.150"], []);
+    const written: Record<string, unknown> = { ...poolUsage(plan, [{ name: "lan", spec: { addresses: ["192.0.2.100-192.0.2.199"] } }]).get("lan") };
+    const version = addressPoolCrd.spec.versions[0];
+    const schema = version?.schema.openAPIV3Schema.properties?.status;
+    assert.equal(schema?.["x-kubernetes-preserve-unknown-fields"], undefined, "explicit, not dependent on the applying client keeping the flag");
+    const declared = schema?.properties ?? {};
+    assert.deepEqual(Object.keys(declared).sort(), Object.keys(written).sort(), "nothing pruned, nothing declared in vain");
+    for (const [field, value] of Object.entries(written)) {
+      assert.equal(declared[field]?.type, typeof value === "number" ? "integer" : "string", field);
+    }
+    const columns = (version?.additionalPrinterColumns ?? []).filter((c) => c.jsonPath.startsWith(".status."));
+    assert.deepEqual(columns.map((c) => [c.name, c.jsonPath, c.type]), [
+      ["Total", ".status.addresses", "string"],
+      ["Assigned", ".status.assigned", "integer"],
+      ["Announced", ".status.announced", "integer"],
+      ["Services", ".status.services", "integer"],
+    ]);
   });
   it("published subnets: up interfaces only, host bits cleared", () => {
     const s = publishedSubnets([

@@ -28,7 +28,7 @@ import { Heartbeat, type HeartbeatMessage } from "./heartbeat.ts";
 import { LEASE_ANNOTATIONS, LeaseKeeper, withTimeout } from "./lease.ts";
 import { isolated, peerLiveness, type Liveness } from "./liveness.ts";
 import { decideOwnership, type Owned } from "./ownership.ts";
-import { desiredIngress, poolUsage, sameIngress, updateAnnouncedBy, type PoolUsage } from "./status.ts";
+import { departureStep, desiredIngress, poolUsage, sameIngress, updateAnnouncedBy, type IngressEntry, type PoolUsage } from "./status.ts";
 import type { CustomObject, SourceKind } from "./sources.ts";
 import { Sources } from "./sources.ts";
 
@@ -142,6 +142,11 @@ export function publishedSubnets(interfaces: readonly EligibleInterface[]): Publ
   return out;
 }
 
+/** A Service l2lb serves: type LoadBalancer with l2lb's class. */
+export function isOurs(s: k8s.V1Service): boolean {
+  return s.spec?.type === "LoadBalancer" && s.spec?.loadBalancerClass === LOAD_BALANCER_CLASS;
+}
+
 const mergePatch = () => k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
 export class Controller {
@@ -181,6 +186,8 @@ export class Controller {
   private readonly noOwnerReported = new Map<string, string>();
   private nodePublished: string | undefined;
   private waiting: { ip: string; holders: string[] }[] = [];
+  /** Removals from departed Services under way (logged once each). */
+  private departing = new Set<string>();
   private applyRetryAt = -Infinity;
 
   private readonly m: {
@@ -478,6 +485,8 @@ export class Controller {
       }
       this.aliveKey = aliveKey;
       this.dirty = true;
+      // The status writer cleans departed Services for nodes that are gone.
+      this.announceDirty = true;
     }
     this.alive = alive;
     if (apiHealthy) this.knownMembers = Math.max(alive.size, 1);
@@ -522,6 +531,7 @@ export class Controller {
       if (this.announceDirty) {
         this.announceDirty = false;
         this.syncAnnouncedBy();
+        this.cleanDeparted();
       }
       if (elect(alive.keys(), STATUS_WRITER_KEY) === this.o.node && (this.statusSyncedVersion !== this.planVersion || now - this.statusSyncedAt > this.t.resyncMs)) {
         this.statusSyncedVersion = this.planVersion;
@@ -571,7 +581,7 @@ export class Controller {
   }
 
   private ourServices(): k8s.V1Service[] {
-    return this.sources.services.list().filter((s) => s.spec?.type === "LoadBalancer" && s.spec?.loadBalancerClass === LOAD_BALANCER_CLASS);
+    return this.sources.services.list().filter(isOurs);
   }
 
   private servicesOf(ip: string): EventTarget[] {
@@ -663,6 +673,60 @@ export class Controller {
       if (next === current) continue;
       this.patchAnnotation(s, next);
     }
+  }
+
+  /**
+   * Services that left l2lb (another type or class) but still carry `announced-by`: this node
+   * removes its own entries and the ingress entries of those addresses; the status writer does
+   * the same for entries of nodes that are no longer alive. One write per pass (ingress first),
+   * each on the Service's resourceVersion; the informer's update brings the next pass. Also
+   * what a restarted speaker finds from before.
+   */
+  private cleanDeparted(): void {
+    const writer = elect(this.alive.keys(), STATUS_WRITER_KEY) === this.o.node;
+    const responsible = (node: string): boolean => node === this.o.node || (writer && !this.alive.has(node));
+    const steps = new Set<string>();
+    for (const s of this.sources.services.list()) {
+      if (isOurs(s)) continue;
+      const ann = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
+      if (ann === undefined) continue;
+      const step = departureStep(ann, s.status?.loadBalancer?.ingress as IngressEntry[] | undefined, responsible);
+      if (step === undefined) continue;
+      const service = `${s.metadata?.namespace ?? ""}/${s.metadata?.name ?? ""}`;
+      const key = `${service}|${step.kind}|${step.ips.join()}`;
+      steps.add(key);
+      if (!this.departing.has(key)) this.log.info({ service, ips: step.ips, remove: step.kind }, "service left l2lb: removing its marks");
+      if (step.kind === "ingress") this.patchIngress(s, step.ingress);
+      else this.patchAnnotation(s, step.value);
+    }
+    this.departing = steps;
+  }
+
+  /** Replaces a departed Service's ingress list (on its resourceVersion); shares the annotation's in-flight slot. */
+  private patchIngress(s: k8s.V1Service, ingress: IngressEntry[]): void {
+    const ns = s.metadata?.namespace ?? "";
+    const name = s.metadata?.name ?? "";
+    const flight = `ann:${ns}/${name}`;
+    if (this.inflight.has(flight)) {
+      this.announceDirty = true;
+      return;
+    }
+    this.inflight.add(flight);
+    withTimeout(
+      this.core.patchNamespacedServiceStatus(
+        { name, namespace: ns, body: { metadata: { resourceVersion: s.metadata?.resourceVersion }, status: { loadBalancer: { ingress } } } },
+        mergePatch(),
+      ),
+      5000,
+      "service status patch",
+    )
+      .then(() => this.m.statusWrites.inc({ kind: "ingress", result: "ok" }))
+      .catch((err: unknown) => {
+        this.m.statusWrites.inc({ kind: "ingress", result: "error" });
+        this.announceDirty = true;
+        if ((err as { code?: number }).code !== 409) this.log.warn({ service: `${ns}/${name}`, err: err instanceof Error ? err.message : String(err) }, "cannot remove ingress of a departed service");
+      })
+      .finally(() => this.inflight.delete(flight));
   }
 
   private patchAnnotation(s: k8s.V1Service, value: string | undefined): void {

@@ -7,6 +7,9 @@
 // - `l2lb.dev/announced-by` annotation: `ip=node/iface[+iface]` per address, comma-separated.
 //   Each owner writes its own entries (optimistic concurrency on resourceVersion); the status
 //   writer removes entries of addresses nobody announces any more.
+// - When a Service leaves l2lb (type or class changed, assignment annotation removed), each node
+//   named in its `announced-by` removes its own entries and the ingress entries of those
+//   addresses (`departureStep`); the status writer does so for nodes that are gone.
 // - AddressPool `status`: `assigned` (addresses of the pool held by Services), `announced`
 //   (of those, the ones with an owner), `services`, `addresses` (pool size, decimal string).
 import { parseRange, rangeSize } from "../../provider/ip/index.ts";
@@ -66,6 +69,43 @@ export function updateAnnouncedBy(
   }
   for (const [ip, ifaces] of mine) entries.set(ip, `${node}/${[...ifaces].join("+")}`);
   return entries.size === 0 ? undefined : formatAnnouncedBy(entries);
+}
+
+/** A `status.loadBalancer.ingress` entry as the API returns it (every field kept on rewrite). */
+export interface IngressEntry {
+  ip?: string | undefined;
+  hostname?: string | undefined;
+  [field: string]: unknown;
+}
+
+/** The next write that removes l2lb's marks from a Service that is no longer l2lb's. */
+export type Departure =
+  /** First the ingress entries of the addresses these entries of announced-by name (others kept). */
+  | { kind: "ingress"; ips: string[]; ingress: IngressEntry[] }
+  /** Then the announced-by entries themselves; `undefined` = remove the annotation. */
+  | { kind: "announced-by"; ips: string[]; value: string | undefined };
+
+/**
+ * What a speaker removes from a Service that left l2lb (another class, another type, or no
+ * assignment): the `announced-by` entries it is responsible for (`responsible(node)`: its own
+ * entries, and for the status writer those of nodes no longer alive), and the ingress entries of
+ * exactly those addresses — nothing another implementation wrote. Ingress goes first, so a
+ * speaker that dies between the two writes finds its entries again when it restarts.
+ * `undefined` = nothing to remove.
+ */
+export function departureStep(
+  announcedBy: string | undefined,
+  ingress: readonly IngressEntry[] | undefined,
+  responsible: (node: string) => boolean,
+): Departure | undefined {
+  const entries = parseAnnouncedBy(announcedBy);
+  const ips = [...entries].filter(([, who]) => responsible(who.slice(0, who.indexOf("/")))).map(([ip]) => ip);
+  if (ips.length === 0) return undefined;
+  const drop = new Set(ips);
+  const kept = (ingress ?? []).filter((e) => e.hostname !== undefined || e.ip === undefined || !drop.has(e.ip));
+  if (kept.length !== (ingress ?? []).length) return { kind: "ingress", ips, ingress: kept };
+  for (const ip of ips) entries.delete(ip);
+  return { kind: "announced-by", ips, value: entries.size === 0 ? undefined : formatAnnouncedBy(entries) };
 }
 
 export interface PoolUsage {

@@ -157,6 +157,11 @@ export async function installSpeaker(admin: k8s.KubeConfig, kubeconfigPath: stri
   for (const o of objects) await api.create(o);
 }
 
+/** Runs the lab's kubectl as the admin; returns its stdout. */
+export function kubectl(lab: Lab, ...args: string[]): Promise<string> {
+  return run("bash", ["-c", `. "${root}/scripts/env.sh" && . "${root}/test/lab/tools.sh" && exec "$L2LB_KUBERNETES_BIN/kubectl" --kubeconfig "$1" "\${@:2}"`, "-", lab.adminPath, ...args]);
+}
+
 export async function applyPool(admin: k8s.KubeConfig, name: string, spec: Record<string, unknown>, kind: "pool" | "advertisement" = "pool"): Promise<void> {
   const custom = admin.makeApiClient(k8s.CustomObjectsApi);
   const k = kind === "pool" ? KINDS.addressPool : KINDS.l2Advertisement;

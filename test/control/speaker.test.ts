@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { ANNOTATIONS, API_GROUP, API_VERSION, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/model/contract.ts";
 import { elect } from "../../runtime/election/rank.ts";
-import { applyPool, arping, labUnavailable, nodeMacs, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type Lab, type SpeakerProcess } from "./harness.ts";
+import { applyPool, arping, kubectl, labUnavailable, nodeMacs, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type Lab, type SpeakerProcess } from "./harness.ts";
 
 const NODES = ["node-a", "node-b", "node-c"];
 const skip = await labUnavailable();
@@ -49,6 +49,22 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     });
   }
   const readSvc = (name: string, namespace = "default") => core.readNamespacedService({ name, namespace });
+  const mergePatch = () => k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+  /** What `pulumi destroy` of a Service patch does: back to ClusterIP, without class and assignment. */
+  const leave = (name: string) =>
+    core.patchNamespacedService(
+      { name, namespace: "default", body: { metadata: { annotations: { [ANNOTATIONS.assignedIps]: null, [ANNOTATIONS.sharingKey]: null } }, spec: { type: "ClusterIP", loadBalancerClass: null } } },
+      mergePatch(),
+    );
+  const announcedBy = async (name: string) => (await readSvc(name)).metadata?.annotations?.[ANNOTATIONS.announcedBy];
+  const ingressOf = async (name: string) => ((await readSvc(name)).status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? i.hostname);
+  /** Every address of the earlier tests back on its winner (after speakers were restarted). */
+  async function settled(): Promise<void> {
+    await waitFor("three speaker leases", async () => ((await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" })).items.length === 3 ? true : undefined), 30_000);
+    for (const [name, ip] of [["web", "192.0.2.201"], ["shared-tcp", "192.0.2.210"]] as const) {
+      await waitFor(`${name} back on its winner`, async () => ((await announcedBy(name)) === `${ip}=${elect(NODES, ip)}/eth0` ? true : undefined), 30_000);
+    }
+  }
 
   it("runs with exactly the granted permissions (and no more)", async () => {
     const sa = new k8s.KubeConfig();
@@ -167,6 +183,70 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     await core.deleteNamespacedService({ name: "dual", namespace: "default" });
   });
 
+  it("stops announcing a Service that leaves l2lb; its announcer removes announced-by (assignment removed, then type ClusterIP)", async () => {
+    const ip = "192.0.2.225";
+    await service("leaver", ip);
+    const owner = elect(NODES, ip) as string;
+    const announced = async (): Promise<void> => {
+      await waitFor("announced-by of leaver", async () => ((await announcedBy("leaver")) === `${ip}=${owner}/eth0` ? true : undefined));
+      await waitFor("ingress of leaver", async () => ((await ingressOf("leaver")).join() === ip ? true : undefined));
+      assert.deepEqual([...new Set(await arping(lab, ip, 2))], [macs.get(owner)]);
+    };
+    const gone = async (): Promise<void> => {
+      await waitFor("announced-by removed", async () => ((await announcedBy("leaver")) === undefined ? true : undefined), 10_000);
+      await waitFor("ingress removed", async () => ((await ingressOf("leaver")).length === 0 ? true : undefined), 10_000);
+      await waitFor(`silence for ${ip}`, async () => ((await arping(lab, ip, 1)).length === 0 ? true : undefined), 10_000);
+    };
+    await announced();
+    // The assignment annotation removed: still of our class, no address any more.
+    await core.patchNamespacedService({ name: "leaver", namespace: "default", body: { metadata: { annotations: { [ANNOTATIONS.assignedIps]: null } } } }, mergePatch());
+    await gone();
+    await core.patchNamespacedService({ name: "leaver", namespace: "default", body: { metadata: { annotations: { [ANNOTATIONS.assignedIps]: ip } } } }, mergePatch());
+    await announced();
+    // Out of l2lb altogether, as pulumi destroy of a Service patch leaves it.
+    await leave("leaver");
+    await gone();
+    const s = await readSvc("leaver");
+    assert.equal(s.spec?.type, "ClusterIP");
+    assert.deepEqual(Object.keys(s.metadata?.annotations ?? {}).filter((k) => k.startsWith("l2lb.dev/")), []);
+    // And it stays clean: no speaker writes anything back.
+    await sleep(1500);
+    assert.equal(await announcedBy("leaver"), undefined);
+    await core.deleteNamespacedService({ name: "leaver", namespace: "default" });
+  });
+
+  it("a restarted speaker removes its stale announced-by, and only its own ingress entries, from a Service that left while it was down", async () => {
+    const ip = "192.0.2.226";
+    const foreign = "198.51.100.7";
+    const name = "left-while-down";
+    await service(name, ip);
+    const owner = elect(NODES, ip) as string;
+    await waitFor("announced-by", async () => ((await announcedBy(name)) === `${ip}=${owner}/eth0` ? true : undefined));
+    await waitFor("ingress", async () => ((await ingressOf(name)).join() === ip ? true : undefined));
+    // Every speaker dies at once: nobody is left to clean up.
+    await Promise.all([...speakers.values()].map((p) => stopSpeaker(p, "SIGKILL")));
+    try {
+      // Meanwhile the Service goes to another implementation (the API server drops the ingress
+      // with the type), which publishes its own address; the stale ingress entry stands for one
+      // that a speaker could not remove in time.
+      await leave(name);
+      await core.patchNamespacedService({ name, namespace: "default", body: { spec: { type: "LoadBalancer", loadBalancerClass: "example.com/other" } } }, mergePatch());
+      await core.patchNamespacedServiceStatus({ name, namespace: "default", body: { status: { loadBalancer: { ingress: [{ ip }, { ip: foreign }] } } } }, mergePatch());
+      assert.equal(await announcedBy(name), `${ip}=${owner}/eth0`);
+      assert.deepEqual(await ingressOf(name), [ip, foreign]);
+      // The announcer comes back first: it removes its entries, and nothing else.
+      speakers.set(owner, startSpeaker(lab, owner));
+      await waitFor("stale announced-by removed", async () => ((await announcedBy(name)) === undefined ? true : undefined), 30_000);
+      assert.deepEqual(await ingressOf(name), [foreign], "the other implementation's entry stays");
+    } finally {
+      for (const n of NODES) if (speakers.get(n)?.child.exitCode !== null || speakers.get(n)?.child.signalCode !== null) speakers.set(n, startSpeaker(lab, n));
+    }
+    await settled();
+    assert.deepEqual(await ingressOf(name), [foreign]);
+    assert.equal(await announcedBy(name), undefined);
+    await core.deleteNamespacedService({ name, namespace: "default" });
+  });
+
   it("shows pool usage on the AddressPool status", async () => {
     const custom = lab.admin.makeApiClient(k8s.CustomObjectsApi);
     const status = await waitFor("pool status", async () => {
@@ -174,6 +254,14 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
       return p.status?.assigned === 2 && p.status.services === 3 ? p.status : undefined;
     });
     assert.deepEqual(status, { assigned: 2, announced: 2, services: 3, addresses: "31" });
+    // kubectl get shows the usage columns with these numbers.
+    const cols = await kubectl(lab, "get", "addresspools", "lan", "-o", "custom-columns=NAME:.metadata.name,TOTAL:.status.addresses,ASSIGNED:.status.assigned,ANNOUNCED:.status.announced,SERVICES:.status.services", "--no-headers");
+    assert.deepEqual(cols.trim().split(/\s+/), ["lan", "31", "2", "2", "3"]);
+    const table = await kubectl(lab, "get", "addresspools", "-o", "wide");
+    process.stderr.write(table.replace(/^/gm, "    "));
+    const lines = table.trim().split("\n");
+    assert.match(lines[0] ?? "", /^NAME\s+ADDRESSES\s+TOTAL\s+ASSIGNED\s+ANNOUNCED\s+SERVICES\s+AUTO ASSIGN\s+AVOID BUGGY IPS\s+AGE$/);
+    assert.match(lines.find((l) => l.startsWith("lan ")) ?? "", /^lan\s+\["192\.0\.2\.200-192\.0\.2\.230"\]\s+31\s+2\s+2\s+3\s+/);
   });
 
   it("hands an address over at once on graceful shutdown", async () => {

@@ -362,7 +362,7 @@ describe("l2lb end to end on the lab", { skip, timeout: 900_000 }, () => {
     assert.equal((JSON.parse(resources) as { deployment: { resources?: unknown[] } }).deployment.resources?.length ?? 0, 0, "the stack holds no resources");
   });
 
-  test("no l2lb annotation at all is left on the existing Service", { todo: "the speaker keeps its l2lb.dev/announced-by on a Service that left l2lb's class (runtime/control/controller.ts syncs only Services of the class)" }, async () => {
+  test("no l2lb annotation at all is left on the existing Service: its announcer removed l2lb.dev/announced-by when it left l2lb", async () => {
     const s = await waitFor("legacy without l2lb annotations", async () => {
       const svc = (await services()).legacy;
       return svc && !Object.keys(svc.annotations).some((k) => k.startsWith("l2lb.dev/")) ? svc : undefined;
