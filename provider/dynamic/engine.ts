@@ -13,6 +13,7 @@ import { matchesSelector } from "../allocation/selectors.ts";
 import { cidrToRange, parseCidr, parseRange, rangeWithin } from "../ip/index.ts";
 import { NODE_SUBNETS_ANNOTATION } from "../model/contract.ts";
 import type { PublishedSubnet } from "../model/contract.ts";
+import { loadKubeConfig } from "./cluster-access.ts";
 
 /** The engine's marker for a value not known until apply (`@pulumi/pulumi/runtime/rpc#unknownValue`). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -382,17 +383,7 @@ function outputsOf(inputs: Record<string, unknown>): Record<string, unknown> {
 /** Reads Nodes with `@kubernetes/client-node` (imported here, not at module load). */
 export async function readNodesFromCluster(cluster: ClusterConfig): Promise<NodeFacts> {
   const k8s = await import("@kubernetes/client-node");
-  const kc = new k8s.KubeConfig();
-  const text = cluster.kubeconfig;
-  if (text !== undefined && text.trim() !== "") {
-    // Like the Kubernetes provider's `kubeconfig`: the file's content (YAML or JSON), or its path.
-    if (text.includes("\n") || text.trim().startsWith("{")) kc.loadFromString(text);
-    else kc.loadFromFile(text.trim());
-  } else {
-    kc.loadFromDefault();
-  }
-  if (cluster.context) kc.setCurrentContext(cluster.context);
-  if (!kc.getCurrentCluster()) throw new Error("no Kubernetes cluster is configured");
+  const kc = await loadKubeConfig(cluster, "no Kubernetes cluster is configured");
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const list = await withTimeout(core.listNode({ timeoutSeconds: 10 }), 15_000, "listing Nodes timed out after 15 s");
   return nodeFacts(list.items);
@@ -463,12 +454,12 @@ export function containsUnknown(value: unknown): boolean {
   return false;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Treats an absent value, an empty list and an empty map alike (the wire drops some of them). */
-function normalize(value: unknown): unknown {
+/** Treats an absent value, an empty list and an empty map alike (the wire drops some of them); keys sorted. */
+export function normalize(value: unknown): unknown {
   if (value === null || value === undefined) return undefined;
   if (Array.isArray(value)) return value.length === 0 ? undefined : value.map(normalize);
   if (isRecord(value)) {

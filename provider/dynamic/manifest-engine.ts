@@ -12,9 +12,12 @@
 //
 // Waiting follows the Kubernetes provider's conventions, read from the manifest's own annotations:
 // `pulumi.com/skipAwait: "true"` turns it off, `pulumi.com/timeoutSeconds` bounds it.
-import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { ClusterConfig } from "./engine.ts";
-import { UNKNOWN, containsUnknown } from "./engine.ts";
+import { UNKNOWN, containsUnknown, isRecord, normalize } from "./engine.ts";
+import { loadKubeConfig } from "./cluster-access.ts";
+
+export { loadKubeConfig };
 
 /** Shape version of the state written by `create`/`update`. */
 export const MANIFEST_STATE_VERSION = 1;
@@ -378,22 +381,6 @@ async function retryDiscovery<T>(fn: () => Promise<T>, timing: Timing): Promise<
 // ---------------------------------------------------------------------------------------------
 // the real client
 
-/** Loads credentials like the Kubernetes provider: kubeconfig content or path, else KUBECONFIG / in-cluster. */
-export async function loadKubeConfig(cluster: ClusterConfig): Promise<KubeConfig> {
-  const k8s = await import("@kubernetes/client-node");
-  const kc = new k8s.KubeConfig();
-  const text = cluster.kubeconfig;
-  if (text !== undefined && text.trim() !== "") {
-    if (text.includes("\n") || text.trim().startsWith("{")) kc.loadFromString(text);
-    else kc.loadFromFile(text.trim());
-  } else {
-    kc.loadFromDefault();
-  }
-  if (cluster.context) kc.setCurrentContext(cluster.context);
-  if (!kc.getCurrentCluster()) throw new Error("no Kubernetes cluster is configured (stack config kubernetes:kubeconfig, KUBECONFIG or in-cluster)");
-  return kc;
-}
-
 /** A client over `KubernetesObjectApi` (server-side apply with `application/apply-patch+yaml`). */
 export async function connectToCluster(cluster: ClusterConfig): Promise<ObjectClient> {
   const k8s = await import("@kubernetes/client-node");
@@ -435,25 +422,6 @@ function statusCode(err: unknown): number | undefined {
 function describe(manifest: ManifestObject): string {
   const ns = manifest.metadata?.namespace;
   return `${manifest.kind} ${ns ? `${ns}/` : ""}${manifest.metadata?.name}`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Absent, empty list and empty map are alike (the wire drops some of them); keys sorted. */
-function normalize(value: unknown): unknown {
-  if (value === null || value === undefined) return undefined;
-  if (Array.isArray(value)) return value.length === 0 ? undefined : value.map(normalize);
-  if (isRecord(value)) {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const inner = normalize(value[key]);
-      if (inner !== undefined) out[key] = inner;
-    }
-    return Object.keys(out).length === 0 ? undefined : out;
-  }
-  return value;
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {

@@ -7,6 +7,7 @@
 // and imports the implementation by the stable package subpath `l2lb/dynamic/manifest`
 // (`package.json#exports` → `manifest-engine.ts`), resolved from the program's node_modules.
 import * as pulumi from "@pulumi/pulumi";
+import { clusterSettings } from "./cluster-access.ts";
 import type { ClusterConfig } from "./engine.ts";
 import type { DiffResult, ManifestObject } from "./manifest-engine.ts";
 
@@ -40,11 +41,7 @@ export class ManifestProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    const text = (key: string): string | undefined => {
-      const value: unknown = req.config.get(key);
-      return typeof value === "string" && value !== "" ? value : undefined;
-    };
-    this.cluster = { kubeconfig: text("kubernetes:kubeconfig"), context: text("kubernetes:context") };
+    this.cluster = clusterSettings(req);
   }
 
   async check(olds: pulumi.dynamic.CheckResult["inputs"], news: pulumi.Inputs): Promise<pulumi.dynamic.CheckResult> {

@@ -7,8 +7,10 @@
 // closes over nothing: each method imports the implementation by a *package specifier* that
 // `package.json#exports` keeps stable (`l2lb/dynamic/allocation` → `engine.ts`), resolved from
 // the program's own node_modules at run time. Never add captured values, clients, Outputs or
-// `pulumi.Config` here.
+// `pulumi.Config` here; the one captured function, `clusterSettings` (`cluster-access.ts`), is
+// self-contained.
 import * as pulumi from "@pulumi/pulumi";
+import { clusterSettings } from "./cluster-access.ts";
 import type { AllocationInputs, CheckResult, ClusterConfig, DiffResult } from "./engine.ts";
 import type { ServiceRequest, SharedIpGroup } from "../allocation/index.ts";
 import type { AddressPool, L2Advertisement } from "../model/pool.ts";
@@ -43,11 +45,7 @@ export class AllocationProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    const text = (key: string): string | undefined => {
-      const value: unknown = req.config.get(key);
-      return typeof value === "string" && value !== "" ? value : undefined;
-    };
-    this.cluster = { kubeconfig: text("kubernetes:kubeconfig"), context: text("kubernetes:context") };
+    this.cluster = clusterSettings(req);
   }
 
   async check(olds: pulumi.dynamic.CheckResult["inputs"], news: pulumi.Inputs): Promise<pulumi.dynamic.CheckResult> {
