@@ -1,35 +1,6 @@
-import type { LabelSelector } from "../model/labels.ts";
+export { matchesSelector } from "../model/selectors.ts";
 
 const OPERATORS = new Set(["In", "NotIn", "Exists", "DoesNotExist"]);
-
-/** True when `labels` satisfy `selector` (Kubernetes semantics; an empty selector matches everything). */
-export function matchesSelector(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
-  const have = labels ?? {};
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
-    if (have[key] !== value) return false;
-  }
-  for (const req of selector.matchExpressions ?? []) {
-    const present = Object.hasOwn(have, req.key);
-    const value = have[req.key];
-    switch (req.operator) {
-      case "In":
-        if (!present || !(req.values ?? []).includes(value as string)) return false;
-        break;
-      case "NotIn":
-        if (present && (req.values ?? []).includes(value as string)) return false;
-        break;
-      case "Exists":
-        if (!present) return false;
-        break;
-      case "DoesNotExist":
-        if (present) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
 
 /** Sentences describing what is wrong with a selector (empty when it is valid). `where` names the field. */
 export function selectorProblems(selector: unknown, where: string): { field: string; message: string }[] {
