@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
-import { canonicalIp, formatMac, multicastMac, parseIp, parseMac, solicitedNode } from "./addr.ts";
+import { canonicalIp, cidrContains, formatMac, multicastMac, parseIp, parseMac, solicitedNode } from "./addr.ts";
 import { readSelected, validateSelection, watchLinks, type LinkRecord } from "./interfaces.ts";
 import { DataPlaneMetrics, type Protocol } from "./metrics.ts";
 import { loadAddon, type PacketSocket, type Responder } from "./socket.ts";
@@ -346,7 +346,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   #targets(d: Desired): Set<string> {
     const ports = [...this.#ports.values()];
     if (d.spec.interfaces) return new Set(ports.filter((p) => d.spec.interfaces!.includes(p.link.name)).map((p) => p.link.name));
-    const onSubnet = ports.filter((p) => p.link.addresses.some((a) => inSubnet(d.bytes, a.address, a.prefixLength)));
+    const onSubnet = ports.filter((p) => p.link.addresses.some((a) => cidrContains(`${a.address}/${a.prefixLength}`, d.ip)));
     return new Set((onSubnet.length ? onSubnet : ports).map((p) => p.link.name));
   }
 
@@ -453,15 +453,4 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       if ((rt.announceErrors & (rt.announceErrors - 1)) === 0) this.#log.warn({ interface: rt.link.name, ip: d.ip, errno: -r, failures: rt.announceErrors }, "gratuitous send failed");
     }
   }
-}
-
-function inSubnet(ip: Buffer, address: string, prefixLength: number): boolean {
-  const net = parseIp(address);
-  if (net.length !== ip.length) return false;
-  for (let i = 0; i < net.length; i++) {
-    const keep = Math.max(0, Math.min(8, prefixLength - i * 8));
-    const mask = (0xff << (8 - keep)) & 0xff;
-    if ((net[i]! & mask) !== (ip[i]! & mask)) return false;
-  }
-  return true;
 }
