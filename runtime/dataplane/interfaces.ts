@@ -3,6 +3,7 @@
 // `ip -j route get`, and watches for changes with `ip monitor link address`.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
+import { globToRegExp } from "../../provider/model/selectors.ts";
 import { canonicalIp, subnetOf } from "./addr.ts";
 import type { EligibleInterface, InterfaceSelection } from "./types.ts";
 
@@ -94,26 +95,7 @@ export async function routeInterface(ip: string): Promise<string | undefined> {
   }
 }
 
-/** Shell-style glob (`*`, `?`, `[...]`) to an anchored RegExp. */
-export function globToRegExp(glob: string): RegExp {
-  let re = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === "*") re += ".*";
-    else if (c === "?") re += ".";
-    else if (c === "[") {
-      const close = glob.indexOf("]", i + 1);
-      if (close < 0) re += "\\[";
-      else {
-        let body = glob.slice(i + 1, close);
-        if (body.startsWith("!")) body = `^${body.slice(1)}`;
-        re += `[${body.replace(/\\/g, "\\\\")}]`;
-        i = close;
-      }
-    } else re += c.replace(/[.+^${}()|\\/]/g, "\\$&");
-  }
-  return new RegExp(`^${re}$`);
-}
+export { globToRegExp };
 
 const isGlob = (s: string): boolean => /[*?[]/.test(s);
 
