@@ -134,6 +134,8 @@ export class LeaseKeeper {
   }
 
   private async renewOnce(): Promise<void> {
+    // After release() nothing may write the lease again: peers would wait for it to expire.
+    if (this.stopped) return;
     const started = performance.now();
     const timeout = Math.max(this.opts.renewIntervalMs * 2, 1000);
     const ns = this.opts.namespace;
@@ -159,6 +161,7 @@ export class LeaseKeeper {
           if (isStatus(err, 409) || isStatus(err, 404)) {
             // Someone else wrote it (or it was deleted): re-read and rewrite as ours.
             this.current = undefined;
+            if (this.stopped) return;
             return await this.renewOnce();
           }
           throw err;
@@ -176,22 +179,47 @@ export class LeaseKeeper {
     }
   }
 
-  /** Stops renewing and deletes the lease (graceful hand-over). */
+  /**
+   * Stops renewing and deletes the lease (graceful hand-over). A renewal under way is awaited
+   * first, so it cannot re-create the lease after the delete. Before this process has written
+   * the lease (still starting), the node's lease left by a previous process is deleted too when
+   * it has expired; a live lease of another holder is left alone.
+   */
   async release(timeoutMs = 1000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.current === undefined) return;
+    const deadline = performance.now() + timeoutMs;
+    const remaining = (): number => Math.max(deadline - performance.now(), 100);
+    if (this.inflight) await Promise.race([this.inflight, new Promise((r) => setTimeout(r, remaining()))]);
     try {
+      const ns = this.opts.namespace;
+      let resourceVersion = this.current?.metadata?.resourceVersion;
+      if (this.current === undefined) {
+        const existing = await withTimeout(this.api.readNamespacedLease({ name: this.name, namespace: ns }), remaining(), "lease read");
+        if (!this.mayDelete(existing)) return;
+        resourceVersion = existing.metadata?.resourceVersion;
+      }
       await withTimeout(
-        this.api.deleteNamespacedLease({ name: this.name, namespace: this.opts.namespace }),
-        timeoutMs,
+        this.api.deleteNamespacedLease({ name: this.name, namespace: ns, body: { preconditions: { resourceVersion } } }),
+        remaining(),
         "lease delete",
       );
       this.opts.logger.info({ lease: this.name }, "lease deleted");
     } catch (err) {
-      this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "lease delete failed; peers take over when it expires");
+      if (!isStatus(err, 404)) {
+        this.opts.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "lease delete failed; peers take over when it expires");
+      }
+    } finally {
+      this.current = undefined;
     }
-    this.current = undefined;
+  }
+
+  /** A lease this process did not write: ours to delete if we hold it or its holder let it expire. */
+  private mayDelete(lease: k8s.V1Lease): boolean {
+    if (lease.spec?.holderIdentity === this.opts.holder) return true;
+    const renewed = lease.spec?.renewTime ?? lease.spec?.acquireTime;
+    const seconds = lease.spec?.leaseDurationSeconds ?? this.opts.durationSeconds;
+    return renewed !== undefined && new Date(renewed).getTime() + seconds * 1000 < Date.now();
   }
 
   stop(): void {
