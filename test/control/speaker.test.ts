@@ -59,8 +59,25 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
   const announcedBy = async (name: string) => (await readSvc(name)).metadata?.annotations?.[ANNOTATIONS.announcedBy];
   const ingressOf = async (name: string) => ((await readSvc(name)).status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? i.hostname);
   /** Every address of the earlier tests back on its winner (after speakers were restarted). */
+  // By process id: a handle's exit fields say nothing about a process that was never reaped.
+  function running(p: SpeakerProcess | undefined): boolean {
+    if (p?.child.pid === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return false;
+    try {
+      process.kill(p.child.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async function settled(): Promise<void> {
-    await waitFor("three speaker leases", async () => ((await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" })).items.length === 3 ? true : undefined), 30_000);
+    for (const n of NODES) assert.ok(running(speakers.get(n)), `the speaker on ${n} is running`);
+    // Three leases renewed within the last 3 s: a killed speaker's lease lingers until it expires.
+    await waitFor("three fresh speaker leases", async () => {
+      const items = (await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" })).items;
+      const fresh = items.filter((l) => l.spec?.renewTime !== undefined && Date.now() - new Date(l.spec.renewTime).getTime() < 3000);
+      return fresh.length === 3 ? true : undefined;
+    }, 30_000);
     for (const [name, ip] of [["web", "192.0.2.201"], ["shared-tcp", "192.0.2.210"]] as const) {
       await waitFor(`${name} back on its winner`, async () => ((await announcedBy(name)) === `${ip}=${elect(NODES, ip)}/eth0` ? true : undefined), 30_000);
     }
@@ -239,7 +256,7 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
       await waitFor("stale announced-by removed", async () => ((await announcedBy(name)) === undefined ? true : undefined), 30_000);
       assert.deepEqual(await ingressOf(name), [foreign], "the other implementation's entry stays");
     } finally {
-      for (const n of NODES) if (speakers.get(n)?.child.exitCode !== null || speakers.get(n)?.child.signalCode !== null) speakers.set(n, startSpeaker(lab, n));
+      for (const n of NODES) if (!running(speakers.get(n))) speakers.set(n, startSpeaker(lab, n));
     }
     await settled();
     assert.deepEqual(await ingressOf(name), [foreign]);
@@ -268,6 +285,7 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     const ip = "192.0.2.201";
     const owner = elect(NODES, ip) as string;
     const next = elect(NODES.filter((n) => n !== owner), ip) as string;
+    await settled();
     await stopSpeaker(speakers.get(owner) as SpeakerProcess, "SIGTERM");
     const ann = await waitFor("new announcer", async () => {
       const a = (await readSvc("web")).metadata?.annotations?.[ANNOTATIONS.announcedBy];
