@@ -704,32 +704,31 @@ export class Controller {
 
   /** Replaces a departed Service's ingress list (on its resourceVersion); shares the annotation's in-flight slot. */
   private patchIngress(s: k8s.V1Service, ingress: IngressEntry[]): void {
-    const ns = s.metadata?.namespace ?? "";
-    const name = s.metadata?.name ?? "";
-    const flight = `ann:${ns}/${name}`;
-    if (this.inflight.has(flight)) {
-      this.announceDirty = true;
-      return;
-    }
-    this.inflight.add(flight);
-    withTimeout(
-      this.core.patchNamespacedServiceStatus(
-        { name, namespace: ns, body: { metadata: { resourceVersion: s.metadata?.resourceVersion }, status: { loadBalancer: { ingress } } } },
-        mergePatch(),
-      ),
-      5000,
-      "service status patch",
-    )
-      .then(() => this.m.statusWrites.inc({ kind: "ingress", result: "ok" }))
-      .catch((err: unknown) => {
-        this.m.statusWrites.inc({ kind: "ingress", result: "error" });
-        this.announceDirty = true;
-        if ((err as { code?: number }).code !== 409) this.log.warn({ service: `${ns}/${name}`, err: err instanceof Error ? err.message : String(err) }, "cannot remove ingress of a departed service");
-      })
-      .finally(() => this.inflight.delete(flight));
+    this.patchService(s, "ingress", "cannot remove ingress of a departed service", (name, namespace, resourceVersion) =>
+      this.core.patchNamespacedServiceStatus({ name, namespace, body: { metadata: { resourceVersion }, status: { loadBalancer: { ingress } } } }, mergePatch()),
+    );
   }
 
   private patchAnnotation(s: k8s.V1Service, value: string | undefined): void {
+    this.patchService(s, "announced-by", "cannot write announced-by", (name, namespace, resourceVersion) =>
+      this.core.patchNamespacedService(
+        { name, namespace, body: { metadata: { resourceVersion, annotations: { [ANNOTATIONS.announcedBy]: value ?? null } } } },
+        mergePatch(),
+      ),
+    );
+  }
+
+  /**
+   * One write to a Service on its resourceVersion, at most one in flight per Service. A write that
+   * cannot start now, or fails (409: someone else updated the Service first), is retried once the
+   * informer has caught up.
+   */
+  private patchService(
+    s: k8s.V1Service,
+    kind: "ingress" | "announced-by",
+    failure: string,
+    write: (name: string, namespace: string, resourceVersion: string | undefined) => Promise<unknown>,
+  ): void {
     const ns = s.metadata?.namespace ?? "";
     const name = s.metadata?.name ?? "";
     const flight = `ann:${ns}/${name}`;
@@ -738,20 +737,12 @@ export class Controller {
       return;
     }
     this.inflight.add(flight);
-    withTimeout(
-      this.core.patchNamespacedService(
-        { name, namespace: ns, body: { metadata: { resourceVersion: s.metadata?.resourceVersion, annotations: { [ANNOTATIONS.announcedBy]: value ?? null } } } },
-        mergePatch(),
-      ),
-      5000,
-      "service annotation patch",
-    )
-      .then(() => this.m.statusWrites.inc({ kind: "announced-by", result: "ok" }))
+    withTimeout(write(name, ns, s.metadata?.resourceVersion), 5000, `service ${kind} patch`)
+      .then(() => this.m.statusWrites.inc({ kind, result: "ok" }))
       .catch((err: unknown) => {
-        // 409: someone else updated the Service first; retry once the informer has caught up.
-        this.m.statusWrites.inc({ kind: "announced-by", result: "error" });
+        this.m.statusWrites.inc({ kind, result: "error" });
         this.announceDirty = true;
-        if ((err as { code?: number }).code !== 409) this.log.warn({ service: `${ns}/${name}`, err: err instanceof Error ? err.message : String(err) }, "cannot write announced-by");
+        if ((err as { code?: number }).code !== 409) this.log.warn({ service: `${ns}/${name}`, err: err instanceof Error ? err.message : String(err) }, failure);
       })
       .finally(() => this.inflight.delete(flight));
   }
