@@ -28,11 +28,13 @@ if [ ! -x "$L2LB_NODE_DIR/bin/node" ]; then
 fi
 echo "node $(node --version) at $(command -v node)"
 
+# The stamp names the cache it was installed with: cold mode (L2LB_COLD=1) installs once per cache.
 stamp="$L2LB_ROOT/node_modules/.l2lb-installed"
-if [ ! -f "$stamp" ] || [ "$L2LB_ROOT/package-lock.json" -nt "$stamp" ] || [ "$L2LB_ROOT/package.json" -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ "$L2LB_ROOT/package-lock.json" -nt "$stamp" ] || [ "$L2LB_ROOT/package.json" -nt "$stamp" ] \
+  || { [ "${L2LB_COLD:-0}" = 1 ] && [ "$(cat "$stamp")" != "$L2LB_CACHE" ]; }; then
   step "Installing npm dependencies"
   (cd "$L2LB_ROOT" && npm ci --no-fund --no-audit --loglevel=error)
-  touch "$stamp"
+  printf '%s\n' "$L2LB_CACHE" >"$stamp"
 fi
 step "Building"
 (cd "$L2LB_ROOT" && npm run --silent build)

@@ -9,7 +9,12 @@ import { after, before, describe, it } from "node:test";
 import { run, sleep, waitFor } from "./harness.ts";
 
 const IMAGE = process.env.L2LB_IMAGE ?? "localhost/l2lb-speaker:dev";
-const PODMAN = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"];
+// As l2lb_podman in scripts/env.sh: the image store of its own that L2LB_COLD=1 gives podman.
+const PODMAN_ROOT = process.env.L2LB_PODMAN_ROOT;
+const PODMAN = [
+  "--runtime", "runc", "--cgroup-manager", "cgroupfs",
+  ...(PODMAN_ROOT ? ["--root", join(PODMAN_ROOT, "storage"), "--runroot", join(PODMAN_ROOT, "run")] : []),
+];
 // runc without CAP_SYS_RESOURCE in the container cannot raise a limit above the caller's hard limit,
 // and podman's defaults may lie above it: pass the caller's own hard limits explicitly.
 function hardLimit(name: string, fallback: number): number {
