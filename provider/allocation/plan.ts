@@ -4,7 +4,9 @@
  * ## Algorithm: first-fit in a total order, previous assignments first
  *
  * 1. **Validate** everything up front (pools, node subnets, Services, shared-IP groups, requested
- *    addresses and pools). Any problem makes the whole plan invalid: nothing half-applied.
+ *    addresses and pools). Any problem makes the whole plan invalid: nothing half-applied. With
+ *    `isolateServiceProblems`, a Service's or group's problems refuse only that Service (or the
+ *    group's members), and the rest is planned exactly as if the refused ones were absent.
  * 2. Build **units**: a shared-IP group is one unit (its members land on one address per family);
  *    every other Service is a unit of its own. Units are processed in the order of their key
  *    (`namespace/name`, or `group:<name>`), never in input order, so the result is a function of
@@ -30,36 +32,16 @@
  */
 import { familyName, formatAddress, tryParseAddress } from "../ip/index.ts";
 import type { Address, Family } from "../ip/index.ts";
-import { admitRefusal, compileExclusions, compilePools, DNS_NAME, exclusionReason, FirstFit, poolAdmits, RangeIndex } from "./pools.ts";
+import { admitRefusal, compileExclusions, compilePools, exclusionReason, FirstFit } from "./pools.ts";
 import type { CompiledPool } from "./pools.ts";
-import { describeBackend, ipSetKey, parseIpList, parseService } from "./requests.ts";
-import type { ParsedService } from "./requests.ts";
+import { describeBackend, ipSetKey } from "./requests.ts";
 import type { AllocationInput, Assignment, Change, ConfigProblem, PlanResult, PoolUsage, ServiceOutcome } from "./types.ts";
-
-/** A set of Services placed together: one Service, or a shared-IP group. */
-interface Unit {
-  id: string;
-  object: string;
-  members: ParsedService[];
-  /** Sharing key; groups get a private one nobody else can match. */
-  sharingKey?: string;
-  backendKey: string;
-  ports: string[];
-  wanted: Family[];
-  required: Family[];
-  requestedIps?: Address[];
-  requestedPool?: string;
-  /** Previous addresses that are individually still valid; tried first by the auto phase. */
-  hints: Map<Family, bigint[]>;
-}
+import { cmp, describePools, isGroup, memberRefusedBy, poolContext, readServices, readUnits, ServiceProblems } from "./units.ts";
+import type { PoolContext, RefusalCause, Unit } from "./units.ts";
 
 interface Holding {
   pool: string;
   units: Unit[];
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function describeUnit(u: Unit): string {
@@ -72,8 +54,8 @@ function sharingRefusal(unit: Unit, holding: Holding | undefined): string | unde
   for (const h of holding.units) {
     if (h === unit) continue;
     const who = describeUnit(h);
-    if (h.id.startsWith("group:") || unit.id.startsWith("group:")) {
-      return `it is used by ${who}${h.id.startsWith("group:") ? ", and a shared-IP group's address is reserved for its members" : ""}`;
+    if (isGroup(h) || isGroup(unit)) {
+      return `it is used by ${who}${isGroup(h) ? ", and a shared-IP group's address is reserved for its members" : ""}`;
     }
     if (unit.sharingKey === undefined) return `it is used by ${who}, and this Service has no sharing key`;
     if (h.sharingKey === undefined) return `it is used by ${who}, which has no sharing key`;
@@ -93,229 +75,88 @@ function fixForRefusal(): string {
 }
 
 export function planAllocation(input: AllocationInput): PlanResult {
-  const problems: ConfigProblem[] = [];
-  const ex = compileExclusions(input.nodeSubnets ?? [], input.nodeAddresses ?? [], problems);
-  const pools = compilePools(input.pools ?? [], ex, problems);
-  const poolByName = new Map(pools.map((p) => [p.name, p]));
-  const nsLabels = input.namespaceLabels ?? {};
-
-  // Services.
-  const services = new Map<string, ParsedService>();
-  (input.services ?? []).forEach((svc, i) => {
-    const parsed = parseService(svc, i, problems);
-    if (parsed === undefined) return;
-    if (services.has(parsed.key)) {
-      problems.push({ object: parsed.object, field: "metadata.name", message: `${parsed.object} is defined twice; remove one of the definitions.` });
-      return;
-    }
-    services.set(parsed.key, parsed);
-  });
-
-  // Units: groups first (they claim members), then lone Services.
-  const units: Unit[] = [];
-  const grouped = new Map<string, string>();
-  const groupNames = new Set<string>();
-  (input.sharedIpGroups ?? []).forEach((g, gi) => {
-    const name = typeof g?.name === "string" ? g.name : "";
-    const object = name ? `SharedIpGroup "${name}"` : `SharedIpGroup #${gi + 1}`;
-    const add = (field: string, message: string): void => {
-      problems.push({ object, field, message: `${object} ${message}` });
-    };
-    if (!name) return add("metadata.name", "has no name; give it a metadata.name.");
-    if (!DNS_NAME.test(name)) add("metadata.name", "has an invalid name; use lowercase letters, digits, '-' and '.'.");
-    if (groupNames.has(name)) return add("metadata.name", "is defined twice; rename or remove one of them.");
-    groupNames.add(name);
-    if (!Array.isArray(g.services) || g.services.length === 0) return add("spec.services", `lists no Services; list the "namespace/name" of each member.`);
-    const members: ParsedService[] = [];
-    const before = problems.length;
-    g.services.forEach((raw, i) => {
-      const ref = typeof raw === "string" ? (raw.includes("/") ? raw : `default/${raw}`) : "";
-      const m = services.get(ref);
-      if (m === undefined) {
-        return add(`spec.services[${i}]`, `lists ${JSON.stringify(raw)}, which is not a known LoadBalancer Service; create the Service, fix the "namespace/name", or remove it from the group.`);
-      }
-      const other = grouped.get(ref);
-      if (other === name) return add(`spec.services[${i}]`, `lists Service "${ref}" twice; list it once.`);
-      if (other !== undefined) return add(`spec.services[${i}]`, `lists Service "${ref}", which is already in SharedIpGroup "${other}"; a Service belongs to one group at most — remove it from one of them.`);
-      grouped.set(ref, name);
-      members.push(m);
-    });
-    if (problems.length > before) return;
-    members.sort((a, b) => cmp(a.key, b.key));
-    // Port and policy rules, checked up front.
-    for (let i = 0; i < members.length; i++) {
-      for (let j = i + 1; j < members.length; j++) {
-        const a = members[i] as ParsedService;
-        const b = members[j] as ParsedService;
-        const clash = a.ports.filter((p) => b.ports.includes(p));
-        if (clash.length > 0) {
-          add("spec.services", `puts Services "${a.key}" and "${b.key}" on one address, but both use ${clash.join(", ")}; change one port or take one Service out of the group.`);
-        }
-        if (a.backendKey !== b.backendKey) {
-          add("spec.services", `puts Services "${a.key}" (${describeBackend(a.backendKey)}) and "${b.key}" (${describeBackend(b.backendKey)}) on one address; Services sharing an address need the same traffic policy, and Local ones the same pod selector.`);
-        }
-      }
-    }
-    // Requests: the group's own, and any its members carry, must agree.
-    let requestedIps: Address[] | undefined;
-    let ipsFrom = "";
-    if (g.ip !== undefined && g.ip !== "") {
-      const parsed = parseIpList(String(g.ip));
-      if (parsed.ips === undefined) add("spec.ip", `has an invalid spec.ip: ${parsed.error}; write one address, or an IPv4 and an IPv6 address separated by a comma.`);
-      else {
-        requestedIps = parsed.ips;
-        ipsFrom = "spec.ip";
-      }
-    }
-    let requestedPool = typeof g.pool === "string" && g.pool !== "" ? g.pool : undefined;
-    let poolFrom = requestedPool !== undefined ? "spec.pool" : "";
-    for (const m of members) {
-      if (m.requestedIps !== undefined) {
-        if (requestedIps === undefined) {
-          requestedIps = m.requestedIps;
-          ipsFrom = `Service "${m.key}"`;
-        } else if (ipSetKey(requestedIps) !== ipSetKey(m.requestedIps)) {
-          add("spec.services", `requests ${ipSetKey(requestedIps)} (${ipsFrom}) but member Service "${m.key}" requests ${ipSetKey(m.requestedIps)} (${m.requestedIpsField}); make them equal or drop one request.`);
-        }
-      }
-      if (m.requestedPool !== undefined) {
-        if (requestedPool === undefined) {
-          requestedPool = m.requestedPool;
-          poolFrom = `Service "${m.key}"`;
-        } else if (requestedPool !== m.requestedPool) {
-          add("spec.services", `requests pool "${requestedPool}" (${poolFrom}) but member Service "${m.key}" requests pool "${m.requestedPool}"; make them equal or drop one request.`);
-        }
-      }
-    }
-    const wanted: Family[] = [];
-    const required: Family[] = [];
-    for (const m of members) {
-      for (const f of m.wanted) if (!wanted.includes(f)) wanted.push(f);
-      for (const f of m.required) if (!required.includes(f)) required.push(f);
-    }
-    if (requestedIps !== undefined) {
-      for (const a of requestedIps) {
-        if (!wanted.includes(a.family)) add(ipsFrom === "spec.ip" ? "spec.ip" : "spec.services", `requests an ${familyName(a.family)} address, but none of its members takes ${familyName(a.family)}; request an address of the members' family.`);
-      }
-      for (const f of required) {
-        if (!requestedIps.some((a) => a.family === f)) add(ipsFrom === "spec.ip" ? "spec.ip" : "spec.services", `requests no ${familyName(f)} address, but a member requires one; request one address per family.`);
-      }
-    }
-    const unit: Unit = {
-      id: `group:${name}`,
-      object,
-      members,
-      sharingKey: `\u0000group:${name}`,
-      backendKey: members[0]!.backendKey,
-      ports: members.flatMap((m) => m.ports),
-      wanted,
-      required,
-      hints: new Map(),
-    };
-    if (requestedIps !== undefined) unit.requestedIps = requestedIps;
-    if (requestedPool !== undefined) unit.requestedPool = requestedPool;
-    units.push(unit);
-  });
-  for (const s of services.values()) {
-    if (grouped.has(s.key)) continue;
-    const unit: Unit = {
-      id: s.key,
-      object: s.object,
-      members: [s],
-      backendKey: s.backendKey,
-      ports: s.ports,
-      wanted: s.wanted,
-      required: s.required,
-      hints: new Map(),
-    };
-    if (s.sharingKey !== undefined) unit.sharingKey = s.sharingKey;
-    if (s.requestedIps !== undefined) unit.requestedIps = s.requestedIps;
-    if (s.requestedPool !== undefined) unit.requestedPool = s.requestedPool;
-    units.push(unit);
+  const configProblems: ConfigProblem[] = [];
+  const ex = compileExclusions(input.nodeSubnets ?? [], input.nodeAddresses ?? [], configProblems);
+  const ctx = poolContext(compilePools(input.pools ?? [], ex, configProblems), ex, input.namespaceLabels ?? {});
+  const isolate = input.isolateServiceProblems === true && configProblems.length === 0;
+  const read = readRefusingBadServices(input, ctx, isolate);
+  if (!isolate && (configProblems.length > 0 || !read.found.isEmpty())) {
+    return { ok: false, problems: sortProblems([...configProblems, ...read.found.all()]) };
   }
-  units.sort((a, b) => cmp(a.id, b.id));
+  const previous = input.previous ?? {};
+  const allocation = allocate(read.units, ctx, previous);
+  const { outcomes, reasons } = outcomesOf(read.units, allocation, previous);
+  Object.assign(outcomes, refusedOutcomes(read));
+  const services: Record<string, ServiceOutcome> = {};
+  for (const k of Object.keys(outcomes).sort(cmp)) services[k] = outcomes[k] as ServiceOutcome;
+  return {
+    ok: true,
+    services,
+    pools: poolUsage(ctx, allocation),
+    changes: changesOf(services, previous, reasons),
+    refused: sortProblems(read.found.all()),
+  };
+}
 
-  const index = new RangeIndex(pools);
-  const admitsUnit = (pool: CompiledPool, u: Unit): ParsedService | undefined => u.members.find((m) => !poolAdmits(pool, m.svc, nsLabels));
-  const poolList = (): string =>
-    pools.length === 0 ? "no pools are defined" : pools.map((p) => `"${p.name}" (${p.ranges.map((r) => r.text).join(", ")})`).join(", ");
+/** The units to place, and the Services refused on the way. */
+interface UnitsAndRefusals {
+  units: Unit[];
+  /** Every problem of a Service or group. */
+  found: ServiceProblems;
+  /** Refused Service keys (only under isolation; without it any problem fails the plan). */
+  refused: Map<string, RefusalCause>;
+}
 
-  // Requests against pools.
-  for (const u of units) {
-    const isGroup = u.id.startsWith("group:");
-    const first = u.members[0] as ParsedService;
-    const poolField = isGroup ? "spec.pool" : (first.requestedPoolField ?? "");
-    const ipField = isGroup ? "spec.ip" : (first.requestedIpsField ?? "");
-    if (u.requestedPool !== undefined) {
-      const pool = poolByName.get(u.requestedPool);
-      if (pool === undefined) {
-        problems.push({
-          object: u.object,
-          field: poolField,
-          message: `${u.object} requests pool "${u.requestedPool}", which does not exist; name one of the pools (${pools.map((p) => `"${p.name}"`).join(", ") || "none are defined"}) or define it.`,
-        });
-      } else {
-        const refused = admitsUnit(pool, u);
-        if (refused !== undefined) {
-          problems.push({
-            object: u.object,
-            field: poolField,
-            message: `${u.object} requests pool "${pool.name}", but ${admitRefusal(pool, refused.svc, nsLabels)}; widen the pool's serviceAllocation or request another pool.`,
-          });
-        }
-      }
-    }
-    if (u.requestedIps !== undefined) {
-      let firstPool: string | undefined;
-      for (const a of u.requestedIps) {
-        const text = formatAddress(a);
-        const range = index.find(a.family, a.value);
-        if (range === undefined) {
-          problems.push({
-            object: u.object,
-            field: ipField,
-            message: `${u.object} requests ${text}, which is in no address pool; request an address from a pool (${poolList()}) or add ${text} to one.`,
-          });
-          continue;
-        }
-        const pool = poolByName.get(range.pool) as CompiledPool;
-        const why = exclusionReason(pool, range, a.value, ex);
-        if (why !== undefined) {
-          problems.push({ object: u.object, field: ipField, message: `${u.object} requests ${text}, which cannot be handed out: ${why}; request another address.` });
-        }
-        const refused = admitsUnit(pool, u);
-        if (refused !== undefined) {
-          problems.push({
-            object: u.object,
-            field: ipField,
-            message: `${u.object} requests ${text} from pool "${pool.name}", but ${admitRefusal(pool, refused.svc, nsLabels)}; request an address from a pool that serves it, or widen the pool's serviceAllocation.`,
-          });
-        }
-        if (u.requestedPool !== undefined && u.requestedPool !== pool.name && poolByName.has(u.requestedPool)) {
-          problems.push({
-            object: u.object,
-            field: ipField,
-            message: `${u.object} requests ${text}, which is in pool "${pool.name}", and also pool "${u.requestedPool}"; drop one of the two requests or make them agree.`,
-          });
-        }
-        if (firstPool !== undefined && firstPool !== pool.name) {
-          problems.push({
-            object: u.object,
-            field: ipField,
-            message: `${u.object} requests addresses from two pools ("${firstPool}" and "${pool.name}"); all addresses of a Service come from one pool — request addresses from one pool.`,
-          });
-        }
-        firstPool ??= pool.name;
-      }
+/**
+ * Reads the Services and groups into units. Under isolation this runs in rounds: the Services and
+ * groups with problems are refused (a group with the Services it claimed) and what is left is
+ * read again, until a round finds no problem — so the units placed are exactly those of an input
+ * without the refused Services and groups. Every round refuses at least one more Service or
+ * group, so it ends; as the rules stand, the second round finds nothing new.
+ */
+function readRefusingBadServices(input: AllocationInput, ctx: PoolContext, isolate: boolean): UnitsAndRefusals {
+  const found = new ServiceProblems();
+  const services = readServices(input.services ?? [], found);
+  const refused = new Map<string, RefusalCause>();
+  for (const key of found.services.keys()) refused.set(key, undefined);
+  const skippedGroups = new Set<string>();
+  for (;;) {
+    const round = new ServiceProblems();
+    const remaining = new Map([...services].filter(([key]) => !refused.has(key)));
+    const { units, members } = readUnits(remaining, input.sharedIpGroups ?? [], refused, skippedGroups, ctx, round);
+    found.merge(round);
+    if (!isolate || round.isEmpty()) return { units, found, refused };
+    for (const key of round.services.keys()) refused.set(key, undefined);
+    for (const group of round.groups.keys()) {
+      skippedGroups.add(group);
+      for (const key of members.get(group) ?? []) if (!refused.has(key)) refused.set(key, group);
     }
   }
+}
 
-  if (problems.length > 0) {
-    problems.sort((a, b) => cmp(a.object, b.object) || cmp(a.field, b.field) || cmp(a.message, b.message));
-    return { ok: false, problems: dedupe(problems) };
+/** The `{ error }` of every refused Service: its own problems, or its group's. */
+function refusedOutcomes(read: UnitsAndRefusals): Record<string, ServiceOutcome> {
+  const out: Record<string, ServiceOutcome> = {};
+  const sentences = (list: readonly ConfigProblem[] | undefined): string => sortProblems(list ?? []).map((p) => p.message).join(" ");
+  for (const [key, group] of read.refused) {
+    out[key] = {
+      error: group === undefined ? sentences(read.found.services.get(key)) : `Service "${key}" is in ${group}, which is invalid: ${sentences(read.found.groups.get(group))}`,
+    };
   }
+  return out;
+}
 
-  // ---- Allocation ----
+/** What the three phases decided for every unit. */
+interface Allocation {
+  placed: Map<Unit, { pool: string; ips: Address[] }>;
+  /** Why a unit's previous assignment was not kept (or partly released). */
+  reasons: Map<Unit, string>;
+  errors: Map<Unit, string>;
+  holdings: Map<Family, Map<bigint, Holding>>;
+}
+
+/** The three phases: sticky previous assignments, requested addresses, first-fit. */
+function allocate(units: readonly Unit[], ctx: PoolContext, previous: Record<string, Assignment>): Allocation {
   const holdings = new Map<Family, Map<bigint, Holding>>([
     [4, new Map()],
     [6, new Map()],
@@ -328,7 +169,7 @@ export function planAllocation(input: AllocationInput): PlanResult {
     let ff = fitters.get(k);
     if (ff === undefined) {
       const held = holdings.get(f) as Map<bigint, Holding>;
-      ff = new FirstFit(pool, f, ex, (v) => held.has(v));
+      ff = new FirstFit(pool, f, ctx.ex, (v) => held.has(v));
       fitters.set(k, ff);
     }
     return ff;
@@ -360,7 +201,6 @@ export function planAllocation(input: AllocationInput): PlanResult {
   };
 
   // Phase 1: sticky previous assignments.
-  const previous = input.previous ?? {};
   for (const u of units) {
     const own = u.members
       .map((m) => previous[m.key])
@@ -391,8 +231,8 @@ export function planAllocation(input: AllocationInput): PlanResult {
   // Phase 2: explicitly requested addresses.
   for (const u of units) {
     if (placed.has(u) || u.requestedIps === undefined) continue;
-    const range = index.find(u.requestedIps[0]!.family, u.requestedIps[0]!.value)!;
-    const pool = poolByName.get(range.pool) as CompiledPool;
+    const range = ctx.index.find(u.requestedIps[0]!.family, u.requestedIps[0]!.value)!;
+    const pool = ctx.byName.get(range.pool) as CompiledPool;
     const refusal = u.requestedIps
       .map((a) => {
         const r = sharingRefusal(u, holdings.get(a.family)!.get(a.value));
@@ -407,7 +247,7 @@ export function planAllocation(input: AllocationInput): PlanResult {
   }
 
   // Phase 3: automatic assignment, first-fit over pools in a total order.
-  const autoOrder = pools
+  const autoOrder = ctx.pools
     .filter((p) => p.autoAssign)
     .sort((a, b) => {
       if (a.pinned !== b.pinned) return a.pinned ? -1 : 1;
@@ -422,15 +262,15 @@ export function planAllocation(input: AllocationInput): PlanResult {
     if (placed.has(u) || errors.has(u)) continue;
     let candidates: CompiledPool[];
     if (u.requestedPool !== undefined) {
-      const pool = poolByName.get(u.requestedPool) as CompiledPool;
+      const pool = ctx.byName.get(u.requestedPool) as CompiledPool;
       candidates = [pool];
     } else {
-      candidates = autoOrder.filter((p) => admitsUnit(p, u) === undefined);
+      candidates = autoOrder.filter((p) => memberRefusedBy(p, u, ctx) === undefined);
     }
     if (candidates.length === 0) {
       errors.set(
         u,
-        `${u.object} got no address: no auto-assigning pool serves it (${poolList()}); add a pool whose serviceAllocation admits it, or request a pool or an address.`,
+        `${u.object} got no address: no auto-assigning pool serves it (${describePools(ctx)}); add a pool whose serviceAllocation admits it, or request a pool or an address.`,
       );
       continue;
     }
@@ -463,9 +303,9 @@ export function planAllocation(input: AllocationInput): PlanResult {
   function pickAddress(u: Unit, pool: CompiledPool, f: Family): bigint | undefined {
     const held = holdings.get(f) as Map<bigint, Holding>;
     for (const v of u.hints.get(f) ?? []) {
-      const range = index.find(f, v);
+      const range = ctx.index.find(f, v);
       if (range === undefined || range.pool !== pool.name) continue;
-      if (exclusionReason(pool, range, v, ex) !== undefined) continue;
+      if (exclusionReason(pool, range, v, ctx.ex) !== undefined) continue;
       if (sharingRefusal(u, held.get(v)) === undefined) return v;
     }
     let best = fitter(pool, f).peek();
@@ -485,13 +325,13 @@ export function planAllocation(input: AllocationInput): PlanResult {
     for (const text of prev.ips) {
       const a = tryParseAddress(String(text).trim());
       if (a === undefined) return `the previous address "${String(text)}" is not an address`;
-      const range = index.find(a.family, a.value);
+      const range = ctx.index.find(a.family, a.value);
       if (range === undefined) return `${formatAddress(a)} is no longer in any pool`;
-      const pool = poolByName.get(range.pool) as CompiledPool;
-      const why = exclusionReason(pool, range, a.value, ex);
+      const pool = ctx.byName.get(range.pool) as CompiledPool;
+      const why = exclusionReason(pool, range, a.value, ctx.ex);
       if (why !== undefined) return `${formatAddress(a)} can no longer be used: ${why}`;
-      const refused = admitsUnit(pool, u);
-      if (refused !== undefined) return `pool "${pool.name}" no longer serves it: ${admitRefusal(pool, refused.svc, nsLabels)}`;
+      const refused = memberRefusedBy(pool, u, ctx);
+      if (refused !== undefined) return `pool "${pool.name}" no longer serves it: ${admitRefusal(pool, refused.svc, ctx.nsLabels)}`;
       if (poolName !== undefined && poolName !== pool.name) return `its previous addresses now lie in two pools ("${poolName}" and "${pool.name}")`;
       poolName = pool.name;
       if (!ips.some((x) => x.family === a.family)) ips.push(a);
@@ -500,7 +340,7 @@ export function planAllocation(input: AllocationInput): PlanResult {
       if (!list.includes(a.value)) list.push(a.value);
       u.hints.set(a.family, list);
     }
-    const pool = poolByName.get(poolName!) as CompiledPool;
+    const pool = ctx.byName.get(poolName!) as CompiledPool;
     if (u.requestedIps !== undefined && ipSetKey(u.requestedIps) !== ipSetKey(ips)) {
       return `it now requests ${u.requestedIps.map(formatAddress).join(", ")}`;
     }
@@ -519,17 +359,23 @@ export function planAllocation(input: AllocationInput): PlanResult {
     return out;
   }
 
-  // ---- Results ----
+  return { placed, reasons, errors, holdings };
+}
+
+/** Each member's outcome, and why its addresses changed (by Service key). */
+function outcomesOf(units: readonly Unit[], allocation: Allocation, previous: Record<string, Assignment>): { outcomes: Record<string, ServiceOutcome>; reasons: Map<string, string> } {
+  const { placed, errors } = allocation;
   const outcomes: Record<string, ServiceOutcome> = {};
   const serviceReason = new Map<string, string>();
   for (const u of units) {
     const got = placed.get(u);
+    const reason = allocation.reasons.get(u);
     for (const m of u.members) {
-      if (reasons.has(u)) serviceReason.set(m.key, reasons.get(u) as string);
+      if (reason !== undefined) serviceReason.set(m.key, reason);
       if (got === undefined) {
         const error = errors.get(u) ?? `${u.object} got no address.`;
         // A group member's error names the member first, then the group's reason.
-        outcomes[m.key] = { error: u.members.length > 1 || u.id.startsWith("group:") ? `${m.object} is in ${u.object}, which has no address: ${error}` : error };
+        outcomes[m.key] = { error: u.members.length > 1 || isGroup(u) ? `${m.object} is in ${u.object}, which has no address: ${error}` : error };
         continue;
       }
       const mine = got.ips.filter((a) => m.wanted.includes(a.family)).sort((a, b) => m.wanted.indexOf(a.family) - m.wanted.indexOf(b.family));
@@ -542,23 +388,28 @@ export function planAllocation(input: AllocationInput): PlanResult {
       }
       outcomes[m.key] = { ips: mine.map(formatAddress), pool: got.pool };
       const prev = previous[m.key];
-      if (!reasons.has(u) && u.id.startsWith("group:") && prev && Array.isArray(prev.ips) && !sameSet(prev.ips.map(String), mine.map(formatAddress))) {
+      if (reason === undefined && isGroup(u) && prev && Array.isArray(prev.ips) && !sameSet(prev.ips.map(String), mine.map(formatAddress))) {
         serviceReason.set(m.key, `it joined ${u.object}, which uses ${got.ips.map(formatAddress).join(", ")}`);
       }
     }
   }
-  const sortedServices: Record<string, ServiceOutcome> = {};
-  for (const k of Object.keys(outcomes).sort(cmp)) sortedServices[k] = outcomes[k] as ServiceOutcome;
+  return { outcomes, reasons: serviceReason };
+}
 
-  const usage: Record<string, PoolUsage> = {};
+function poolUsage(ctx: PoolContext, allocation: Allocation): Record<string, PoolUsage> {
   const used = new Map<string, number>();
-  for (const held of holdings.values()) for (const h of held.values()) used.set(h.pool, (used.get(h.pool) ?? 0) + 1);
-  for (const p of pools) usage[p.name] = { size: p.size, used: used.get(p.name) ?? 0 };
+  for (const held of allocation.holdings.values()) for (const h of held.values()) used.set(h.pool, (used.get(h.pool) ?? 0) + 1);
+  const usage: Record<string, PoolUsage> = {};
+  for (const p of ctx.pools) usage[p.name] = { size: p.size, used: used.get(p.name) ?? 0 };
+  return usage;
+}
 
+/** One change per Service in the plan or in `previous`, sorted by key. */
+function changesOf(services: Record<string, ServiceOutcome>, previous: Record<string, Assignment>, reasons: ReadonlyMap<string, string>): Change[] {
   const changes: Change[] = [];
-  const keys = new Set([...Object.keys(sortedServices), ...Object.keys(previous)]);
+  const keys = new Set([...Object.keys(services), ...Object.keys(previous)]);
   for (const key of [...keys].sort(cmp)) {
-    const now = sortedServices[key];
+    const now = services[key];
     const prev = previous[key];
     const from = prev && Array.isArray(prev.ips) ? prev.ips.map(String) : undefined;
     if (now === undefined) {
@@ -566,7 +417,7 @@ export function planAllocation(input: AllocationInput): PlanResult {
       continue;
     }
     if ("error" in now) {
-      if (from && from.length > 0) changes.push({ service: key, kind: "released", from, reason: serviceReason.get(key) ?? now.error });
+      if (from && from.length > 0) changes.push({ service: key, kind: "released", from, reason: reasons.get(key) ?? now.error });
       else changes.push({ service: key, kind: "new", reason: now.error });
       continue;
     }
@@ -574,11 +425,15 @@ export function planAllocation(input: AllocationInput): PlanResult {
       changes.push({ service: key, kind: "new", to: now.ips });
       continue;
     }
-    const same = sameSet(from, now.ips);
-    if (same) changes.push({ service: key, kind: "unchanged", from, to: now.ips });
-    else changes.push({ service: key, kind: "moved", from, to: now.ips, reason: serviceReason.get(key) ?? "its previous assignment could not be kept" });
+    if (sameSet(from, now.ips)) changes.push({ service: key, kind: "unchanged", from, to: now.ips });
+    else changes.push({ service: key, kind: "moved", from, to: now.ips, reason: reasons.get(key) ?? "its previous assignment could not be kept" });
   }
-  return { ok: true, services: sortedServices, pools: usage, changes };
+  return changes;
+}
+
+function sortProblems(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const sorted = [...problems].sort((a, b) => cmp(a.object, b.object) || cmp(a.field, b.field) || cmp(a.message, b.message));
+  return dedupe(sorted);
 }
 
 /** One address per family from several previous assignments, the first one's winning. */

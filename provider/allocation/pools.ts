@@ -148,6 +148,16 @@ function usableCount(pool: { avoidBuggyIPs: boolean }, range: PoolRange, ex: Exc
   return total;
 }
 
+/** The problem of range `r` overlapping `other` (of the same pool or another one). */
+export function overlapProblem(r: PoolRange, other: PoolRange): ConfigProblem {
+  const which = other.pool === r.pool ? `its own spec.addresses[${other.entry}]` : `AddressPool "${other.pool}" spec.addresses[${other.entry}]`;
+  return {
+    object: `AddressPool "${r.pool}"`,
+    field: `spec.addresses[${r.entry}]`,
+    message: `AddressPool "${r.pool}" spec.addresses[${r.entry}] (${r.text}) overlaps ${which} (${other.text}); an address may belong to one range of one pool only — shrink or remove one of them.`,
+  };
+}
+
 /** True when a pool has a serviceAllocation (and so is "pinned" in MetalLB's words). */
 function isPinned(p: AddressPool): boolean {
   return p.spec.serviceAllocation !== undefined && p.spec.serviceAllocation !== null;
@@ -264,14 +274,7 @@ export function compilePools(pools: readonly AddressPool[], ex: Exclusions, prob
   all.sort((a, b) => a.family - b.family || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0) || a.pool.localeCompare(b.pool) || a.entry - b.entry);
   let widest: PoolRange | undefined;
   for (const r of all) {
-    if (widest !== undefined && rangesOverlap(widest, r)) {
-      const other = widest.pool === r.pool ? `its own spec.addresses[${widest.entry}]` : `AddressPool "${widest.pool}" spec.addresses[${widest.entry}]`;
-      problems.push({
-        object: `AddressPool "${r.pool}"`,
-        field: `spec.addresses[${r.entry}]`,
-        message: `AddressPool "${r.pool}" spec.addresses[${r.entry}] (${r.text}) overlaps ${other} (${widest.text}); an address may belong to one range of one pool only — shrink or remove one of them.`,
-      });
-    }
+    if (widest !== undefined && rangesOverlap(widest, r)) problems.push(overlapProblem(r, widest));
     if (widest === undefined || widest.family !== r.family || r.last > widest.last) widest = r;
   }
 

@@ -4,8 +4,9 @@ import fc from "fast-check";
 import { parseAddress, parseRange, rangeContains, reservedOfSubnet, parseCidr, formatAddress } from "../ip/index.ts";
 import type { AddressPool } from "../model/pool.ts";
 import { planAllocation } from "./plan.ts";
+import { usablePools } from "./usable.ts";
 import { REQUESTED_POOL_ANNOTATIONS, SHARING_KEY_ANNOTATIONS } from "./requests.ts";
-import type { AllocationInput, PlanSuccess, ServiceRequest, SharedIpGroup } from "./types.ts";
+import type { AllocationInput, Change, PlanResult, PlanSuccess, ServiceRequest, SharedIpGroup } from "./types.ts";
 import { stateOf } from "./helpers.test.ts";
 
 const NAMESPACES = ["alpha", "beta", "gamma"];
@@ -282,12 +283,200 @@ describe("allocation properties", () => {
         const sharedIpGroups = (input.sharedIpGroups ?? []).map((g) => ({ ...g, services: g.services.filter((m) => !removed.has(m)) })).filter((g) => g.services.length > 0);
         const after = planAllocation({ ...input, services, sharedIpGroups, previous: stateOf(before) });
         assert.ok(after.ok, JSON.stringify(!after.ok && after.problems));
+        // A group that lost a member may have lost the request that gave it its address: its other members may move.
+        const regrouped = new Set((input.sharedIpGroups ?? []).filter((g) => g.services.some((m) => removed.has(m))).flatMap((g) => g.services));
         for (const [k, out] of Object.entries(before.services)) {
-          if (removed.has(k) || "error" in out) continue;
+          if (removed.has(k) || regrouped.has(k) || "error" in out) continue;
           assert.deepEqual(after.services[k], out, `${k} moved`);
         }
         for (const k of removed) assert.equal(after.changes.find((c) => c.service === k)?.kind, "error" in (before.services[k] ?? { error: "" }) ? undefined : "released");
         checkInvariants({ ...input, services, sharedIpGroups }, after);
+      }),
+      RUNS,
+    );
+  });
+});
+
+/** Ways to break a Service (or to put it in a group that may be invalid). */
+const BREAKAGES = ["unknownPool", "badAnnotation", "outsidePools", "badPort", "badFamily", "duplicate", "groupWithGhost", "newGroup"] as const;
+type Breakage = (typeof BREAKAGES)[number];
+
+/** The input with some Services broken, planned with isolateServiceProblems. */
+const brokenInputArb: fc.Arbitrary<{ input: AllocationInput; broken: AllocationInput }> = inputArb.chain((input) =>
+  fc.array(fc.record({ kind: fc.constantFrom(...BREAKAGES), target: fc.nat() }), { minLength: 1, maxLength: 4 }).map((breaks) => ({
+    input: { ...input, isolateServiceProblems: true },
+    broken: breakServices(input, breaks),
+  })),
+);
+
+function breakServices(input: AllocationInput, breaks: readonly { kind: Breakage; target: number }[]): AllocationInput {
+  const services = input.services.map((s) => ({ ...s, ...(s.annotations ? { annotations: { ...s.annotations } } : {}) }));
+  const groups = [...(input.sharedIpGroups ?? [])];
+  breaks.forEach(({ kind, target }, i) => {
+    if (input.services.length === 0) return;
+    const s = services[target % input.services.length] as ServiceRequest;
+    const next = services[(target + 1) % input.services.length] as ServiceRequest;
+    if (kind === "unknownPool") s.annotations = { ...s.annotations, "l2lb.dev/requested-pool": "missing-pool" };
+    if (kind === "badAnnotation") s.annotations = { ...s.annotations, "metallb.io/loadBalancerIPs": "not-an-address" };
+    if (kind === "outsidePools") s.loadBalancerIP = "192.0.2.1";
+    if (kind === "badPort") s.ports = [...(s.ports ?? []), { port: 0 }];
+    if (kind === "badFamily") s.ipFamilies = ["IPv5" as "IPv4"];
+    if (kind === "duplicate") services.push({ ...s, ports: [] });
+    if (kind === "groupWithGhost") groups.push({ name: `ghost-${i}`, services: [key(s), "nowhere/ghost"] });
+    if (kind === "newGroup") groups.push({ name: `new-${i}`, services: [key(s), key(next)] });
+  });
+  return { ...input, services, sharedIpGroups: groups, isolateServiceProblems: true };
+}
+
+/** The Services a plan refused: those with a problem of their own, and the members of refused groups. */
+function refusedKeys(r: PlanSuccess): Set<string> {
+  const groups = r.refused.filter((p) => p.object.startsWith("SharedIpGroup \"")).map((p) => p.object);
+  const out = new Set(r.refused.filter((p) => p.object.startsWith('Service "')).map((p) => JSON.parse(p.object.slice("Service ".length)) as string));
+  for (const [k, o] of Object.entries(r.services)) {
+    if ("error" in o && groups.some((g) => o.error.startsWith(`Service "${k}" is in ${g}, which is invalid: `))) out.add(k);
+  }
+  return out;
+}
+
+function withoutRefused(input: AllocationInput, r: PlanSuccess): AllocationInput {
+  const keys = refusedKeys(r);
+  const groups = new Set(r.refused.map((p) => p.object));
+  const { isolateServiceProblems: _, ...rest } = input;
+  return {
+    ...rest,
+    services: input.services.filter((s) => !keys.has(key(s))),
+    sharedIpGroups: (input.sharedIpGroups ?? []).filter((g) => !groups.has(`SharedIpGroup "${g.name}"`)),
+  };
+}
+
+/** An isolated plan fails only for a problem of a pool or a node. */
+function assertPoolOrNodeFailure(r: PlanResult): void {
+  assert.ok(
+    !r.ok && r.problems.some((p) => /^(AddressPool|Node) /.test(p.object)),
+    `isolated plans fail only for pools and nodes: ${JSON.stringify(!r.ok && r.problems)}`,
+  );
+}
+
+/** {@link permute}, keeping each group's member list as written (problems name its entries by position). */
+function permuteKeepingMembers(input: AllocationInput, seed: number): AllocationInput {
+  const written = new Map((input.sharedIpGroups ?? []).map((g) => [g.name, g]));
+  const out = permute(input, seed);
+  return { ...out, sharedIpGroups: (out.sharedIpGroups ?? []).map((g) => written.get(g.name) ?? g) };
+}
+
+describe("allocation properties with isolateServiceProblems", () => {
+  it("refuses only the invalid Services and groups, and plans the rest exactly as if they were absent", () => {
+    let refusing = 0;
+    fc.assert(
+      fc.property(brokenInputArb, ({ broken }) => {
+        const r = planAllocation(broken);
+        if (!r.ok) return assertPoolOrNodeFailure(r);
+        for (const p of r.refused) assert.match(p.object, /^(Service|SharedIpGroup) "/, p.message);
+        if (r.refused.length > 0) refusing++;
+        const keys = refusedKeys(r);
+        for (const k of keys) assert.ok("error" in (r.services[k] ?? {}), `${k} is refused but has an address`);
+        const reducedInput = withoutRefused(broken, r);
+        const reduced = planAllocation(reducedInput);
+        assert.ok(reduced.ok, JSON.stringify(!reduced.ok && reduced.problems));
+        for (const [k, out] of Object.entries(reduced.services)) assert.deepEqual(r.services[k], out, k);
+        assert.deepEqual(Object.keys(r.services).filter((k) => !keys.has(k)), Object.keys(reduced.services));
+        assert.deepEqual(r.pools, reduced.pools);
+        assert.deepEqual(reduced.refused, []);
+        checkInvariants(reducedInput, r);
+      }),
+      RUNS,
+    );
+    assert.ok(refusing > RUNS.numRuns / 3, `too few configurations with refused Services (${refusing})`);
+  });
+  it("re-planning with the previous result changes nothing, refused Services included", () => {
+    fc.assert(
+      fc.property(brokenInputArb, ({ broken }) => {
+        const r = planAllocation(broken);
+        if (!r.ok) return;
+        const again = planAllocation({ ...broken, previous: stateOf(r) });
+        assert.ok(again.ok);
+        assert.deepEqual(again.refused, r.refused);
+        for (const [k, out] of Object.entries(r.services)) {
+          if ("error" in out) assert.ok("error" in (again.services[k] ?? {}), `${k} got an address only on re-planning`);
+          else assert.deepEqual(again.services[k], out);
+        }
+        for (const c of again.changes) assert.ok(c.kind === "unchanged" || (c.kind === "new" && c.to === undefined), JSON.stringify(c));
+      }),
+      RUNS,
+    );
+  });
+  it("breaking Services moves no other Service, and releases the broken ones' addresses", () => {
+    fc.assert(
+      fc.property(brokenInputArb, ({ input, broken }) => {
+        const before = planAllocation(input);
+        if (!before.ok) return;
+        const after = planAllocation({ ...broken, previous: stateOf(before) });
+        if (!after.ok) return assertPoolOrNodeFailure(after);
+        const refused = refusedKeys(after);
+        const regrouped = new Set((broken.sharedIpGroups ?? []).slice((input.sharedIpGroups ?? []).length).flatMap((g) => g.services));
+        for (const [k, out] of Object.entries(before.services)) {
+          if ("error" in out) continue;
+          const change: Change | undefined = after.changes.find((c) => c.service === k);
+          if (refused.has(k)) assert.equal(change?.kind, "released", `${k} is refused: ${JSON.stringify(change)}`);
+          else if (!regrouped.has(k)) assert.deepEqual(after.services[k], out, `${k} moved`);
+        }
+      }),
+      RUNS,
+    );
+  });
+  it("same inputs in any order give the same result", () => {
+    fc.assert(
+      fc.property(brokenInputArb, fc.integer(), ({ broken }, seed) => {
+        assert.deepEqual(planAllocation(permuteKeepingMembers(broken, seed)), planAllocation(broken));
+      }),
+      RUNS,
+    );
+  });
+});
+
+/** Pools that often overlap, sometimes share a name or hold a bad range. */
+const clashingPoolsArb: fc.Arbitrary<AddressPool[]> = fc.array(
+  fc.record({
+    name: fc.integer({ min: 0, max: 6 }),
+    ranges: fc.array(fc.oneof({ arbitrary: fc.record({ start: fc.integer({ min: 0, max: 60 }), len: fc.integer({ min: 0, max: 12 }) }), weight: 9 }, { arbitrary: fc.constant(undefined), weight: 1 }), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+  }),
+  { maxLength: 10 },
+).map((list) => list.map((p) => pool(`pool-${p.name}`, p.ranges.map((r) => (r === undefined ? "10.0.0.300" : `10.0.0.${r.start}-10.0.0.${r.start + r.len}`)))));
+
+function pool(name: string, addresses: string[]): AddressPool {
+  return { name, spec: { addresses } };
+}
+
+describe("usablePools properties", () => {
+  it("admits a valid configuration, never changes its mind about an earlier pool, and sets a pool aside only for a reason", () => {
+    fc.assert(
+      fc.property(clashingPoolsArb, fc.boolean(), (pools, withSubnet) => {
+        const subnets = withSubnet ? ["10.0.0.0/27", "bad"] : undefined;
+        const r = usablePools(pools, subnets);
+        assert.equal(r.usable.length + r.setAside.length, pools.length);
+        const planned = planAllocation({ pools: r.usable, services: [], ...(withSubnet ? { nodeSubnets: ["10.0.0.0/27"] } : {}) });
+        assert.ok(planned.ok, JSON.stringify(!planned.ok && planned.problems));
+        for (const s of r.setAside) assert.ok(s.problems.length > 0 && s.problems.every((p) => p.message.includes(`AddressPool "${s.pool}"`)), JSON.stringify(s));
+        for (let k = 0; k < pools.length; k++) {
+          const earlier = usablePools(pools.slice(0, k), subnets);
+          assert.deepEqual(earlier.usable, r.usable.slice(0, earlier.usable.length));
+          assert.deepEqual(earlier.setAside, r.setAside.slice(0, earlier.setAside.length));
+        }
+        // Each pool set aside repeats an earlier name, or is invalid with the pools admitted before it.
+        const setAside = pools.filter((p) => !r.usable.includes(p));
+        assert.deepEqual(r.setAside.map((x) => x.pool), setAside.map((p) => p.name));
+        setAside.forEach((p, j) => {
+          const index = pools.indexOf(p);
+          if (pools.slice(0, index).some((q) => q.name === p.name)) {
+            assert.ok(r.setAside[j]!.problems.some((x) => x.message.includes("has the name of an older pool")));
+            return;
+          }
+          const admittedBefore = r.usable.filter((q) => pools.indexOf(q) < index);
+          assert.equal(planAllocation({ pools: [...admittedBefore, p], services: [], ...(withSubnet ? { nodeSubnets: ["10.0.0.0/27"] } : {}) }).ok, false);
+        });
       }),
       RUNS,
     );

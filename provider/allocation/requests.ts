@@ -56,6 +56,19 @@ export function serviceKey(svc: Pick<ServiceRequest, "namespace" | "name">): str
   return `${svc.namespace || "default"}/${svc.name}`;
 }
 
+/**
+ * The key (`namespace/name`) of a Service as written, or `undefined` when it has none: not an
+ * object, no name, or a namespace that is not a string. Such a Service's problems name it by
+ * position (`Service #3`) or by its name alone.
+ */
+export function rawServiceKey(raw: unknown): string | undefined {
+  if (raw === null || typeof raw !== "object") return undefined;
+  const { name, namespace } = raw as { name?: unknown; namespace?: unknown };
+  if (typeof name !== "string" || name === "") return undefined;
+  if (namespace !== undefined && typeof namespace !== "string") return undefined;
+  return serviceKey({ namespace: namespace ?? "", name });
+}
+
 /** Describes the backend key for messages. */
 export function describeBackend(backendKey: string): string {
   if (backendKey === "Cluster") return "externalTrafficPolicy Cluster";

@@ -77,6 +77,16 @@ export interface AllocationInput {
   nodeAddresses?: string[];
   /** Previous assignments by `"<namespace>/<name>"` (e.g. the services of an earlier `l2lb plan -o json`). They are kept unless they became invalid. */
   previous?: Record<string, Assignment>;
+  /**
+   * When true, a problem of one Service or shared-IP group (a malformed annotation, a request
+   * outside every pool, an unknown requested pool, a group whose members clash, ...) does not
+   * fail the plan: that Service — or every member of that group — is refused (its outcome is an
+   * `{ error }` naming the problems, and it takes no address), every other Service is planned
+   * exactly as if the refused ones were absent, and the problems are listed in
+   * {@link PlanSuccess.refused}. Problems of pools, node subnets and node addresses still fail
+   * the plan. Default false: any problem fails the plan (what a preview must do).
+   */
+  isolateServiceProblems?: boolean;
 }
 
 /** One reason the configuration is invalid. */
@@ -128,6 +138,12 @@ export interface PlanSuccess {
   pools: Record<string, PoolUsage>;
   /** One entry per Service in the input or in `previous`, sorted by service key. */
   changes: Change[];
+  /**
+   * Problems of the Services and shared-IP groups refused under
+   * {@link AllocationInput.isolateServiceProblems}, sorted by object, field and message; empty
+   * when none (always empty without that option, since any problem then fails the plan).
+   */
+  refused: ConfigProblem[];
 }
 
 export interface PlanFailure {
@@ -136,3 +152,19 @@ export interface PlanFailure {
 }
 
 export type PlanResult = PlanSuccess | PlanFailure;
+
+/** A pool `usablePools` set aside, and why. */
+export interface PoolSetAside {
+  /** The pool's name, or `#<position in the input>` when it has none. */
+  pool: string;
+  /** In the order found; each names the pool, what is wrong and the fix. An overlap names the pool it overlaps. */
+  problems: ConfigProblem[];
+}
+
+/** The result of `usablePools`. */
+export interface UsablePools {
+  /** The pools admitted, in the order given. */
+  usable: AddressPool[];
+  /** The pools set aside, in the order given. */
+  setAside: PoolSetAside[];
+}

@@ -92,11 +92,53 @@ describe("l2lb plan behaviour", () => {
     const json = JSON.parse(planCommand(["-f", "m.yaml", "-o", "json"], memoryIo({ "m.yaml": pool + service("a") + service("b") + service("c") })).stdout);
     assert.match(json.services["default/c"].error, /^Service "default\/c" got no address/);
   });
-  it("exits 1 with every problem on stderr, naming the file, when the configuration is invalid", () => {
-    const r = planCommand(["-f", "m.yaml"], memoryIo({ "m.yaml": pool + service("a", ", annotations: {metallb.io/address-pool: nope}") }));
+  it("exits 1 with every problem on stderr, naming the file, when a pool is invalid", () => {
+    const overlapping = `---\napiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: q}\nspec: {addresses: [10.0.0.2/32]}\n`;
+    const r = planCommand(["-f", "m.yaml"], memoryIo({ "m.yaml": pool + overlapping + service("a", ", annotations: {metallb.io/address-pool: nope}") }));
     assert.equal(r.code, 1);
     assert.equal(r.stdout, "");
-    assert.match(r.stderr, /m\.yaml \(document 2\): Service "default\/a" requests pool "nope", which does not exist; name one of the pools \("p"\) or define it\./);
+    assert.match(r.stderr, /^l2lb plan: the configuration is invalid \(2 problems\):\n/);
+    assert.match(r.stderr, /m\.yaml \(document 2\): AddressPool "q" spec\.addresses\[0\] \(10\.0\.0\.2\/32\) overlaps AddressPool "p" spec\.addresses\[0\]/);
+    assert.match(r.stderr, /m\.yaml \(document 3\): Service "default\/a" requests pool "nope", which does not exist/, "the Services' problems are listed too");
+  });
+  it("exits 3 when a Service is invalid: it is refused, and every other Service is planned as if it were absent", () => {
+    const bad = service("a", ", annotations: {metallb.io/address-pool: nope}");
+    const files = { "m.yaml": pool + bad + service("b") + service("c") };
+    const r = planCommand(["-f", "m.yaml"], memoryIo(files));
+    assert.equal(r.code, 3);
+    assert.match(r.stdout, /^SERVICE\s+ADDRESSES\s+POOL\ndefault\/a\s+<none>\s+-\ndefault\/b\s+10\.0\.0\.1\s+p\ndefault\/c\s+10\.0\.0\.2\s+p\n/);
+    assert.match(r.stdout, /Services without an address:\n {2}default\/a: Service "default\/a" requests pool "nope", which does not exist; name one of the pools \("p"\) or define it\.\n/);
+    assert.equal(
+      r.stderr,
+      'l2lb plan: invalid Services get no address (1 problem); every other Service is planned:\n  - m.yaml (document 2): Service "default/a" requests pool "nope", which does not exist; name one of the pools ("p") or define it.\n',
+    );
+    const json = JSON.parse(planCommand(["-f", "m.yaml", "-o", "json"], memoryIo(files)).stdout);
+    assert.deepEqual(json.services["default/a"], { error: 'Service "default/a" requests pool "nope", which does not exist; name one of the pools ("p") or define it.' });
+    const without = JSON.parse(planCommand(["-f", "m.yaml", "-o", "json"], memoryIo({ "m.yaml": pool + service("b") + service("c") })).stdout);
+    assert.deepEqual({ ...json.services, "default/a": undefined }, { ...without.services, "default/a": undefined });
+    assert.deepEqual(json.pools, without.pools);
+  });
+  it("exits 3 when a SharedIpGroup is invalid: each member is refused, naming the group", () => {
+    const group = `---\napiVersion: l2lb.dev/v1alpha1\nkind: SharedIpGroup\nmetadata: {name: web}\nspec: {services: [a, b]}\n`;
+    const r = planCommand(["-f", "m.yaml", "-o", "json"], memoryIo({ "m.yaml": pool + service("a") + service("b") + service("c") + group }));
+    assert.equal(r.code, 3);
+    const services = JSON.parse(r.stdout).services;
+    for (const member of ["a", "b"]) {
+      assert.match(services[`default/${member}`].error, new RegExp(`^Service "default/${member}" is in SharedIpGroup "web", which is invalid: SharedIpGroup "web" puts Services "default/a" and "default/b" on one address, but both use TCP/80`));
+    }
+    assert.deepEqual(services["default/c"], { ips: ["10.0.0.1"], pool: "p" });
+    assert.match(r.stderr, /m\.yaml \(document 5\): SharedIpGroup "web" puts Services/);
+  });
+  it("a refused Service that had an address is shown as released, with the reason", () => {
+    const io = memoryIo({
+      "m.yaml": pool + service("a", ", annotations: {metallb.io/address-pool: nope}") + service("b"),
+      "s.json": '{"services": {"default/a": {"ips": ["10.0.0.1"], "pool": "p"}, "default/b": {"ips": ["10.0.0.2"], "pool": "p"}}}',
+    });
+    const r = planCommand(["-f", "m.yaml", "--state", "s.json"], io);
+    assert.equal(r.code, 3);
+    assert.match(r.stdout, /default\/a\s+<none>\s+-\s+released 10\.0\.0\.1: Service "default\/a" requests pool "nope", which does not exist/);
+    assert.match(r.stdout, /default\/b\s+10\.0\.0\.2\s+p\s+unchanged\n/);
+    assert.match(r.stdout, /0 new, 0 moved, 1 released, 1 unchanged\./);
   });
   it("exits 1 on unreadable input and malformed YAML", () => {
     assert.equal(planCommand(["-f", "missing.yaml"], memoryIo({})).code, 1);
@@ -112,6 +154,7 @@ describe("l2lb plan behaviour", () => {
     const help = l2lb(["plan", "--help"]);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Usage: l2lb plan -f/);
+    assert.match(help.stdout, /Exit status:\n {2}0 {2}planned.*\n[\s\S]* {2}3 {2}some Services or SharedIpGroups are invalid/);
   });
   it("reads directories, several -f and stdin", () => {
     const io = memoryIo({ "dir/a.yaml": pool, "dir/sub/b.yaml": service("a").slice(4) }, service("b").slice(4));

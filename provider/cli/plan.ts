@@ -35,8 +35,16 @@ Namespaces, Nodes) without touching a cluster.
                      and the table shows what changes
   -o, --output       table (default) or json
 
-Exit status: 0 when the configuration is valid (Services that cannot get an address are listed
-with their error), 1 when it is invalid (problems on stderr), 2 on a usage error.`;
+Exit status:
+  0  planned (Services that cannot get an address are listed with their error)
+  1  the configuration is invalid: a pool, a node subnet or a manifest (every problem on stderr;
+     nothing is planned)
+  2  usage error
+  3  some Services or SharedIpGroups are invalid: those Services are refused (their problems on
+     stderr, and listed without an address) and every other Service is planned`;
+
+/** Exit statuses of `l2lb plan`. */
+export const EXIT = { planned: 0, invalid: 1, usage: 2, servicesRefused: 3 } as const;
 
 function withOrigin(p: ConfigProblem, origins: Record<string, string[]>): string {
   const where = origins[p.object];
@@ -156,15 +164,15 @@ export function planCommand(args: readonly string[], io: PlanIo): CommandResult 
       strict: true,
     }));
   } catch (e) {
-    return { code: 2, stdout: "", stderr: `l2lb plan: ${(e as Error).message}\n\n${PLAN_USAGE}\n` };
+    return { code: EXIT.usage, stdout: "", stderr: `l2lb plan: ${(e as Error).message}\n\n${PLAN_USAGE}\n` };
   }
-  if (values.help) return { code: 0, stdout: `${PLAN_USAGE}\n`, stderr: "" };
+  if (values.help) return { code: EXIT.planned, stdout: `${PLAN_USAGE}\n`, stderr: "" };
   const output = values.output ?? "table";
   if (output !== "table" && output !== "json") {
-    return { code: 2, stdout: "", stderr: `l2lb plan: output format "${output}" is not supported; use -o table or -o json.\n` };
+    return { code: EXIT.usage, stdout: "", stderr: `l2lb plan: output format "${output}" is not supported; use -o table or -o json.\n` };
   }
   if (!values.filename || values.filename.length === 0) {
-    return { code: 2, stdout: "", stderr: `l2lb plan: no manifests given; pass -f <file|dir>.\n\n${PLAN_USAGE}\n` };
+    return { code: EXIT.usage, stdout: "", stderr: `l2lb plan: no manifests given; pass -f <file|dir>.\n\n${PLAN_USAGE}\n` };
   }
 
   const sources: ManifestSource[] = [];
@@ -174,14 +182,14 @@ export function planCommand(args: readonly string[], io: PlanIo): CommandResult 
       else for (const path of io.expand(f)) sources.push({ source: path, text: io.readFile(path) });
     }
   } catch (e) {
-    return { code: 1, stdout: "", stderr: `l2lb plan: ${(e as Error).message}\n` };
+    return { code: EXIT.invalid, stdout: "", stderr: `l2lb plan: ${(e as Error).message}\n` };
   }
   let previous: Record<string, Assignment> | undefined;
   if (values.state !== undefined) {
     try {
       previous = parseState(io.readFile(values.state), values.state);
     } catch (e) {
-      return { code: 1, stdout: "", stderr: `l2lb plan: ${(e as Error).message}\n` };
+      return { code: EXIT.invalid, stdout: "", stderr: `l2lb plan: ${(e as Error).message}\n` };
     }
   }
 
@@ -192,9 +200,10 @@ export function planCommand(args: readonly string[], io: PlanIo): CommandResult 
   const warnings = [...set.warnings, ...unannounced].map((w) => `warning: ${w}\n`).join("");
   if (set.problems.length > 0) {
     const lines = set.problems.map((p) => `  - ${withOrigin(p, set.origins)}`).join("\n");
-    return { code: 1, stdout: "", stderr: `${warnings}l2lb plan: the manifests are invalid:\n${lines}\n` };
+    return { code: EXIT.invalid, stdout: "", stderr: `${warnings}l2lb plan: the manifests are invalid:\n${lines}\n` };
   }
   const result = planAllocation({
+    isolateServiceProblems: true,
     pools: set.pools,
     services: set.services,
     sharedIpGroups: set.sharedIpGroups,
@@ -205,8 +214,19 @@ export function planCommand(args: readonly string[], io: PlanIo): CommandResult 
   });
   if (!result.ok) {
     const lines = result.problems.map((p) => `  - ${withOrigin(p, set.origins)}`).join("\n");
-    return { code: 1, stdout: "", stderr: `${warnings}l2lb plan: the configuration is invalid (${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}):\n${lines}\n` };
+    return { code: EXIT.invalid, stdout: "", stderr: `${warnings}l2lb plan: the configuration is invalid (${plural(result.problems.length, "problem")}):\n${lines}\n` };
   }
   const stdout = output === "json" ? `${JSON.stringify(planToJson(result), null, 2)}\n` : renderTable(result, previous !== undefined);
-  return { code: 0, stdout, stderr: warnings };
+  if (result.refused.length === 0) return { code: EXIT.planned, stdout, stderr: warnings };
+  return { code: EXIT.servicesRefused, stdout, stderr: `${warnings}${describeRefused(result.refused, set.origins)}` };
+}
+
+/** The stderr report of the refused Services' problems, each naming where it was defined. */
+function describeRefused(refused: readonly ConfigProblem[], origins: Record<string, string[]>): string {
+  const lines = refused.map((p) => `  - ${withOrigin(p, origins)}`).join("\n");
+  return `l2lb plan: invalid Services get no address (${plural(refused.length, "problem")}); every other Service is planned:\n${lines}\n`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
