@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
- * The `l2lb` command. Today it has one subcommand, `plan` (see {@link planCommand}).
+ * The `l2lb` command: `plan` (see {@link planCommand}), `status` (see {@link statusCommand}) and
+ * `import` (see {@link importCommand}).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PLAN_USAGE, planCommand } from "./plan.ts";
-import type { PlanIo } from "./plan.ts";
+import type { CommandResult, PlanIo } from "./plan.ts";
+import { IMPORT_USAGE, importCommand } from "./import.ts";
+import { STATUS_USAGE, statusCommand } from "./status.ts";
 
 const MANIFEST = /\.(ya?ml|json)$/i;
 
@@ -46,22 +49,31 @@ export const nodeIo: PlanIo = {
 const USAGE = `Usage: l2lb <command> [options]
 
 Commands:
-  plan    plan LoadBalancer addresses from manifests (run 'l2lb plan --help')`;
+  plan    plan LoadBalancer addresses from manifests (run 'l2lb plan --help')
+  status  show the addresses, pools and pending Services of a cluster (run 'l2lb status --help')
+  import  translate MetalLB and OpenELB pools into l2lb objects (run 'l2lb import --help')`;
 
-function main(argv: string[]): number {
+const COMMANDS: Record<string, (args: string[]) => CommandResult | Promise<CommandResult>> = {
+  plan: (args) => planCommand(args, nodeIo),
+  status: (args) => statusCommand(args),
+  import: (args) => importCommand(args, nodeIo),
+};
+
+async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-    process.stdout.write(`${USAGE}\n\n${PLAN_USAGE}\n`);
+    process.stdout.write(`${USAGE}\n\n${PLAN_USAGE}\n\n${STATUS_USAGE}\n\n${IMPORT_USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
-  if (command !== "plan") {
-    process.stderr.write(`l2lb: unknown command "${command}"; the commands are: plan.\n`);
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    process.stderr.write(`l2lb: unknown command "${command}"; the commands are: ${Object.keys(COMMANDS).join(", ")}.\n`);
     return 2;
   }
-  const result = planCommand(rest, nodeIo);
+  const result = await run(rest);
   process.stdout.write(result.stdout);
   process.stderr.write(result.stderr);
   return result.code;
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));
