@@ -1,8 +1,9 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { check, create, diff, nodeFacts, read, readNodesFromCluster, remove, update, UNKNOWN, STATE_VERSION } from "./engine.ts";
-import type { NodeFacts, NodeReader } from "./engine.ts";
+import { check, create, diff, nodeFacts, read, readNodesFromCluster, readServicesFromCluster, remove, update, UNKNOWN, STATE_VERSION } from "./engine.ts";
+import type { NodeFacts, NodeReader, ServiceReader } from "./engine.ts";
+import type { ServiceLike } from "./foreign-services.ts";
 import { node, startFakeApiServer } from "../../test/pulumi/fake-apiserver.ts";
 
 const POOL = { name: "first-pool", spec: { addresses: ["192.168.28.210-192.168.28.220"] } };
@@ -143,6 +144,193 @@ describe("check", () => {
   });
 });
 
+describe("Services outside the stack", () => {
+  const contacted = (extra: Record<string, unknown> = {}): Record<string, unknown> => base({ nodeSubnets: undefined, ...extra });
+  const speakers = facts({ nodes: 1, publishing: 1, subnets: ["192.168.28.0/24"], addresses: ["192.168.28.10"] });
+  const listing =
+    (...services: ServiceLike[]): ServiceReader =>
+    async () =>
+      services;
+  const noServices = listing();
+  /** A Service made by kubectl and assigned by the in-cluster allocator. */
+  const inCluster = (namespace: string, name: string, ips: string, extra: { annotations?: Record<string, string>; ports?: unknown[] } = {}): ServiceLike => ({
+    metadata: {
+      namespace,
+      name,
+      annotations: { "l2lb.dev/load-balancer-ips": ips, "l2lb.dev/address-pool": "first-pool", "l2lb.dev/allocated-by": "cluster", ...extra.annotations },
+    },
+    spec: { type: "LoadBalancer", loadBalancerClass: "l2lb.dev/layer2", ports: extra.ports ?? [{ port: 80, protocol: "TCP" }] },
+  });
+  const legacy = inCluster("ops", "legacy", "192.168.28.210");
+  const stateWith = (assignments: Record<string, string>, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    ...contacted(extra),
+    stateVersion: 1,
+    assignments,
+    assignedPools: Object.fromEntries(Object.keys(assignments).map((key) => [key, "first-pool"])),
+    subnetSource: "speakers: published by 1 of 1 nodes (l2lb.dev/subnets)",
+  });
+
+  test("preview skips an address a kubectl-made Service holds", async () => {
+    const r = await check({}, contacted(), {}, speakers, listing(legacy));
+    assert.equal(r.failures, undefined);
+    assert.deepEqual(r.inputs.assignments, { "default/nginx": "192.168.28.211" });
+    assert.deepEqual(r.inputs.poolUsage, { "first-pool": { size: "11", used: 1 } }, "usage counts the stack's own addresses");
+    assert.match(String(r.inputs.subnetSource), /^speakers: published by 1 of 1 nodes \(l2lb\.dev\/subnets\)$/, "the source reads as before");
+    assert.equal(r.inputs.moveReasons, undefined);
+  });
+
+  test("a stack Service whose previous address a foreign Service took moves, naming the holder", async () => {
+    const olds = stateWith({ "default/nginx": "192.168.28.215" });
+    const r = await check(olds, contacted(), {}, speakers, listing(inCluster("ops", "legacy", "192.168.28.215")));
+    assert.equal(r.failures, undefined);
+    assert.deepEqual(r.inputs.assignments, { "default/nginx": "192.168.28.210" });
+    assert.deepEqual(r.inputs.moveReasons, { "default/nginx": '192.168.28.215 is taken by Service "ops/legacy", assigned in the cluster' });
+    assert.equal(diff(olds, r.inputs).changes, true);
+  });
+
+  test("a foreign Service with the same sharing key and distinct ports shares the address: no move", async () => {
+    const shared = { "metallb.io/allow-shared-ip": "web" };
+    const services = [{ ...nginx, annotations: shared }];
+    const olds = stateWith({ "default/nginx": "192.168.28.215" }, { services });
+    const keyed = contacted({ services });
+    const https = inCluster("ops", "legacy", "192.168.28.215", { annotations: shared, ports: [{ port: 443, protocol: "TCP" }] });
+    const r = await check(olds, keyed, {}, speakers, listing(https));
+    assert.equal(r.failures, undefined);
+    assert.deepEqual(r.inputs.assignments, { "default/nginx": "192.168.28.215" });
+    assert.equal(r.inputs.moveReasons, undefined);
+    assert.equal(diff(olds, r.inputs).changes, false);
+
+    const http = inCluster("ops", "legacy", "192.168.28.215", { annotations: shared });
+    const clash = await check(olds, keyed, {}, speakers, listing(http));
+    assert.deepEqual(clash.inputs.assignments, { "default/nginx": "192.168.28.210" }, "the same port may not share");
+  });
+
+  test("a shared-IP group's address is never shared with a foreign Service", async () => {
+    const shared = { "metallb.io/allow-shared-ip": "web" };
+    const members = [
+      { ...nginx, annotations: shared },
+      { namespace: "default", name: "nginx-tls", ports: [{ port: 443 }], annotations: shared },
+    ];
+    const olds = stateWith({ "default/nginx": "192.168.28.215", "default/nginx-tls": "192.168.28.215" });
+    const news = contacted({ services: members, sharedIpGroups: [{ name: "web", services: ["default/nginx", "default/nginx-tls"] }] });
+    const r = await check(olds, news, {}, speakers, listing(inCluster("ops", "legacy", "192.168.28.215", { annotations: shared, ports: [{ port: 8080 }] })));
+    assert.equal(r.failures, undefined);
+    assert.deepEqual(r.inputs.assignments, { "default/nginx": "192.168.28.210", "default/nginx-tls": "192.168.28.210" });
+  });
+
+  test("foreign Services outside the stack's pools, malformed ones and the stack's own Services are ignored", async () => {
+    const elsewhere = inCluster("ops", "elsewhere", "10.0.0.5");
+    const garbled = inCluster("ops", "garbled", "not-an-address");
+    const broken = inCluster("ops", "broken", "192.168.28.213", { ports: [{ port: 0 }] });
+    const own = inCluster("default", "nginx", "192.168.28.210");
+    const olds = stateWith({ "default/nginx": "192.168.28.210" });
+    const r = await check(olds, contacted(), {}, speakers, listing(elsewhere, garbled, broken, own));
+    assert.equal(r.failures, undefined);
+    assert.deepEqual(r.inputs.assignments, { "default/nginx": "192.168.28.210" });
+  });
+
+  test("a stack Service that fails, fails the preview exactly as without foreign Services", async () => {
+    const bad = { ...nginx, annotations: { "metallb.io/loadBalancerIPs": "nope" } };
+    const alone = await check({}, base({ services: [bad] }), {}, never);
+    const beside = await check({}, contacted({ services: [bad] }), {}, speakers, listing(inCluster("ops", "legacy", "192.168.28.212")));
+    assert.ok(alone.failures && alone.failures.length > 0);
+    assert.deepEqual(beside.failures, alone.failures);
+
+    const tiny = { name: "first-pool", spec: { addresses: ["192.168.28.210-192.168.28.211"] } };
+    const web = { namespace: "default", name: "web" };
+    const full = await check({}, contacted({ pools: [tiny], services: [nginx, web] }), {}, speakers, listing(inCluster("ops", "legacy", "192.168.28.211")));
+    assert.equal(full.failures?.length, 1);
+    assert.equal(full.failures![0]!.property, 'services["default/web"]');
+    assert.match(full.failures![0]!.reason, /Service "default\/web" got no address/);
+  });
+
+  test("a stack Service requesting an address a foreign Service holds fails, naming the holder", async () => {
+    const requesting = { ...nginx, annotations: { "l2lb.dev/requested-ips": "192.168.28.210" } };
+    const r = await check({}, contacted({ services: [requesting] }), {}, speakers, listing(legacy));
+    assert.equal(r.failures?.length, 1);
+    assert.equal(r.failures![0]!.property, 'services["default/nginx"]');
+    assert.match(r.failures![0]!.reason, /192\.168\.28\.210 is taken: it is used by Service "ops\/legacy"/);
+  });
+
+  test("a foreign Service the stack's pools do not admit fails the preview instead of being overlooked", async () => {
+    const selective = { ...POOL, spec: { ...POOL.spec, serviceAllocation: { namespaceSelectors: [{ matchLabels: { team: "web" } }] } } };
+    const news = contacted({ pools: [selective], namespaceLabels: { default: { team: "web" } } });
+    const r = await check({}, news, {}, speakers, listing(legacy));
+    assert.equal(r.failures?.length, 1);
+    assert.equal(r.failures![0]!.property, 'services["default/nginx"]');
+    assert.match(r.failures![0]!.reason, /^Service "default\/nginx" would get 192\.168\.28\.210, but Service "ops\/legacy" holds it \(assigned in the cluster\)/);
+    assert.match(r.failures![0]!.reason, /namespaceLabels for namespace "ops"/);
+    await assert.rejects(create({ ...news, assignments: { "default/nginx": "192.168.28.210" } }, {}, listing(legacy)), /Service "ops\/legacy"/);
+  });
+
+  test("the race: an address taken between preview and up fails create, and the next up picks another", async () => {
+    const planned = await check({}, contacted(), {}, speakers, noServices);
+    assert.deepEqual(planned.inputs.assignments, { "default/nginx": "192.168.28.210" });
+    await assert.rejects(
+      create(planned.inputs, {}, listing(legacy)),
+      (err: Error) => {
+        assert.match(err.message, /^Service "default\/nginx" cannot be given 192\.168\.28\.210: /);
+        assert.match(err.message, /since it was planned, Service "ops\/legacy" holds it \(assigned in the cluster\) and they may not share it \(.*has no sharing key\)\./);
+        assert.match(err.message, /run pulumi up again to pick another address, or free it\.$/);
+        return true;
+      },
+    );
+    const again = await check({}, contacted(), {}, speakers, listing(legacy));
+    assert.deepEqual(again.inputs.assignments, { "default/nginx": "192.168.28.211" });
+    const created = await create(again.inputs, {}, listing(legacy));
+    assert.deepEqual(created.outs.assignments, { "default/nginx": "192.168.28.211" });
+  });
+
+  test("the race on update: the new Service's address was taken, the existing one stays", async () => {
+    const olds = stateWith({ "default/nginx": "192.168.28.210" });
+    const web = { namespace: "default", name: "web", ports: [{ port: 80 }] };
+    const planned = await check(olds, contacted({ services: [nginx, web] }), {}, speakers, noServices);
+    assert.deepEqual(planned.inputs.assignments, { "default/nginx": "192.168.28.210", "default/web": "192.168.28.211" });
+    const intruder = listing(inCluster("ops", "legacy", "192.168.28.211"));
+    await assert.rejects(update("l2lb-allocation-lb", olds, planned.inputs, {}, intruder), /Service "default\/web" cannot be given 192\.168\.28\.211/);
+    const again = await check(olds, contacted({ services: [nginx, web] }), {}, speakers, intruder);
+    assert.deepEqual(again.inputs.assignments, { "default/nginx": "192.168.28.210", "default/web": "192.168.28.212" });
+    assert.deepEqual((await update("l2lb-allocation-lb", olds, again.inputs, {}, intruder)).outs.assignments, again.inputs.assignments);
+  });
+
+  test("render-only stacks are never contacted, and create/update without the stack's settings confirm nothing", async () => {
+    const refuse: ServiceReader = async () => {
+      throw new Error("the cluster must not be contacted");
+    };
+    const rendered = (await check({}, base(), {}, never, refuse)).inputs;
+    assert.equal((await create(rendered, {}, refuse)).id, "l2lb-allocation-lb");
+    assert.deepEqual((await update("l2lb-allocation-lb", {}, rendered, {}, refuse)).outs, rendered);
+    const live = (await check({}, contacted(), {}, speakers, noServices)).inputs;
+    assert.equal(create(live).id, "l2lb-allocation-lb", "synchronous, as before");
+  });
+
+  test("Services that cannot be listed fail check and create with the fix, writing nothing", async () => {
+    const forbidden: ServiceReader = async () => {
+      throw new Error("services is forbidden: cannot list resource \"services\" at the cluster scope");
+    };
+    const r = await check({}, contacted(), {}, speakers, forbidden);
+    assert.equal(r.failures?.length, 1);
+    assert.equal(r.failures![0]!.property, "nodeSubnets");
+    assert.match(r.failures![0]!.reason, /cannot list the cluster's Services .*forbidden.*set nodeSubnets/);
+    const live = (await check({}, contacted(), {}, speakers, noServices)).inputs;
+    await assert.rejects(create(live, {}, forbidden), /nothing was written.*run pulumi up again/);
+  });
+
+  test("Services are read with the same credentials as the Nodes", async () => {
+    const seen: unknown[] = [];
+    const record: ServiceReader = async (c) => {
+      seen.push(c);
+      return [];
+    };
+    await check({}, contacted({ kubeconfig: "/input/kubeconfig" }), { context: "ctx" }, speakers, record);
+    await create({ ...contacted({ kubeconfig: "/input/kubeconfig" }), assignments: {} }, { context: "ctx" }, record);
+    assert.deepEqual(seen, [
+      { kubeconfig: "/input/kubeconfig", context: "ctx" },
+      { kubeconfig: "/input/kubeconfig", context: "ctx" },
+    ]);
+  });
+});
+
 describe("advertisements", () => {
   const rack = (name: string, cidr: string, labels: Record<string, string>) => ({ name, labels, subnets: [cidr] });
   const speakers = facts({
@@ -277,6 +465,16 @@ describe("nodes", () => {
       assert.ok(server.requests.some((r) => r.startsWith("GET /api/v1/nodes")), server.requests.join("\n"));
       const r = await check({}, base({ nodeSubnets: undefined }), { kubeconfig: server.kubeconfig });
       assert.match(String(r.inputs.subnetSource), /^speakers: published by 1 of 1 nodes/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("readServicesFromCluster lists every namespace; an API server without Services has none", async () => {
+    const server = await startFakeApiServer([]);
+    try {
+      assert.deepEqual(await readServicesFromCluster({ kubeconfig: server.kubeconfig }), []);
+      assert.ok(server.requests.some((r) => r.startsWith("GET /api/v1/services")), server.requests.join("\n"));
     } finally {
       await server.close();
     }

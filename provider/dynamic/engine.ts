@@ -5,15 +5,17 @@
 //
 // Allocation runs in `check`, which the engine calls in preview and in up: the concrete addresses
 // therefore appear in `pulumi preview --diff`, and `create`/`update` only persist what `check`
-// computed.
+// computed — after making sure no Service outside the stack took one of those addresses since.
 import { planAllocation, sizeToString } from "../allocation/index.ts";
-import type { Assignment, AllocationInput, ConfigProblem, PlanResult, ServiceRequest, SharedIpGroup } from "../allocation/index.ts";
+import type { Assignment, AllocationInput, ConfigProblem, PlanSuccess, ServiceRequest, SharedIpGroup } from "../allocation/index.ts";
 import type { AddressPool, L2Advertisement } from "../model/pool.ts";
 import { matchesSelector } from "../allocation/selectors.ts";
 import { cidrToRange, parseCidr, parseRange, rangeWithin } from "../ip/index.ts";
 import { NODE_SUBNETS_ANNOTATION } from "../model/contract.ts";
 import type { PublishedSubnet } from "../model/contract.ts";
 import { loadKubeConfig } from "./cluster-access.ts";
+import { assignedAddresses, canonicalAddresses, foreignConflicts, foreignServices, heldInput, originOf, stackServicesOf, takenPrevious } from "./foreign-services.ts";
+import type { ForeignConflict, ForeignService, ServiceLike, StackServices } from "./foreign-services.ts";
 
 /** The engine's marker for a value not known until apply (`@pulumi/pulumi/runtime/rpc#unknownValue`). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -57,6 +59,11 @@ export interface AllocationState extends AllocationInputs {
   subnetSource: string;
   /** The node subnets the pools were checked against (empty when `subnetSource` is `none`). */
   nodeSubnetsUsed: string[];
+  /**
+   * Why Services that had addresses got different ones, by `"<namespace>/<name>"` (absent when
+   * none moved). Shown in the preview; not compared by `diff`.
+   */
+  moveReasons?: Record<string, string>;
 }
 
 /** Cluster credentials found by the provider's `configure` (stack configuration). */
@@ -77,6 +84,15 @@ export interface CheckResult {
 
 /** Reads what the allocation needs to know about the cluster's Nodes. Replaceable in tests. */
 export type NodeReader = (cluster: ClusterConfig) => Promise<NodeFacts>;
+
+/**
+ * Lists the cluster's Services in every namespace (to learn the addresses already assigned
+ * outside the stack). Replaceable in tests.
+ */
+export type ServiceReader = (cluster: ClusterConfig) => Promise<ServiceLike[]>;
+
+/** A cluster without Services: what a test that replaces only the Node reader sees. */
+const noServices: ServiceReader = async () => [];
 
 /** The Nodes as the allocator needs them. */
 export interface NodeFacts {
@@ -104,12 +120,19 @@ const COMPUTED_KEYS = ["assignments", "assignedPools", "subnetSource"] as const;
  * Validates the inputs and computes the allocation. `olds` are the previously checked inputs
  * (empty on create or replace): their assignments are the sticky input, so an address moves only
  * when it must. Unknown inputs give unknown assignments, never guessed ones.
+ *
+ * When the cluster is contacted (no `nodeSubnets`), the addresses Services outside the stack hold
+ * count as taken, under MetalLB's sharing rules: a stack Service never gets one it may not share,
+ * and one whose previous address was taken moves (`moveReasons` names the holder). `readServices`
+ * defaults to the live cluster when the Nodes are read from it, and to no Services when a test
+ * replaces only the Node reader.
  */
 export async function check(
   olds: Record<string, unknown>,
   news: Record<string, unknown>,
   cluster: ClusterConfig = {},
   readNodes: NodeReader = readNodesFromCluster,
+  readServices: ServiceReader = readNodes === readNodesFromCluster ? readServicesFromCluster : noServices,
 ): Promise<CheckResult> {
   const inputs: Record<string, unknown> = { ...news, stateVersion: STATE_VERSION };
   const failures = validateShape(news);
@@ -125,89 +148,203 @@ export async function check(
   }
   const args = news as unknown as AllocationInputs;
 
-  let nodeSubnets: string[] | undefined;
-  let publishers: NodeFacts["publishers"];
-  let nodeAddresses: string[] = [...(args.nodeAddresses ?? [])];
-  let subnetSource: string;
-  if (args.nodeSubnets !== undefined) {
-    nodeSubnets = [...args.nodeSubnets];
-    subnetSource = "explicit: the nodeSubnets input (the cluster was not contacted)";
-  } else {
-    const credentials: ClusterConfig = {
-      kubeconfig: typeof news.kubeconfig === "string" ? news.kubeconfig : cluster.kubeconfig,
-      context: typeof news.context === "string" ? news.context : cluster.context,
-    };
-    let facts: NodeFacts;
-    try {
-      facts = await readNodes(credentials);
-    } catch (err) {
-      return {
-        inputs,
-        failures: [
-          {
-            property: "nodeSubnets",
-            reason:
-              `cannot read the cluster's Nodes to learn their subnets (${errorText(err)}). ` +
-              `Fix the Kubernetes credentials (stack config kubernetes:kubeconfig, KUBECONFIG), or set nodeSubnets ` +
-              `explicitly for a render-only stack.`,
-          },
-        ],
-      };
-    }
-    nodeAddresses = [...nodeAddresses, ...facts.addresses];
-    if (facts.publishing > 0) {
-      nodeSubnets = facts.subnets;
-      publishers = facts.publishers;
-      subnetSource = `speakers: published by ${facts.publishing} of ${facts.nodes} nodes (${NODE_SUBNETS_ANNOTATION})`;
-    } else {
-      subnetSource =
-        `none: no speaker has published subnets yet (${facts.nodes} nodes); pools were not checked against node ` +
-        `subnets — set nodeSubnets to check them before the speakers run`;
-    }
-  }
+  const view = await readCluster(args, cluster, readNodes, readServices);
+  if ("failure" in view) return { inputs, failures: [view.failure] };
 
+  const stack = stackServicesOf(args.services, args.sharedIpGroups ?? []);
   const previous = previousAssignments(olds);
-  const plan: PlanResult = planAllocation({
-    pools: args.pools,
-    services: args.services,
-    sharedIpGroups: args.sharedIpGroups ?? [],
-    namespaceLabels: args.namespaceLabels ?? {},
-    nodeSubnets,
-    nodeAddresses: sortedUnique(nodeAddresses),
-    previous,
-  } satisfies AllocationInput);
-
-  if (!plan.ok) return { inputs, failures: plan.problems.map(problemToFailure) };
+  const taken = takenPrevious(previous, stack, view.foreign);
+  const planned = planWithForeignServices(
+    {
+      pools: args.pools,
+      services: args.services,
+      sharedIpGroups: args.sharedIpGroups ?? [],
+      namespaceLabels: args.namespaceLabels ?? {},
+      nodeSubnets: view.nodeSubnets,
+      nodeAddresses: sortedUnique(view.nodeAddresses),
+      previous: withoutKeys(previous, taken),
+    },
+    view.foreign,
+  );
+  if ("failures" in planned) return { inputs, failures: planned.failures };
   if (args.advertisements !== undefined) {
-    const reach = advertisementProblems(args.pools, args.advertisements, publishers);
+    const reach = advertisementProblems(args.pools, args.advertisements, view.publishers);
     if (reach.length > 0) return { inputs, failures: reach };
   }
 
-  const serviceFailures: CheckFailure[] = [];
+  const outcome = stackOutcomes(planned.plan, stack);
+  if (outcome.failures.length > 0) return { inputs, failures: outcome.failures };
+  const unaccounted = foreignConflicts(assignedAddresses(outcome.assignments), stack, view.foreign);
+  if (unaccounted.length > 0) return { inputs, failures: unaccounted.map((c) => unaccountedFailure(c, planned.plan)) };
+
+  const moveReasons = movesOf(previous, outcome.assignments, planned.plan, taken);
+  Object.assign(inputs, {
+    assignments: outcome.assignments,
+    assignedPools: outcome.assignedPools,
+    poolUsage: stackPoolUsage(planned.plan, outcome),
+    subnetSource: view.subnetSource,
+    nodeSubnetsUsed: view.nodeSubnets ?? [],
+    ...(Object.keys(moveReasons).length > 0 ? { moveReasons } : {}),
+  });
+  return { inputs };
+}
+
+/** What `check` learned about the cluster (or was told instead of contacting it). */
+interface ClusterView {
+  nodeSubnets: string[] | undefined;
+  publishers: NodeFacts["publishers"];
+  nodeAddresses: string[];
+  subnetSource: string;
+  /** Services outside the stack holding addresses (none when the cluster is not contacted). */
+  foreign: ForeignService[];
+}
+
+async function readCluster(
+  args: AllocationInputs,
+  cluster: ClusterConfig,
+  readNodes: NodeReader,
+  readServices: ServiceReader,
+): Promise<ClusterView | { failure: CheckFailure }> {
+  const given = [...(args.nodeAddresses ?? [])];
+  if (args.nodeSubnets !== undefined) {
+    const subnetSource = "explicit: the nodeSubnets input (the cluster was not contacted)";
+    return { nodeSubnets: [...args.nodeSubnets], publishers: undefined, nodeAddresses: given, subnetSource, foreign: [] };
+  }
+  const credentials = credentialsOf(args, cluster);
+  let facts: NodeFacts;
+  try {
+    facts = await readNodes(credentials);
+  } catch (err) {
+    return {
+      failure: {
+        property: "nodeSubnets",
+        reason:
+          `cannot read the cluster's Nodes to learn their subnets (${errorText(err)}). ` +
+          `Fix the Kubernetes credentials (stack config kubernetes:kubeconfig, KUBECONFIG), or set nodeSubnets ` +
+          `explicitly for a render-only stack.`,
+      },
+    };
+  }
+  let services: ServiceLike[];
+  try {
+    services = await readServices(credentials);
+  } catch (err) {
+    return {
+      failure: {
+        property: "nodeSubnets",
+        reason:
+          `cannot list the cluster's Services to learn which addresses are already assigned (${errorText(err)}). ` +
+          `Fix the Kubernetes credentials (stack config kubernetes:kubeconfig, KUBECONFIG) or allow them to list Services ` +
+          `in every namespace, or set nodeSubnets explicitly for a render-only stack.`,
+      },
+    };
+  }
+  const foreign = foreignServices(services, stackServicesOf(args.services, []).keys);
+  const nodeAddresses = [...given, ...facts.addresses];
+  if (facts.publishing > 0) {
+    const subnetSource = `speakers: published by ${facts.publishing} of ${facts.nodes} nodes (${NODE_SUBNETS_ANNOTATION})`;
+    return { nodeSubnets: facts.subnets, publishers: facts.publishers, nodeAddresses, subnetSource, foreign };
+  }
+  const subnetSource =
+    `none: no speaker has published subnets yet (${facts.nodes} nodes); pools were not checked against node ` +
+    `subnets — set nodeSubnets to check them before the speakers run`;
+  return { nodeSubnets: undefined, publishers: undefined, nodeAddresses, subnetSource, foreign };
+}
+
+/** The credentials to reach the cluster: the resource's own inputs win over the stack configuration. */
+function credentialsOf(args: { kubeconfig?: unknown; context?: unknown }, cluster: ClusterConfig): ClusterConfig {
+  return {
+    kubeconfig: typeof args.kubeconfig === "string" ? args.kubeconfig : cluster.kubeconfig,
+    context: typeof args.context === "string" ? args.context : cluster.context,
+  };
+}
+
+/**
+ * Plans the stack's Services together with the foreign Services holding addresses of its pools.
+ * Problems of foreign Services are theirs, not the stack's: they are planned with
+ * `isolateServiceProblems` and left out. When the stack itself is invalid, the failures are those
+ * of the stack planned alone — the same as without foreign Services.
+ */
+function planWithForeignServices(input: AllocationInput, foreign: readonly ForeignService[]): { plan: PlanSuccess } | { failures: CheckFailure[] } {
+  const held = heldInput(foreign, input.pools);
+  if (held.services.length === 0) return planAlone(input);
+  const plan = planAllocation({
+    ...input,
+    services: [...input.services, ...held.services],
+    previous: { ...input.previous, ...held.previous },
+    isolateServiceProblems: true,
+  });
+  const foreignObjects = new Set(held.services.map((s) => `Service "${s.namespace}/${s.name}"`));
+  const stackProblems = (plan.ok ? plan.refused : plan.problems).filter((p) => !foreignObjects.has(p.object));
+  if (plan.ok && stackProblems.length === 0) return { plan };
+  const alone = planAlone(input);
+  return "failures" in alone ? alone : { failures: stackProblems.map(problemToFailure) };
+}
+
+function planAlone(input: AllocationInput): { plan: PlanSuccess } | { failures: CheckFailure[] } {
+  const plan = planAllocation(input);
+  return plan.ok ? { plan } : { failures: plan.problems.map(problemToFailure) };
+}
+
+/** The stack's assignments, or a failure for every stack Service that got none; foreign outcomes are left out. */
+function stackOutcomes(plan: PlanSuccess, stack: StackServices): { assignments: Record<string, string>; assignedPools: Record<string, string>; failures: CheckFailure[] } {
+  const failures: CheckFailure[] = [];
   const assignments: Record<string, string> = {};
   const assignedPools: Record<string, string> = {};
   for (const [key, outcome] of Object.entries(plan.services)) {
+    if (!stack.keys.has(key)) continue;
     if ("error" in outcome) {
       const named = outcome.error.includes(`"${key}"`);
-      serviceFailures.push({ property: `services[${JSON.stringify(key)}]`, reason: named ? outcome.error : `Service "${key}": ${outcome.error}` });
+      failures.push({ property: `services[${JSON.stringify(key)}]`, reason: named ? outcome.error : `Service "${key}": ${outcome.error}` });
       continue;
     }
     assignments[key] = outcome.ips.join(",");
     assignedPools[key] = outcome.pool;
   }
-  if (serviceFailures.length > 0) return { inputs, failures: serviceFailures };
+  return { assignments, assignedPools, failures };
+}
 
-  const poolUsage: AllocationState["poolUsage"] = {};
-  for (const [name, usage] of Object.entries(plan.pools)) poolUsage[name] = { size: sizeToString(usage.size), used: usage.used };
+/**
+ * A stack Service planned onto an address a foreign Service holds that the plan could not
+ * account for (the foreign Service does not fit the stack's pools, e.g. a namespace selector
+ * whose namespace labels the stack does not know).
+ */
+function unaccountedFailure(conflict: ForeignConflict, plan: PlanSuccess): CheckFailure {
+  const holder = conflict.holder.key;
+  const outcome = plan.services[holder];
+  const why = outcome !== undefined && "error" in outcome ? outcome.error : `its assignment is not one this stack's pools allow.`;
+  return {
+    property: `services[${JSON.stringify(conflict.service)}]`,
+    reason:
+      `Service "${conflict.service}" would get ${conflict.address}, but ${holdsIt(conflict)}. ` +
+      `The allocation could not account for Service "${holder}": ${why} ` +
+      `Request another address for Service "${conflict.service}", give namespaceLabels for namespace "${holder.split("/")[0]}" if a pool selects namespaces, or free ${conflict.address}.`,
+  };
+}
 
-  Object.assign(inputs, {
-    assignments,
-    assignedPools,
-    poolUsage,
-    subnetSource,
-    nodeSubnetsUsed: nodeSubnets ?? [],
-  });
-  return { inputs };
+/** Why each stack Service that had addresses got different ones, by key. */
+function movesOf(previous: Record<string, Assignment>, assignments: Record<string, string>, plan: PlanSuccess, taken: ReadonlyMap<string, string>): Record<string, string> {
+  const moved = new Map(plan.changes.filter((c) => c.kind === "moved").map((c) => [c.service, c.reason]));
+  const reasons: Record<string, string> = {};
+  for (const [key, before] of Object.entries(previous)) {
+    const now = assignments[key];
+    if (now === undefined || sameAddresses(before.ips, now.split(","))) continue;
+    const reason = taken.get(key) ?? moved.get(key);
+    if (reason !== undefined) reasons[key] = reason;
+  }
+  return reasons;
+}
+
+/** Size of every pool, and the distinct addresses the stack's own Services use in it. */
+function stackPoolUsage(plan: PlanSuccess, outcome: { assignments: Record<string, string>; assignedPools: Record<string, string> }): AllocationState["poolUsage"] {
+  const used = new Map<string, Set<string>>();
+  for (const [key, ips] of Object.entries(outcome.assignments)) {
+    const pool = outcome.assignedPools[key]!;
+    used.set(pool, new Set([...(used.get(pool) ?? []), ...ips.split(",")]));
+  }
+  const usage: AllocationState["poolUsage"] = {};
+  for (const [name, pool] of Object.entries(plan.pools)) usage[name] = { size: sizeToString(pool.size), used: used.get(name)?.size ?? 0 };
+  return usage;
 }
 
 /**
@@ -345,13 +482,74 @@ export function diff(olds: Record<string, unknown>, news: Record<string, unknown
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: false };
 }
 
-/** The full state: everything `check` computed (outs must be complete, or state is lost). */
-export function create(inputs: Record<string, unknown>): { id: string; outs: Record<string, unknown> } {
-  return { id: idOf(inputs), outs: outputsOf(inputs) };
+/** What `create` returns: the id and the full state. */
+export interface CreateResult {
+  id: string;
+  outs: Record<string, unknown>;
 }
 
-export function update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): { outs: Record<string, unknown> } {
-  return { outs: outputsOf(news) };
+/**
+ * The full state: everything `check` computed (outs must be complete, or state is lost). Given
+ * the stack's cluster settings (as the provider passes them), it first confirms the planned
+ * addresses are still free (see {@link confirmAddressesFree}), so it returns a promise.
+ */
+export function create(inputs: Record<string, unknown>): CreateResult;
+export function create(inputs: Record<string, unknown>, cluster: ClusterConfig, readServices?: ServiceReader): Promise<CreateResult>;
+export function create(inputs: Record<string, unknown>, cluster?: ClusterConfig, readServices: ServiceReader = readServicesFromCluster): CreateResult | Promise<CreateResult> {
+  const result = (): CreateResult => ({ id: idOf(inputs), outs: outputsOf(inputs) });
+  if (cluster === undefined) return result();
+  return confirmAddressesFree(inputs, cluster, readServices).then(result);
+}
+
+/** The new state in full; like {@link create}, given the stack's cluster settings it first confirms the addresses are free. */
+export function update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): { outs: Record<string, unknown> };
+export function update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>, cluster: ClusterConfig, readServices?: ServiceReader): Promise<{ outs: Record<string, unknown> }>;
+export function update(
+  _id: string,
+  _olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+  cluster?: ClusterConfig,
+  readServices: ServiceReader = readServicesFromCluster,
+): { outs: Record<string, unknown> } | Promise<{ outs: Record<string, unknown> }> {
+  const result = (): { outs: Record<string, unknown> } => ({ outs: outputsOf(news) });
+  if (cluster === undefined) return result();
+  return confirmAddressesFree(news, cluster, readServices).then(result);
+}
+
+/**
+ * Right before the allocation is stored (and the Services written), lists the Services again and
+ * throws — so nothing is written — when a Service outside the stack took one of the planned
+ * addresses since `check` and may not share it; the next `check` sees the address as taken.
+ * Render-only stacks (`nodeSubnets` given) are not contacted.
+ */
+export async function confirmAddressesFree(state: Record<string, unknown>, cluster: ClusterConfig, readServices: ServiceReader = readServicesFromCluster): Promise<void> {
+  if (state.nodeSubnets !== undefined || !isRecord(state.assignments)) return;
+  let services: ServiceLike[];
+  try {
+    services = await readServices(credentialsOf(state, cluster));
+  } catch (err) {
+    throw new Error(
+      `Cannot list the cluster's Services to confirm that the planned addresses are still free (${errorText(err)}); nothing was written. ` +
+        `Fix the Kubernetes credentials (stack config kubernetes:kubeconfig, KUBECONFIG), then run pulumi up again.`,
+      { cause: err },
+    );
+  }
+  const args = state as unknown as AllocationInputs;
+  const stack = stackServicesOf(Array.isArray(args.services) ? args.services : [], Array.isArray(args.sharedIpGroups) ? args.sharedIpGroups : []);
+  const conflicts = foreignConflicts(assignedAddresses(state.assignments), stack, foreignServices(services, stack.keys));
+  if (conflicts.length > 0) throw new Error(conflicts.map(raceMessage).join(" "));
+}
+
+/** E.g. `Service "ops/x" holds it (assigned in the cluster) and they may not share it (it is used by ..., which has no sharing key)`. */
+function holdsIt(conflict: ForeignConflict): string {
+  return `Service "${conflict.holder.key}" holds it (${originOf(conflict.holder)}) and they may not share it (${conflict.reason})`;
+}
+
+function raceMessage(conflict: ForeignConflict): string {
+  return (
+    `Service "${conflict.service}" cannot be given ${conflict.address}: since it was planned, ${holdsIt(conflict)}. ` +
+    `Nothing was written: run pulumi up again to pick another address, or free it.`
+  );
 }
 
 /** The allocation lives in the stack's state (the cluster copies live in Services and the ConfigMap): refresh keeps it. */
@@ -387,6 +585,23 @@ export async function readNodesFromCluster(cluster: ClusterConfig): Promise<Node
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const list = await withTimeout(core.listNode({ timeoutSeconds: 10 }), 15_000, "listing Nodes timed out after 15 s");
   return nodeFacts(list.items);
+}
+
+/**
+ * Lists Services in every namespace with `@kubernetes/client-node`. An API server that serves no
+ * Services (404) has none holding an address.
+ */
+export async function readServicesFromCluster(cluster: ClusterConfig): Promise<ServiceLike[]> {
+  const k8s = await import("@kubernetes/client-node");
+  const kc = await loadKubeConfig(cluster, "no Kubernetes cluster is configured");
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  try {
+    const list = await withTimeout(core.listServiceForAllNamespaces({ timeoutSeconds: 10 }), 15_000, "listing Services timed out after 15 s");
+    return list.items;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 404) return [];
+    throw err;
+  }
 }
 
 /** The subset of a Node object read here. */
@@ -475,6 +690,16 @@ export function normalize(value: unknown): unknown {
 
 function deepEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function withoutKeys<T>(record: Record<string, T>, keys: ReadonlyMap<string, unknown>): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).filter(([key]) => !keys.has(key)));
+}
+
+/** Same addresses, in any order and spelling. */
+function sameAddresses(a: readonly string[], b: readonly string[]): boolean {
+  const canonical = (list: readonly string[]): string => canonicalAddresses(list.join(",")).sort().join(",");
+  return canonical(a) === canonical(b);
 }
 
 function sortedUnique(values: string[]): string[] {

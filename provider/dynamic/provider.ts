@@ -22,8 +22,9 @@ export const ALLOCATION_MODULE = "l2lb/dynamic/allocation";
 interface Engine {
   check(olds: Record<string, unknown>, news: Record<string, unknown>, cluster: ClusterConfig): Promise<CheckResult>;
   diff(olds: Record<string, unknown>, news: Record<string, unknown>): DiffResult;
-  create(inputs: Record<string, unknown>): { id: string; outs: Record<string, unknown> };
-  update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): { outs: Record<string, unknown> };
+  /** Given the stack's cluster settings, first confirms no Service outside the stack took a planned address since `check`. */
+  create(inputs: Record<string, unknown>, cluster: ClusterConfig): Promise<{ id: string; outs: Record<string, unknown> }>;
+  update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>, cluster: ClusterConfig): Promise<{ outs: Record<string, unknown> }>;
   read(id: string, props?: Record<string, unknown>): { id: string; props: Record<string, unknown> };
   remove(id: string, props: Record<string, unknown>): void;
 }
@@ -60,12 +61,12 @@ export class AllocationProvider implements pulumi.dynamic.ResourceProvider {
 
   async create(inputs: pulumi.Inputs): Promise<pulumi.dynamic.CreateResult> {
     const engine: Engine = await import(this.module);
-    return engine.create(inputs);
+    return engine.create(inputs, this.cluster);
   }
 
   async update(id: pulumi.ID, olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.UpdateResult> {
     const engine: Engine = await import(this.module);
-    return engine.update(id, olds, news);
+    return engine.update(id, olds, news, this.cluster);
   }
 
   async read(id: pulumi.ID, props?: pulumi.Inputs): Promise<pulumi.dynamic.ReadResult> {
