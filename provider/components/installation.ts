@@ -50,6 +50,14 @@ export interface InstallationArgs {
   heartbeatKey?: pulumi.Input<string>;
   /** Interfaces the speaker may answer on (names or globs); default every eligible interface. */
   interfaces?: string[];
+  /**
+   * Also serve `type: LoadBalancer` Services that set no `loadBalancerClass`, as MetalLB and OpenELB
+   * do: the in-cluster allocator gives them addresses (keeping an address a previous implementation
+   * left in their status when a pool contains it). Leave it off when another load balancer
+   * (k3s ServiceLB, a cloud controller) serves those. Default false: only Services of class
+   * `l2lb.dev/layer2`.
+   */
+  defaultClass?: boolean;
   /** Log level of the speaker (`trace`, `debug`, `info`, `warn`, `error`). Default `info`. */
   logLevel?: "trace" | "debug" | "info" | "warn" | "error";
   /** Priority class of the speaker pods. Default `system-node-critical`. */
@@ -252,7 +260,7 @@ export class Installation extends pulumi.ComponentResource {
                   image: this.image,
                   imagePullPolicy: args.imagePullPolicy ?? "IfNotPresent",
                   // The image's entrypoint is l2lb-speaker (Kubernetes mode).
-                  args: ["--metrics-port", String(port)],
+                  args: ["--metrics-port", String(port), ...(args.defaultClass === true ? ["--default-class"] : [])],
                   env: [
                     { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
                     { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },

@@ -121,8 +121,8 @@ export interface L2AdvertisementArgs {
   /** Nodes allowed to announce (labels); empty = every node running a speaker. */
   nodeSelectors?: LabelSelector[];
   /**
-   * Interfaces to announce on: names (`eth0`, `eth0.100`), globs (`eth*`, `en?1`), or
-   * `can_reach:<ip>` — on each node, the interface its routing table uses to reach that address
+   * Interfaces to announce on: names (`eth0`, `eth0.100`), globs (`eth*`, `en?1`), exclusions
+   * (`!docker*`), or `can_reach:<ip>` — on each node, the interface its routing table uses to reach that address
    * (for nodes whose NIC names differ). Empty = every eligible interface.
    */
   interfaces?: string[];
@@ -155,8 +155,8 @@ export class L2Advertisement extends pulumi.ComponentResource {
         if (!isAddress(target)) {
           invalid("L2Advertisement", name, `interfaces[${i}] "${entry}": can_reach needs an IPv4 or IPv6 address, e.g. can_reach:192.168.28.1.`);
         }
-      } else if (!/^[A-Za-z0-9_.:@*?[\]-]{1,15}$/.test(entry)) {
-        invalid("L2Advertisement", name, `interfaces[${i}] "${entry}" is not an interface name or glob (at most 15 characters, e.g. eth0 or eth*).`);
+      } else if (!/^!?[A-Za-z0-9_.:@*?[\]-]{1,15}$/.test(entry)) {
+        invalid("L2Advertisement", name, `interfaces[${i}] "${entry}" is not an interface name or glob (at most 15 characters, e.g. eth0, eth*, or !docker* to exclude).`);
       }
     });
     const g = args.gratuitous;

@@ -245,27 +245,41 @@ function readObject(value: unknown, where: string, set: ManifestSet): void {
       set.warnings.push(`${where}: Service "${key}" has loadBalancerClass ${spec.loadBalancerClass}, so another load balancer serves it; skipped.`);
       return;
     }
-    const svc: ServiceRequest = { namespace, name };
-    if (labels) svc.labels = labels;
-    if (Object.keys(annotations).length > 0) svc.annotations = annotations;
-    if (spec.ipFamilies !== undefined) svc.ipFamilies = spec.ipFamilies as ServiceRequest["ipFamilies"];
-    if (spec.ipFamilyPolicy !== undefined) svc.ipFamilyPolicy = spec.ipFamilyPolicy as ServiceRequest["ipFamilyPolicy"];
-    if (Array.isArray(spec.ports)) {
-      svc.ports = spec.ports.map((p: unknown) => {
-        const o = isObj(p) ? p : {};
-        const port = typeof o.port === "string" && /^[0-9]+$/.test(o.port) ? Number(o.port) : (o.port as number);
-        return o.protocol === undefined ? { port } : { port, protocol: o.protocol as "TCP" };
-      });
-    } else if (spec.ports !== undefined) {
-      svc.ports = spec.ports as ServiceRequest["ports"];
-    }
-    if (spec.externalTrafficPolicy !== undefined) svc.externalTrafficPolicy = spec.externalTrafficPolicy as "Cluster";
-    const selector = stringMap(spec.selector);
-    if (selector) svc.selector = selector;
-    if (spec.loadBalancerIP !== undefined && spec.loadBalancerIP !== null) svc.loadBalancerIP = String(spec.loadBalancerIP);
+    const svc = serviceRequestOf(namespace, name, value);
     set.services.push(svc);
     origin(`Service "${key}"`);
   }
+}
+
+/**
+ * A Service object (from a manifest, or from the API server) as the allocator's request. Only the
+ * fields the allocator reads are taken; `namespace` defaults to `default` when the object has none.
+ */
+export function serviceRequestOf(namespace: string, name: string, service: unknown): ServiceRequest {
+  const value = isObj(service) ? service : {};
+  const meta = isObj(value.metadata) ? value.metadata : {};
+  const spec = isObj(value.spec) ? value.spec : {};
+  const svc: ServiceRequest = { namespace, name };
+  const labels = stringMap(meta.labels);
+  const annotations = stringMap(meta.annotations) ?? {};
+  if (labels) svc.labels = labels;
+  if (Object.keys(annotations).length > 0) svc.annotations = annotations;
+  if (spec.ipFamilies !== undefined && spec.ipFamilies !== null) svc.ipFamilies = spec.ipFamilies as ServiceRequest["ipFamilies"];
+  if (spec.ipFamilyPolicy !== undefined && spec.ipFamilyPolicy !== null) svc.ipFamilyPolicy = spec.ipFamilyPolicy as ServiceRequest["ipFamilyPolicy"];
+  if (Array.isArray(spec.ports)) {
+    svc.ports = spec.ports.map((p: unknown) => {
+      const o = isObj(p) ? p : {};
+      const port = typeof o.port === "string" && /^[0-9]+$/.test(o.port) ? Number(o.port) : (o.port as number);
+      return o.protocol === undefined || o.protocol === null ? { port } : { port, protocol: o.protocol as "TCP" };
+    });
+  } else if (spec.ports !== undefined && spec.ports !== null) {
+    svc.ports = spec.ports as ServiceRequest["ports"];
+  }
+  if (spec.externalTrafficPolicy !== undefined && spec.externalTrafficPolicy !== null) svc.externalTrafficPolicy = spec.externalTrafficPolicy as "Cluster";
+  const selector = stringMap(spec.selector);
+  if (selector) svc.selector = selector;
+  if (spec.loadBalancerIP !== undefined && spec.loadBalancerIP !== null && spec.loadBalancerIP !== "") svc.loadBalancerIP = String(spec.loadBalancerIP);
+  return svc;
 }
 
 /** MetalLB < 0.13 configuration: ConfigMap `metallb-system/config` with `data.config` YAML. */

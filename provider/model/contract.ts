@@ -33,7 +33,30 @@ export const ANNOTATIONS = {
   sharingKey: "l2lb.dev/sharing-key",
   /** Written by the speaker: node and interface announcing each address, e.g. `192.0.2.50=node-a/eth0`. */
   announcedBy: "l2lb.dev/announced-by",
+  /**
+   * Which half made the assignment: `cluster` when the in-cluster allocator wrote it. Absent means
+   * a Pulumi stack (or a rendered plan) did, and the in-cluster allocator never changes it.
+   */
+  allocatedBy: "l2lb.dev/allocated-by",
 } as const;
+
+/** Value of {@link ANNOTATIONS.allocatedBy} written by the in-cluster allocator. */
+export const ALLOCATED_IN_CLUSTER = "cluster";
+
+/** Reasons of the Events l2lb records on Services and AddressPools. */
+export const EVENT_REASONS = {
+  /** Warning on a Service: the in-cluster allocator could not give it an address; the message says why and the fix. */
+  allocationFailed: "AllocationFailed",
+  /** Normal on a Service: the in-cluster allocator assigned (or moved) its addresses. */
+  allocated: "IPAllocated",
+  /** Warning on a Service: it claims an address another Service holds without being allowed to share it. */
+  addressConflict: "AddressConflict",
+  /** Warning on an AddressPool: it is set aside (invalid together with others); the message names the fix. */
+  poolSetAside: "PoolSetAside",
+} as const;
+
+/** Condition type on AddressPool status: `True` when the pool is used, `False` (with reason and message) when set aside. */
+export const POOL_USABLE_CONDITION = "Usable";
 
 /** Annotation on a Node, written by that node's speaker: JSON array of the subnets of its eligible interfaces. */
 export const NODE_SUBNETS_ANNOTATION = "l2lb.dev/subnets";

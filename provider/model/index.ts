@@ -1,3 +1,4 @@
 export * from "./contract.ts";
 export type * from "./labels.ts";
 export type * from "./pool.ts";
+export * from "./served.ts";

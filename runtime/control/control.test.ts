@@ -8,6 +8,7 @@ import { formatEndpoint, isOurs, parseEndpoint, publishedSubnets } from "./contr
 import { Heartbeat, decodeHeartbeat, encodeHeartbeat, type HeartbeatMessage } from "./heartbeat.ts";
 import { isolated, peerLiveness, type HeartbeatObservation, type LeaseObservation } from "./liveness.ts";
 import { decideOwnership, type Owned, type OwnershipInput } from "./ownership.ts";
+import { poolCondition } from "../allocator/pool-status.ts";
 import { departureStep, desiredIngress, parseAnnouncedBy, poolUsage, sameIngress, updateAnnouncedBy } from "./status.ts";
 
 const T = { heartbeatTimeoutMs: 700, graceMs: 300 };
@@ -223,14 +224,14 @@ describe("status", () => {
   });
   it("the AddressPool CRD declares every status field the speaker writes, and its columns show them", () => {
     const plan = planFor(["192.0.2.150"], []);
-    const written: Record<string, unknown> = { ...poolUsage(plan, [{ name: "lan", spec: { addresses: ["192.0.2.100-192.0.2.199"] } }]).get("lan") };
+    const written: Record<string, unknown> = { ...poolUsage(plan, [{ name: "lan", spec: { addresses: ["192.0.2.100-192.0.2.199"] } }]).get("lan"), conditions: [poolCondition(undefined)] };
     const version = addressPoolCrd.spec.versions[0];
     const schema = version?.schema.openAPIV3Schema.properties?.status;
     assert.equal(schema?.["x-kubernetes-preserve-unknown-fields"], undefined, "explicit, not dependent on the applying client keeping the flag");
     const declared = schema?.properties ?? {};
     assert.deepEqual(Object.keys(declared).sort(), Object.keys(written).sort(), "nothing pruned, nothing declared in vain");
     for (const [field, value] of Object.entries(written)) {
-      assert.equal(declared[field]?.type, typeof value === "number" ? "integer" : "string", field);
+      assert.equal(declared[field]?.type, Array.isArray(value) ? "array" : typeof value === "number" ? "integer" : "string", field);
     }
     const columns = (version?.additionalPrinterColumns ?? []).filter((c) => c.jsonPath.startsWith(".status."));
     assert.deepEqual(columns.map((c) => [c.name, c.jsonPath, c.type]), [
@@ -238,7 +239,10 @@ describe("status", () => {
       ["Assigned", ".status.assigned", "integer"],
       ["Announced", ".status.announced", "integer"],
       ["Services", ".status.services", "integer"],
+      ["Usable", '.status.conditions[?(@.type=="Usable")].status', "string"],
     ]);
+    const conditionFields = declared.conditions?.items?.properties ?? {};
+    assert.deepEqual(Object.keys(conditionFields).sort(), ["lastTransitionTime", ...Object.keys(poolCondition(undefined))].sort());
   });
   it("published subnets: up interfaces only, host bits cleared", () => {
     const s = publishedSubnets([

@@ -8,20 +8,26 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { formatCidr, subnetOf } from "../../provider/ip/index.ts";
 import {
+  ALLOCATED_IN_CLUSTER,
   ANNOTATIONS,
   API_GROUP,
   API_GROUP_VERSION,
   API_VERSION,
+  EVENT_REASONS,
   KINDS,
-  LOAD_BALANCER_CLASS,
   NODE_SUBNETS_ANNOTATION,
   SPEAKER_LEASE_PREFIX,
 } from "../../provider/model/contract.ts";
 import type { PublishedSubnet } from "../../provider/model/contract.ts";
 import type { AddressPool, L2Advertisement } from "../../provider/model/pool.ts";
+import { servedByL2lb } from "../../provider/model/served.ts";
+import { sharingProfile } from "../../provider/allocation/sharing.ts";
+import { serviceRequestOf } from "../../provider/manifests/index.ts";
+import { InClusterAllocator } from "../allocator/allocator.ts";
+import type { PoolCondition } from "../allocator/pool-status.ts";
 import type { DataPlaneEvents, EligibleInterface, OwnedAddress } from "../dataplane/types.ts";
-import { STATUS_WRITER_KEY, elect } from "../election/rank.ts";
-import { endpointNodes, planAddresses, serviceKey } from "../election/plan.ts";
+import { ALLOCATOR_KEY, STATUS_WRITER_KEY, elect } from "../election/rank.ts";
+import { claimOrder, endpointNodes, planAddresses, serviceKey } from "../election/plan.ts";
 import type { ClusterView, NodeView, Plan, ServiceView, SpeakerView } from "../election/plan.ts";
 import { EventRecorder, type EventTarget } from "./events.ts";
 import { Heartbeat, type HeartbeatMessage } from "./heartbeat.ts";
@@ -79,6 +85,8 @@ export interface ControllerOptions {
   heartbeatAddress?: string;
   heartbeatKey?: Buffer;
   timing?: Partial<ControllerTiming>;
+  /** Also serve `type: LoadBalancer` Services without a loadBalancerClass (what MetalLB and OpenELB serve). */
+  defaultClass?: boolean;
 }
 
 interface LeaseState {
@@ -142,9 +150,14 @@ export function publishedSubnets(interfaces: readonly EligibleInterface[]): Publ
   return out;
 }
 
-/** A Service l2lb serves: type LoadBalancer with l2lb's class. */
-export function isOurs(s: k8s.V1Service): boolean {
-  return s.spec?.type === "LoadBalancer" && s.spec?.loadBalancerClass === LOAD_BALANCER_CLASS;
+/** A Service l2lb serves: type LoadBalancer with l2lb's class (or, with `defaultClass`, none). */
+export function isOurs(s: k8s.V1Service, defaultClass = false): boolean {
+  return servedByL2lb(s, defaultClass);
+}
+
+/** What of a Node the allocator reads: its addresses and the subnets its speaker published. */
+function nodeNetworkSignature(n: k8s.V1Node): string {
+  return `${JSON.stringify(n.status?.addresses ?? [])}|${n.metadata?.annotations?.[NODE_SUBNETS_ANNOTATION] ?? ""}`;
 }
 
 const mergePatch = () => k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
@@ -157,6 +170,9 @@ export class Controller {
   readonly lease: LeaseKeeper;
   readonly heartbeat: Heartbeat;
   readonly events: EventRecorder;
+  readonly allocator: InClusterAllocator;
+  private readonly nodeSignatures = new Map<string, string>();
+  private readonly claims = new Map<string, { rv: string; value: Pick<ServiceView, "sharing" | "claim"> }>();
   private readonly core: k8s.CoreV1Api;
   private readonly custom: k8s.CustomObjectsApi;
   readonly incarnation = `${Date.now().toString(36)}-${Math.floor(Math.random() * 2 ** 32).toString(36)}`;
@@ -269,7 +285,30 @@ export class Controller {
     });
     this.heartbeat.on("message", (m) => this.onHeartbeat(m));
     this.heartbeat.on("rejected", () => this.m.hbRejected.inc());
-    this.events = new EventRecorder(opts.kubeConfig, opts.node, opts.namespace, this.log);
+    this.events = new EventRecorder(opts.kubeConfig, opts.node, this.log);
+    this.allocator = new InClusterAllocator({
+      api: {
+        patchServiceAnnotations: async (namespace, name, resourceVersion, annotations) => {
+          await withTimeout(this.core.patchNamespacedService({ name, namespace, body: { metadata: { resourceVersion, annotations } } }, mergePatch()), 5000, "service assignment patch");
+        },
+        patchPoolCondition: async (name, condition) => this.patchPoolCondition(name, condition),
+        patchServiceIngress: async (namespace, name, ingress) => {
+          await withTimeout(this.core.patchNamespacedServiceStatus({ name, namespace, body: { status: { loadBalancer: { ingress } } } }, mergePatch()), 5000, "service ingress patch");
+        },
+      },
+      events: this.events,
+      logger: this.log,
+      registry: r,
+      defaultClass: opts.defaultClass ?? false,
+      snapshot: () => ({
+        services: this.sources.services.list(),
+        pools: this.sources.pools.list(),
+        advertisements: this.sources.advertisements.list(),
+        namespaces: this.sources.namespaces.list(),
+        nodes: this.sources.nodes.list(),
+      }),
+      lookupService: (namespace, name) => this.sources.services.get(name, namespace),
+    });
     opts.dataPlane.on("link", ({ interface: name, up }) => {
       if (up) this.linksDown.delete(name);
       else this.linksDown.add(name);
@@ -316,6 +355,7 @@ export class Controller {
     if (this.stopping) return;
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
+    this.allocator.stop();
     const had = [...this.owned.keys()];
     this.owned = new Map();
     try {
@@ -357,6 +397,7 @@ export class Controller {
       subnets: this.subnets,
       plan: this.plan.addresses.map((a) => ({ ip: a.ip, owner: a.owner?.node, candidates: a.candidates.map((c) => c.node), services: a.services, noOwnerReason: a.noOwnerReason })),
       refusals: this.plan.refusals,
+      allocator: this.allocator.debugState(),
     };
   }
 
@@ -369,7 +410,18 @@ export class Controller {
     }
     if (kind === "pool" || kind === "advertisement") this.m.configReloads.inc({ kind });
     if (kind === "service") this.announceDirty = true;
+    if (kind === "node") this.onNodeChange(verb, obj as k8s.V1Node);
+    else if (kind !== "endpointslice") this.allocator.markDirty();
     this.dirty = true;
+  }
+
+  private onNodeChange(verb: "add" | "update" | "delete", n: k8s.V1Node): void {
+    const name = n.metadata?.name ?? "";
+    const signature = verb === "delete" ? undefined : nodeNetworkSignature(n);
+    if (this.nodeSignatures.get(name) === signature) return;
+    if (signature === undefined) this.nodeSignatures.delete(name);
+    else this.nodeSignatures.set(name, signature);
+    this.allocator.markDirty();
   }
 
   private onLease(verb: "add" | "update" | "delete", l: k8s.V1Lease): void {
@@ -489,6 +541,7 @@ export class Controller {
       this.announceDirty = true;
     }
     this.alive = alive;
+    this.allocator.setActive(apiHealthy && elect(alive.keys(), ALLOCATOR_KEY) === this.o.node);
     if (apiHealthy) this.knownMembers = Math.max(alive.size, 1);
     const isolatedNow = isolated(apiHealthy, heard, this.knownMembers);
 
@@ -566,6 +619,7 @@ export class Controller {
         assigned: s.metadata?.annotations?.[ANNOTATIONS.assignedIps],
         local,
         endpointNodes: local ? endpointNodes(slicesBySvc.get(`${namespace}/${name}`) ?? []) : new Set(),
+        ...this.claimOf(s),
       };
     });
     const pools: AddressPool[] = this.sources.pools.list().map((p: CustomObject) => ({
@@ -580,8 +634,25 @@ export class Controller {
     return { nodes, speakers, services, pools, advertisements };
   }
 
+  /** Sharing profile and claim order of a Service, cached by resourceVersion. */
+  private claimOf(s: k8s.V1Service): Pick<ServiceView, "sharing" | "claim"> {
+    const uid = s.metadata?.uid ?? `${s.metadata?.namespace}/${s.metadata?.name}`;
+    const rv = s.metadata?.resourceVersion ?? "";
+    const cached = this.claims.get(uid);
+    if (cached !== undefined && cached.rv === rv) return cached.value;
+    const namespace = s.metadata?.namespace ?? "default";
+    const name = s.metadata?.name ?? "";
+    const sharing = sharingProfile(serviceRequestOf(namespace, name, s));
+    const created = s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp).toISOString() : "";
+    const inCluster = s.metadata?.annotations?.[ANNOTATIONS.allocatedBy] === ALLOCATED_IN_CLUSTER;
+    const value = { ...(sharing ? { sharing } : {}), claim: claimOrder(inCluster, created, `${namespace}/${name}`) };
+    this.claims.set(uid, { rv, value });
+    if (this.claims.size > 2 * this.sources.services.list().length + 100) this.claims.clear();
+    return value;
+  }
+
   private ourServices(): k8s.V1Service[] {
-    return this.sources.services.list().filter(isOurs);
+    return this.sources.services.list().filter((s) => isOurs(s, this.o.defaultClass ?? false));
   }
 
   private servicesOf(ip: string): EventTarget[] {
@@ -687,7 +758,7 @@ export class Controller {
     const responsible = (node: string): boolean => node === this.o.node || (writer && !this.alive.has(node));
     const steps = new Set<string>();
     for (const s of this.sources.services.list()) {
-      if (isOurs(s)) continue;
+      if (isOurs(s, this.o.defaultClass ?? false)) continue;
       const ann = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
       if (ann === undefined) continue;
       const step = departureStep(ann, s.status?.loadBalancer?.ingress as IngressEntry[] | undefined, responsible);
@@ -762,7 +833,11 @@ export class Controller {
         const target = this.serviceTarget(key);
         if (target === undefined) continue;
         const want = desiredIngress(plan, key);
-        if (!sameIngress(s.status?.loadBalancer?.ingress, want)) {
+        // Without an assignment the ingress is not l2lb's to write: it may be a previous
+        // implementation's, which the allocator keeps when it migrates the Service (the allocator
+        // clears what it releases itself).
+        const assigned = s.metadata?.annotations?.[ANNOTATIONS.assignedIps] !== undefined;
+        if (assigned && !sameIngress(s.status?.loadBalancer?.ingress, want)) {
           try {
             await withTimeout(
               this.core.patchNamespacedServiceStatus(
@@ -804,7 +879,7 @@ export class Controller {
         now.add(k);
         if (this.reported.has(k)) continue;
         const target = this.serviceTarget(r.service);
-        if (target) this.events.emit(target, "Warning", "AddressRefused", r.message);
+        if (target) this.events.emit(target, "Warning", r.reason === "Conflict" ? EVENT_REASONS.addressConflict : "AddressRefused", r.message);
         this.reported.add(k);
       }
       for (const k of [...this.reported]) if (!now.has(k)) this.reported.delete(k);
@@ -829,6 +904,20 @@ export class Controller {
     } finally {
       this.inflight.delete("status");
     }
+  }
+
+  private async patchPoolCondition(name: string, condition: PoolCondition): Promise<void> {
+    const pool = this.sources.pools.get(name);
+    const current = ((pool?.status ?? {}) as { conditions?: PoolCondition[] }).conditions?.find((c) => c.type === condition.type);
+    const lastTransitionTime = current?.status === condition.status && current.lastTransitionTime ? current.lastTransitionTime : new Date().toISOString();
+    await withTimeout(
+      this.custom.patchClusterCustomObjectStatus(
+        { group: API_GROUP, version: API_VERSION, plural: KINDS.addressPool.plural, name, body: { apiVersion: API_GROUP_VERSION, kind: KINDS.addressPool.kind, status: { conditions: [{ ...condition, lastTransitionTime }] } } },
+        mergePatch(),
+      ),
+      5000,
+      "pool condition patch",
+    );
   }
 
   private async syncPools(plan: Plan): Promise<void> {

@@ -22,15 +22,13 @@ export class EventRecorder implements EventSink {
   private readonly seen = new Map<string, { name: string; namespace: string; count: number; at: number; first: Date }>();
   private readonly component = "l2lb-speaker";
   private readonly node: string;
-  private readonly fallbackNamespace: string;
   private readonly logger: Logger;
   private readonly aggregateWindowMs: number;
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(kubeConfig: k8s.KubeConfig, node: string, fallbackNamespace: string, logger: Logger, aggregateWindowMs = 10 * 60_000) {
+  constructor(kubeConfig: k8s.KubeConfig, node: string, logger: Logger, aggregateWindowMs = 10 * 60_000) {
     this.api = kubeConfig.makeApiClient(k8s.CoreV1Api);
     this.node = node;
-    this.fallbackNamespace = fallbackNamespace;
     this.logger = logger;
     this.aggregateWindowMs = aggregateWindowMs;
   }
@@ -46,7 +44,8 @@ export class EventRecorder implements EventSink {
   }
 
   private async write(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
-    const namespace = target.namespace ?? this.fallbackNamespace;
+    // Events about cluster-scoped objects (pools) must live in "default": the API server refuses any other namespace for them.
+    const namespace = target.namespace ?? "default";
     const key = [target.kind, namespace, target.name, target.uid ?? "", type, reason, message].join("\u0000");
     const now = new Date();
     const prev = this.seen.get(key);

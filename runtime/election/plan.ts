@@ -26,6 +26,7 @@ import { canonicalAddress, cidrContains, parseRange, tryParseAddress } from "../
 import type { IpRange } from "../../provider/ip/index.ts";
 import type { PublishedSubnet } from "../../provider/model/contract.ts";
 import type { AddressPool, GratuitousSettings, L2Advertisement } from "../../provider/model/pool.ts";
+import { sharingConflict, type SharingProfile } from "../../provider/allocation/sharing.ts";
 import { orderByRank } from "./rank.ts";
 import { anySelectorMatches, globMatches } from "./selectors.ts";
 
@@ -57,6 +58,22 @@ export interface ServiceView {
   local: boolean;
   /** Nodes running a ready endpoint (see {@link endpointNodes}); only read when `local`. */
   endpointNodes: ReadonlySet<string>;
+  /** What decides whether it may share an address; without it the Service shares with anyone. */
+  sharing?: SharingProfile;
+  /**
+   * Order of claims (lower first), see {@link claimOrder}: when two Services claim one address
+   * without being allowed to share it, only the earlier claim is announced.
+   */
+  claim?: string;
+}
+
+/**
+ * The claim order: assignments a Pulumi stack made come before in-cluster ones (a stack's
+ * previewed address is what its reviewers approved), then the older Service, then by
+ * `namespace/name`.
+ */
+export function claimOrder(inCluster: boolean, creationTimestamp: string, key: string): string {
+  return `${inCluster ? 1 : 0}|${creationTimestamp}|${key}`;
 }
 
 export interface ClusterView {
@@ -67,7 +84,7 @@ export interface ClusterView {
   advertisements: readonly L2Advertisement[];
 }
 
-export type RefusalReason = "InvalidAddress" | "OutsidePools" | "PoolNotAllowed" | "NotAdvertised" | "DuplicateFamily";
+export type RefusalReason = "InvalidAddress" | "OutsidePools" | "PoolNotAllowed" | "NotAdvertised" | "DuplicateFamily" | "Conflict";
 
 export interface Refusal {
   service: string;
@@ -229,6 +246,17 @@ export function endpointNodes(
   return ready.size > 0 ? ready : serving;
 }
 
+/** Why `svc` may not join the earlier claimants of an address, or `undefined`. */
+function claimConflict(svc: ServiceView, holders: readonly ServiceView[]): string | undefined {
+  if (svc.sharing === undefined) return undefined;
+  for (const h of holders) {
+    if (h.sharing === undefined) continue;
+    const why = sharingConflict(svc.sharing, h.sharing);
+    if (why !== undefined) return why;
+  }
+  return undefined;
+}
+
 /** Computes the whole plan. See the module comment for the rules. */
 export function planAddresses(view: ClusterView): Plan {
   const pools = parsePools(view.pools);
@@ -238,7 +266,8 @@ export function planAddresses(view: ClusterView): Plan {
   // ip → { pool, services }
   const byIp = new Map<string, { pool: ParsedPool; services: ServiceView[] }>();
 
-  const services = [...view.services].sort((a, b) => (serviceKey(a) < serviceKey(b) ? -1 : 1));
+  const order = (s: ServiceView): string => s.claim ?? serviceKey(s);
+  const services = [...view.services].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : serviceKey(a) < serviceKey(b) ? -1 : 1));
   for (const svc of services) {
     const key = serviceKey(svc);
     const { ips, invalid } = parseAssigned(svc.assigned);
@@ -268,9 +297,14 @@ export function planAddresses(view: ClusterView): Plan {
         refusals.push({ service: key, ip, reason: "NotAdvertised", message: `no L2Advertisement selects AddressPool ${admitting.map((p) => p.pool.name).join(", ")} of ${ip}` });
         continue;
       }
+      const entry = byIp.get(ip);
+      const conflict = entry === undefined ? undefined : claimConflict(svc, entry.services);
+      if (conflict !== undefined) {
+        refusals.push({ service: key, ip, reason: "Conflict", message: `${ip} of ${key} is not announced: ${conflict}; the earlier claim keeps it. Give the Services one sharing key with distinct ports and compatible traffic policies, or move one of them.` });
+        continue;
+      }
       families.add(fam);
       valid.push(ip);
-      const entry = byIp.get(ip);
       if (entry === undefined) byIp.set(ip, { pool: advertised, services: [svc] });
       else entry.services.push(svc);
     }

@@ -26,3 +26,6 @@ export function elect(nodes: Iterable<string>, key: string): string | undefined 
 
 /** Election key of the single speaker that writes shared status (ingress, pool usage, refusals). */
 export const STATUS_WRITER_KEY = "l2lb.dev/status-writer";
+
+/** Election key of the single speaker that assigns addresses to Services in the cluster. */
+export const ALLOCATOR_KEY = "l2lb.dev/allocator";

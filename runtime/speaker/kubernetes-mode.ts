@@ -12,6 +12,8 @@
 //   L2LB_HEARTBEAT_ADDRESS      address peers send heartbeats to (default the Node's InternalIP)
 //   L2LB_HEARTBEAT_KEY[_FILE]   per-cluster key authenticating heartbeats (HMAC-SHA256)
 //   L2LB_TIMING                 JSON overrides of the control-loop timing (see controller.ts)
+//   L2LB_DEFAULT_CLASS          "true": also serve LoadBalancer Services without a loadBalancerClass
+//                               (the flag --default-class does the same)
 import { readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -28,6 +30,8 @@ export interface KubernetesModeOptions {
   logger: Logger;
   registry: Registry;
   env?: NodeJS.ProcessEnv;
+  /** Serve LoadBalancer Services without a loadBalancerClass too (`--default-class`). */
+  defaultClass?: boolean;
 }
 
 export interface RunningMode {
@@ -78,6 +82,7 @@ export async function runKubernetes(opts: KubernetesModeOptions): Promise<Runnin
     ...(env.L2LB_HEARTBEAT_ADDRESS ? { heartbeatAddress: env.L2LB_HEARTBEAT_ADDRESS } : {}),
     ...(key ? { heartbeatKey: key } : {}),
     timing,
+    defaultClass: opts.defaultClass === true || env.L2LB_DEFAULT_CLASS?.trim().toLowerCase() === "true",
   });
   if (!key) opts.logger.info("no heartbeat key: heartbeats unauthenticated (they can delay a takeover, never cause one)");
   try {

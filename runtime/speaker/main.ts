@@ -19,6 +19,8 @@ Modes:
                          re-reading it whenever it changes
 
 Options:
+  --default-class        Kubernetes mode: also serve type LoadBalancer Services without a
+                         loadBalancerClass, as MetalLB and OpenELB do (env L2LB_DEFAULT_CLASS=true)
   --metrics-port <n>     serve Prometheus metrics on /metrics (and /healthz) on this port
   --metrics-host <addr>  listen address for the metrics server (default: all)
   --log-level <level>    trace, debug, info (default), warn, error
@@ -35,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
         "metrics-port": { type: "string" },
         "metrics-host": { type: "string" },
         "log-level": { type: "string", default: process.env.L2LB_LOG_LEVEL ?? "info" },
+        "default-class": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -63,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
   if (!args.static && metricsPort === undefined) metricsPort = 7472;
   let mode: { close(): Promise<void>; routes?: Record<string, RouteHandler> };
   try {
-    mode = args.static ? await runStatic({ file: args.static, logger, registry }) : await (await import("./kubernetes-mode.ts")).runKubernetes({ logger, registry });
+    mode = args.static ? await runStatic({ file: args.static, logger, registry }) : await (await import("./kubernetes-mode.ts")).runKubernetes({ logger, registry, defaultClass: args["default-class"] === true });
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, "cannot start");
     return 1;

@@ -119,7 +119,7 @@ start_speakers() {
   for n in "${NODES[@]}"; do
     # `ip netns exec` (what network.sh exec runs) execs env, which execs node: $! is the speaker itself.
     ip netns exec "$(bash "$L2LB_ROOT"/test/lab/network.sh ns "$n")" env -i PATH="$PATH" NODE_NAME="$n" POD_NAMESPACE=l2lb-system KUBECONFIG="$cfg" \
-      L2LB_INTERFACES=eth0 node "$L2LB_ROOT/dist/runtime/speaker/main.js" --metrics-host 127.0.0.1 \
+      L2LB_INTERFACES=eth0 node "$L2LB_ROOT/dist/runtime/speaker/main.js" --metrics-host 127.0.0.1 ${SPEAKER_ARGS:-} \
       >"$scratch/speaker-$n.log" 2>&1 &
     SPEAKER_PID[$n]=$!
   done
@@ -138,7 +138,7 @@ deploy() {
   pulumi config set kubernetes:kubeconfig "$KUBECONFIG" >/dev/null
   pulumi config set applyWith server-side-apply >/dev/null
   pulumi config set --path 'addresses[0]' "$POOL" >/dev/null
-  local kv; for kv in "$@"; do pulumi config set "${kv%%=*}" "${kv#*=}" >/dev/null; done
+  local kv; for kv in "$@"; do pulumi config set --path "${kv%%=*}" "${kv#*=}" >/dev/null; done
   say "pulumi preview --diff   (the allocation runs at preview: every address is shown before anything exists)"
   pulumi preview --diff --non-interactive >"$scratch/$scenario-preview.txt" 2>&1 || { cat "$scratch/$scenario-preview.txt"; die "preview failed"; }
   { grep -m1 -E '^\s+\+ pulumi-nodejs:dynamic/l2lb:Allocation' "$scratch/$scenario-preview.txt"
@@ -220,5 +220,52 @@ done
 read -r mac owner < <(owner_of 192.0.2.211) || die "no ARP answer for 192.0.2.211"
 say "192.0.2.211 (nginx and nginx-2) answered by $owner (eth0 $mac)"
 destroy shared-ip
+
+# ----------------------------------------------------------------------------------------------
+step "8. In-cluster allocation (seeds 000, 002, 004 with kubectl): runtime with defaultClass + pools, Services by kubectl"
+SPEAKER_ARGS=--default-class deploy in-cluster 'eipAddresses[0]=192.0.2.221-192.0.2.230'
+note "the speakers run with --default-class, as the Installation's DaemonSet does with defaultClass: true."
+note "OpenELB's eip-sample-pool (192.168.0.91-100 in the seed) is 192.0.2.221-230 here."
+for f in metallb-nginx metallb-shared-ip openelb-service; do
+  say "kubectl apply -f examples/kubectl/$f.yaml"
+  kubectl apply -f "examples/kubectl/$f.yaml" | sed 's/^/  /'
+done
+expect_ip() {
+  local a=""
+  for _ in $(seq 1 100); do
+    a="$(kubectl get svc -n "$1" "$2" -o jsonpath='{.status.loadBalancer.ingress[0].ip}' 2>/dev/null)"
+    [ -z "$a" ] || break
+    sleep 0.1
+  done
+  [ "$a" = "$3" ] || die "$1/$2 has EXTERNAL-IP '$a', expected $3"
+}
+expect_ip metallb-basic nginx 192.0.2.200
+expect_ip metallb-shared nginx 192.0.2.211
+expect_ip metallb-shared nginx-2 192.0.2.211
+expect_ip openelb layer2-svc 192.0.2.221
+kubectl get svc -A --field-selector spec.type=LoadBalancer | sed 's/^/  /'
+for ip in 192.0.2.200 192.0.2.211 192.0.2.221; do
+  read -r mac owner < <(owner_of "$ip") || die "no ARP answer for $ip"
+  say "$ip answered by $owner (eth0 $mac)"
+done
+say "a Service requesting an address outside every pool stays pending, with the reason as an event:"
+kubectl apply -f - <<'YAML' | sed 's/^/  /'
+apiVersion: v1
+kind: Service
+metadata:
+  name: outside
+  annotations:
+    metallb.io/loadBalancerIPs: 198.51.100.9
+spec:
+  type: LoadBalancer
+  ports: [{port: 80}]
+YAML
+for _ in $(seq 1 50); do kubectl get events --field-selector involvedObject.name=outside,reason=AllocationFailed -o name | grep -q . && break; sleep 0.2; done
+kubectl get events --field-selector involvedObject.name=outside,reason=AllocationFailed -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message | sed 's/^/  /'
+say "l2lb status"
+node provider/cli/main.ts status 2>&1 | sed 's/^/  /' || true
+kubectl delete namespace metallb-basic metallb-shared openelb --wait=true >/dev/null
+kubectl delete service outside >/dev/null
+destroy in-cluster
 
 step "Done in $(elapsed)"

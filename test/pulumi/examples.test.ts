@@ -4,7 +4,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,7 +50,8 @@ function services(rows: Row[]): Record<string, Record<string, string>> {
 before(async () => {
   // Programs import the package by name: dist/ must be current.
   const engineJs = join(root, "dist/provider/index.js");
-  if (!existsSync(engineJs) || statSync(engineJs).mtimeMs < statSync(join(root, "provider/components/allocation.ts")).mtimeMs) {
+  const newestSource = Math.max(...readdirSync(join(root, "provider"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => statSync(join(root, "provider", f)).mtimeMs));
+  if (!existsSync(engineJs) || statSync(engineJs).mtimeMs < newestSource) {
     await sh(join(root, "node_modules/.bin/tsc"), ["-p", join(root, "tsconfig.build.json")]);
   }
 });
@@ -87,6 +88,15 @@ describe("examples under mocks", { timeout: 600_000 }, () => {
     const values = chart.inputs.values as { service: { annotations: Record<string, string>; loadBalancerClass: string } };
     assert.equal(values.service.annotations["l2lb.dev/load-balancer-ips"], "192.168.28.210");
     assert.equal(values.service.loadBalancerClass, "l2lb.dev/layer2");
+  });
+
+  test("in-cluster: the runtime serves Services without a class; MetalLB's and OpenELB's pools", async () => {
+    const { rows } = await run("in-cluster");
+    const daemonSet = rows.find((r) => r.type === "kubernetes:apps/v1:DaemonSet");
+    const container = (daemonSet?.inputs.spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0];
+    assert.ok(container?.args.includes("--default-class"), JSON.stringify(container?.args));
+    const pools = rows.filter((r) => r.type === "kubernetes:l2lb.dev/v1alpha1:AddressPool").map((r) => [r.inputs.metadata?.name, (r.inputs.spec as { autoAssign?: boolean }).autoAssign]);
+    assert.deepEqual(pools.sort(), [["eip-sample-pool", false], ["first-pool", undefined]]);
   });
 
   test("gitops-render: explicit subnets, addresses baked in, byte-identical across fresh runs", async () => {

@@ -1,0 +1,180 @@
+// From the objects in the cluster to the allocator's input. Pure: the in-cluster allocator and
+// its tests call it with informer caches or plain objects alike.
+//
+// Who may change what:
+// - a Service whose assignment a Pulumi stack (or a rendered plan) wrote is *held*: it enters the
+//   plan as a request for exactly its addresses, so nothing else can take them, and the
+//   allocator never writes it;
+// - every other Service l2lb serves is the allocator's: its in-cluster assignment (or the
+//   address a previous implementation left in `status.loadBalancer.ingress`, for migration) is
+//   its sticky previous assignment.
+import type * as k8s from "@kubernetes/client-node";
+import type { AllocationInput, Assignment, ServiceRequest } from "../../provider/allocation/index.ts";
+import { isAddress, parseCidr } from "../../provider/ip/index.ts";
+import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, NODE_SUBNETS_ANNOTATION } from "../../provider/model/contract.ts";
+import type { AddressPool, L2Advertisement } from "../../provider/model/pool.ts";
+import { servedByL2lb } from "../../provider/model/served.ts";
+import { serviceRequestOf } from "../../provider/manifests/index.ts";
+import { parseAssigned } from "../election/plan.ts";
+
+/** A custom object as the informers hold it. */
+export interface ClusterObject {
+  metadata?: { name?: string; labels?: Record<string, string>; creationTimestamp?: Date | string } | undefined;
+  spec?: unknown;
+}
+
+/** What the allocator reads from the cluster. */
+export interface ClusterSnapshot {
+  services: readonly k8s.V1Service[];
+  pools: readonly ClusterObject[];
+  advertisements: readonly ClusterObject[];
+  namespaces: readonly k8s.V1Namespace[];
+  nodes: readonly k8s.V1Node[];
+}
+
+/** Which half made a Service's assignment. */
+export type Origin = "stack" | "in-cluster" | "none";
+
+/** One served Service as the allocator sees it. */
+export interface ServedService {
+  key: string;
+  service: k8s.V1Service;
+  origin: Origin;
+  /** Its assignment as written on the Service, if any. */
+  assigned: Assignment | undefined;
+}
+
+export function serviceKeyOf(s: k8s.V1Service): string {
+  return `${s.metadata?.namespace ?? "default"}/${s.metadata?.name ?? ""}`;
+}
+
+/** The assignment written on a Service, with the half that wrote it. */
+export function assignmentOf(s: k8s.V1Service): { assigned: Assignment | undefined; origin: Origin } {
+  const annotations = s.metadata?.annotations ?? {};
+  const { ips } = parseAssigned(annotations[ANNOTATIONS.assignedIps]);
+  if (ips.length === 0) return { assigned: undefined, origin: "none" };
+  const assigned = { ips, pool: annotations[ANNOTATIONS.assignedPool] ?? "" };
+  return { assigned, origin: annotations[ANNOTATIONS.allocatedBy] === ALLOCATED_IN_CLUSTER ? "in-cluster" : "stack" };
+}
+
+/** Every Service l2lb serves, sorted by key. */
+export function servedServices(services: readonly k8s.V1Service[], defaultClass: boolean): ServedService[] {
+  const out: ServedService[] = [];
+  for (const service of services) {
+    if (!servedByL2lb(service, defaultClass)) continue;
+    const { assigned, origin } = assignmentOf(service);
+    out.push({ key: serviceKeyOf(service), service, origin, assigned });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** A stack-held Service enters the plan as a request for exactly its addresses (and pool). */
+function heldRequest(s: ServedService, assigned: Assignment): ServiceRequest {
+  const request = serviceRequestOf(s.service.metadata?.namespace ?? "default", s.service.metadata?.name ?? "", s.service);
+  const annotations: Record<string, string> = { [ANNOTATIONS.requestedIps]: assigned.ips.join(",") };
+  const sharing = request.annotations?.[ANNOTATIONS.sharingKey] ?? request.annotations?.["metallb.io/allow-shared-ip"] ?? request.annotations?.["metallb.universe.tf/allow-shared-ip"];
+  if (sharing !== undefined) annotations[ANNOTATIONS.sharingKey] = sharing;
+  const { loadBalancerIP: _ignored, ...rest } = request;
+  return { ...rest, annotations };
+}
+
+/** Addresses in `status.loadBalancer.ingress` (what a previous implementation assigned). */
+export function ingressAddresses(s: k8s.V1Service): string[] {
+  const ips = (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => typeof ip === "string" && ip !== "");
+  return parseAssigned(ips.join(",")).ips;
+}
+
+/** The sticky previous assignment of a Service the allocator may change. */
+function previousOf(s: ServedService, pending: ReadonlyMap<string, Assignment>, held: ReadonlySet<string>): Assignment | undefined {
+  const prev = pending.get(s.key) ?? (s.origin === "in-cluster" ? s.assigned : undefined) ?? migrated(s);
+  if (prev === undefined) return undefined;
+  // A stack assignment wins over an in-cluster one on the same address: the in-cluster Service is placed again.
+  return prev.ips.some((ip) => held.has(ip)) ? undefined : prev;
+}
+
+function migrated(s: ServedService): Assignment | undefined {
+  if (s.origin !== "none") return undefined;
+  const ips = ingressAddresses(s.service);
+  return ips.length > 0 ? { ips, pool: "" } : undefined;
+}
+
+/** Node subnets and node addresses; subnets only from what speakers published. Malformed entries are dropped: a Node annotation never blocks allocation. */
+export function nodeNetworks(nodes: readonly k8s.V1Node[]): { subnets: string[] | undefined; addresses: string[] } {
+  const subnets = new Set<string>();
+  const addresses = new Set<string>();
+  for (const n of nodes) {
+    for (const a of n.status?.addresses ?? []) if ((a.type === "InternalIP" || a.type === "ExternalIP") && isAddress(a.address)) addresses.add(a.address);
+    for (const s of publishedOn(n)) {
+      if (isCidr(s.cidr)) subnets.add(s.cidr);
+      if (isAddress(s.address)) addresses.add(s.address);
+    }
+  }
+  return { subnets: subnets.size > 0 ? [...subnets].sort() : undefined, addresses: [...addresses].sort() };
+}
+
+function isCidr(text: string): boolean {
+  try {
+    parseCidr(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function publishedOn(n: k8s.V1Node): { cidr: string; address: string }[] {
+  const text = n.metadata?.annotations?.[NODE_SUBNETS_ANNOTATION];
+  if (!text) return [];
+  try {
+    const raw: unknown = JSON.parse(text);
+    if (!Array.isArray(raw)) return [];
+    return raw.filter((s): s is { cidr: string; address: string } => typeof s?.cidr === "string" && typeof s?.address === "string");
+  } catch {
+    return [];
+  }
+}
+
+/** Pools oldest first (creationTimestamp, then name): the order in which pools are admitted. */
+export function poolsOldestFirst(objects: readonly ClusterObject[]): AddressPool[] {
+  const stamp = (o: ClusterObject): string => {
+    const t = o.metadata?.creationTimestamp;
+    return t === undefined ? "" : new Date(t).toISOString();
+  };
+  return [...objects]
+    .sort((a, b) => stamp(a).localeCompare(stamp(b)) || (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""))
+    .map((o) => ({ name: o.metadata?.name ?? "", ...(o.metadata?.labels ? { labels: o.metadata.labels } : {}), spec: (o.spec ?? { addresses: [] }) as AddressPool["spec"] }));
+}
+
+export function advertisementsOf(objects: readonly ClusterObject[]): L2Advertisement[] {
+  return objects.map((a) => ({ name: a.metadata?.name ?? "", spec: (a.spec ?? {}) as L2Advertisement["spec"] }));
+}
+
+/**
+ * The allocator's input (without pools: the caller sets aside the unusable ones first).
+ * `pending` holds assignments written (or about to be) but not yet seen in the cache: they count
+ * as previous, so a burst never hands one address to two Services.
+ */
+export function servicesInput(served: readonly ServedService[], pending: ReadonlyMap<string, Assignment>): Pick<AllocationInput, "services" | "previous"> {
+  const held = new Set(served.flatMap((s) => (s.origin === "stack" && s.assigned ? s.assigned.ips : [])));
+  const services: ServiceRequest[] = [];
+  const previous: Record<string, Assignment> = {};
+  for (const s of served) {
+    if (s.origin === "stack" && s.assigned !== undefined) {
+      services.push(heldRequest(s, s.assigned));
+      previous[s.key] = s.assigned;
+      continue;
+    }
+    services.push(serviceRequestOf(s.service.metadata?.namespace ?? "default", s.service.metadata?.name ?? "", s.service));
+    const prev = previousOf(s, pending, held);
+    if (prev !== undefined) previous[s.key] = prev;
+  }
+  return { services, previous };
+}
+
+export function namespaceLabelsOf(namespaces: readonly k8s.V1Namespace[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const n of namespaces) {
+    const name = n.metadata?.name;
+    if (name) out[name] = { "kubernetes.io/metadata.name": name, ...(n.metadata?.labels ?? {}) };
+  }
+  return out;
+}

@@ -1,0 +1,125 @@
+// One keyed work queue with per-key exponential backoff, the way client-go's rate-limited
+// workqueue is used by controllers: a key is queued at most once, processed by one worker at a
+// time, and a failed key is retried after a growing delay while other keys keep flowing. The
+// handler reads the current desired state itself, so a retry always writes what is wanted now.
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** What a handler tells the queue about one key. */
+export type Outcome = "done" | "retry";
+
+export interface WorkQueueOptions {
+  handler: (key: string) => Promise<Outcome>;
+  clock?: Clock;
+  /** Keys processed at once. Default 8. */
+  concurrency?: number;
+  /** First retry delay; doubles per failure of the same key. Default 100 ms. */
+  baseDelayMs?: number;
+  /** Cap of the retry delay. Default 30 s. */
+  maxDelayMs?: number;
+}
+
+export class WorkQueue {
+  private readonly o: Required<Omit<WorkQueueOptions, "clock">> & { clock: Clock };
+  private readonly ready: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly active = new Set<string>();
+  /** Keys added again while being processed: run once more afterwards. */
+  private readonly again = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, unknown>();
+  private stopped = false;
+
+  constructor(options: WorkQueueOptions) {
+    this.o = { concurrency: 8, baseDelayMs: 100, maxDelayMs: 30_000, clock: realClock, ...options };
+  }
+
+  /** Queues `key` now (a pending retry is brought forward). */
+  add(key: string): void {
+    if (this.stopped) return;
+    if (this.active.has(key)) {
+      this.again.add(key);
+      return;
+    }
+    const t = this.timers.get(key);
+    if (t !== undefined) {
+      this.o.clock.clearTimeout(t);
+      this.timers.delete(key);
+    }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.ready.push(key);
+    this.pump();
+  }
+
+  /** Failures in a row of a key (0 when its last attempt succeeded). */
+  failuresOf(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  /** Keys waiting, running or backing off. */
+  get size(): number {
+    return this.queued.size + this.active.size + this.timers.size;
+  }
+
+  /** Drops every queued key and pending retry; running handlers finish. */
+  clear(): void {
+    for (const t of this.timers.values()) this.o.clock.clearTimeout(t);
+    this.timers.clear();
+    this.ready.length = 0;
+    this.queued.clear();
+    this.again.clear();
+    this.failures.clear();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.clear();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.active.size < this.o.concurrency && this.ready.length > 0) {
+      const key = this.ready.shift() as string;
+      this.queued.delete(key);
+      this.active.add(key);
+      void this.run(key);
+    }
+  }
+
+  private async run(key: string): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.o.handler(key);
+    } catch {
+      outcome = "retry";
+    }
+    this.active.delete(key);
+    if (outcome === "done") this.failures.delete(key);
+    if (this.again.delete(key)) this.add(key);
+    else if (outcome === "retry") this.retryLater(key);
+    this.pump();
+  }
+
+  private retryLater(key: string): void {
+    if (this.stopped) return;
+    const n = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, n);
+    const delay = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (n - 1));
+    this.timers.set(
+      key,
+      this.o.clock.setTimeout(() => {
+        this.timers.delete(key);
+        this.add(key);
+      }, delay),
+    );
+  }
+}
