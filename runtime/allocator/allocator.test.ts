@@ -111,6 +111,25 @@ describe("in-cluster allocator", () => {
     assert.equal(c.serviceWrites, 4);
   });
 
+  it("does not write a Service again while the cache still shows it as before its write", async () => {
+    const c = new FakeCluster();
+    c.addPool("p", ["192.0.2.200-192.0.2.210"]);
+    c.addService("nginx");
+    c.freezeCache();
+    const { allocator, clock } = await started(c);
+    assert.equal(c.serviceWrites, 1);
+    for (let i = 0; i < 5; i++) {
+      allocator.markDirty();
+      await clock.advance(100);
+    }
+    assert.equal(c.serviceWrites, 1);
+    c.thawCache();
+    allocator.markDirty();
+    await clock.advance(100);
+    assert.equal(c.serviceWrites, 1);
+    assert.deepEqual(c.assignments(), { "default/nginx": "192.0.2.200" });
+  });
+
   it("does not hand an address twice while its write is not yet seen", async () => {
     const c = new FakeCluster();
     c.addPool("p", ["192.0.2.200-192.0.2.210"]);

@@ -80,6 +80,11 @@ export class InClusterAllocator {
   private desired = new Map<string, Desired>();
   /** Assignments written (or queued) and not yet seen in the cache. */
   private readonly pending = new Map<string, Assignment>();
+  /**
+   * What was last written to each Service and the resourceVersion it was written on: while the
+   * cache still holds that version, the write is not repeated.
+   */
+  private readonly written = new Map<string, { signature: string; base: string | undefined }>();
   private readonly reportedFailures = new Map<string, string>();
   private readonly reportedPools = new Map<string, string>();
   private conditions = new Map<string, PoolCondition>();
@@ -182,6 +187,9 @@ export class InClusterAllocator {
   /** Drops pending entries the cache now shows, and those of Services l2lb no longer serves. */
   private forgetSeen(served: readonly ServedService[]): void {
     const byKey = new Map(served.map((s) => [s.key, s]));
+    for (const [key, last] of this.written) {
+      if (byKey.get(key)?.service.metadata?.resourceVersion !== last.base) this.written.delete(key);
+    }
     for (const [key, assignment] of this.pending) {
       const s = byKey.get(key);
       if (s === undefined || s.origin === "stack" || (s.origin === "in-cluster" && sameAssignment(s.assigned, assignment))) this.pending.delete(key);
@@ -240,6 +248,8 @@ export class InClusterAllocator {
     const { assigned, origin } = assignmentOf(service);
     if (origin === "stack") return "done";
     if (desired.kind === "assign" ? origin === "in-cluster" && sameAssignment(assigned, desired.assignment) : origin === "none") return "done";
+    const last = this.written.get(key);
+    if (last !== undefined && last.base === service.metadata?.resourceVersion && last.signature === desiredSignature(desired)) return "done";
     const annotations = desired.kind === "assign" ? assignAnnotations(desired.assignment) : releaseAnnotations();
     try {
       await this.o.api.patchServiceAnnotations(service.metadata?.namespace ?? "default", service.metadata?.name ?? "", service.metadata?.resourceVersion, annotations);
@@ -247,6 +257,7 @@ export class InClusterAllocator {
       return this.failed(key, desired.kind, err);
     }
     this.m.writes.inc({ kind: desired.kind, result: "ok" });
+    this.written.set(key, { signature: desiredSignature(desired), base: service.metadata?.resourceVersion });
     this.announceWrite(service, desired, assigned);
     if (desired.kind === "release") return this.clearIngress(service, assigned?.ips ?? []);
     return "done";
@@ -285,11 +296,15 @@ export class InClusterAllocator {
       this.pending.delete(key);
       return "done";
     }
-    // 409: the Service changed since the cache saw it; the informer brings the change and a new plan.
-    if (code !== 409 && this.queue.failuresOf(serviceQueueKey(key)) % 10 === 0) {
+    if (code === 409) {
+      // The Service changed since the cache saw it: the informer brings the change, and the plan
+      // that follows queues the key again if it still needs a write.
+      this.markDirty();
+      return "done";
+    }
+    if (this.queue.failuresOf(serviceQueueKey(key)) % 10 === 0) {
       this.log.warn({ service: key, err: err instanceof Error ? err.message : String(err) }, "cannot write the assignment; retrying with backoff");
     }
-    if (code === 409) this.markDirty();
     return "retry";
   }
 
@@ -307,6 +322,10 @@ export class InClusterAllocator {
       return "retry";
     }
   }
+}
+
+function desiredSignature(d: Desired): string {
+  return d.kind === "assign" ? `assign|${d.assignment.pool}|${d.assignment.ips.join(",")}` : "release";
 }
 
 function assignAnnotations(a: Assignment): Record<string, string> {

@@ -178,3 +178,28 @@ export function namespaceLabelsOf(namespaces: readonly k8s.V1Namespace[]): Recor
   }
   return out;
 }
+
+/**
+ * What of a Service the allocator reads, as one string: a change elsewhere (status written by the
+ * speakers, `announced-by`, managed fields) needs no new plan. Ingress counts only while the
+ * Service has no assignment (it is then the address a migration keeps).
+ */
+export function allocationSignature(s: k8s.V1Service): string {
+  const { [ANNOTATIONS.announcedBy]: _announced, ...annotations } = s.metadata?.annotations ?? {};
+  const spec = s.spec ?? {};
+  const unassigned = annotations[ANNOTATIONS.assignedIps] === undefined;
+  return JSON.stringify([
+    spec.type,
+    spec.loadBalancerClass,
+    spec.loadBalancerIP,
+    spec.ipFamilies,
+    spec.ipFamilyPolicy,
+    spec.externalTrafficPolicy,
+    spec.selector,
+    (spec.ports ?? []).map((p) => [p.port, p.protocol]),
+    s.metadata?.labels,
+    annotations,
+    s.metadata?.creationTimestamp,
+    unassigned ? ingressAddresses(s) : undefined,
+  ]);
+}

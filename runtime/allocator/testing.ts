@@ -75,8 +75,20 @@ export class FakeCluster implements AllocatorApi {
   /** Makes the next N service writes fail with this HTTP code. */
   failNext: { count: number; code: number } = { count: 0, code: 500 };
 
+  /** While set, what the informers show: the API's writes are not seen yet. */
+  private frozen: Map<string, k8s.V1Service> | undefined;
+
+  /** Makes the cache lag: it keeps showing the Services as they are now. */
+  freezeCache(): void {
+    this.frozen = new Map(this.services);
+  }
+
+  thawCache(): void {
+    this.frozen = undefined;
+  }
+
   snapshot(): ClusterSnapshot {
-    return { services: [...this.services.values()], pools: this.pools, advertisements: this.advertisements, namespaces: this.namespaces, nodes: this.nodes };
+    return { services: [...(this.frozen ?? this.services).values()], pools: this.pools, advertisements: this.advertisements, namespaces: this.namespaces, nodes: this.nodes };
   }
 
   addService(name: string, spec: Partial<k8s.V1ServiceSpec> = {}, annotations: Record<string, string> = {}, namespace = "default", created = "2026-01-01T00:00:00Z"): k8s.V1Service {
@@ -93,7 +105,7 @@ export class FakeCluster implements AllocatorApi {
   }
 
   get(key: string): k8s.V1Service | undefined {
-    return this.services.get(key);
+    return (this.frozen ?? this.services).get(key);
   }
 
   async patchServiceAnnotations(namespace: string, name: string, resourceVersion: string | undefined, annotations: Record<string, string | null>): Promise<void> {

@@ -24,12 +24,14 @@ import { servedByL2lb } from "../../provider/model/served.ts";
 import { sharingProfile } from "../../provider/allocation/sharing.ts";
 import { serviceRequestOf } from "../../provider/manifests/index.ts";
 import { InClusterAllocator } from "../allocator/allocator.ts";
+import { allocationSignature } from "../allocator/cluster-input.ts";
 import type { PoolCondition } from "../allocator/pool-status.ts";
 import type { DataPlaneEvents, EligibleInterface, OwnedAddress } from "../dataplane/types.ts";
 import { ALLOCATOR_KEY, STATUS_WRITER_KEY, elect } from "../election/rank.ts";
 import { claimOrder, endpointNodes, planAddresses, serviceKey } from "../election/plan.ts";
 import type { ClusterView, NodeView, Plan, ServiceView, SpeakerView } from "../election/plan.ts";
 import { EventRecorder, type EventTarget } from "./events.ts";
+import { runLimited } from "./work-queue.ts";
 import { Heartbeat, type HeartbeatMessage } from "./heartbeat.ts";
 import { LEASE_ANNOTATIONS, LeaseKeeper, withTimeout } from "./lease.ts";
 import { isolated, peerLiveness, type Liveness } from "./liveness.ts";
@@ -160,6 +162,9 @@ function nodeNetworkSignature(n: k8s.V1Node): string {
   return `${JSON.stringify(n.status?.addresses ?? [])}|${n.metadata?.annotations?.[NODE_SUBNETS_ANNOTATION] ?? ""}`;
 }
 
+/** Ingress writes of one status pass run this many at a time (a burst of Services is written in parallel, not one by one). */
+const STATUS_WRITES_IN_FLIGHT = 8;
+
 const mergePatch = () => k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
 export class Controller {
@@ -172,6 +177,7 @@ export class Controller {
   readonly events: EventRecorder;
   readonly allocator: InClusterAllocator;
   private readonly nodeSignatures = new Map<string, string>();
+  private readonly serviceSignatures = new Map<string, string>();
   private readonly claims = new Map<string, { rv: string; value: Pick<ServiceView, "sharing" | "claim"> }>();
   private readonly core: k8s.CoreV1Api;
   private readonly custom: k8s.CustomObjectsApi;
@@ -411,6 +417,7 @@ export class Controller {
     if (kind === "pool" || kind === "advertisement") this.m.configReloads.inc({ kind });
     if (kind === "service") this.announceDirty = true;
     if (kind === "node") this.onNodeChange(verb, obj as k8s.V1Node);
+    else if (kind === "service") this.onServiceChange(verb, obj as k8s.V1Service);
     else if (kind !== "endpointslice") this.allocator.markDirty();
     this.dirty = true;
   }
@@ -421,6 +428,16 @@ export class Controller {
     if (this.nodeSignatures.get(name) === signature) return;
     if (signature === undefined) this.nodeSignatures.delete(name);
     else this.nodeSignatures.set(name, signature);
+    this.allocator.markDirty();
+  }
+
+  /** Plans again only when something the allocator reads changed (not on status or announced-by writes). */
+  private onServiceChange(verb: "add" | "update" | "delete", svc: k8s.V1Service): void {
+    const uid = svc.metadata?.uid ?? `${svc.metadata?.namespace}/${svc.metadata?.name}`;
+    const signature = verb === "delete" ? undefined : allocationSignature(svc);
+    if (this.serviceSignatures.get(uid) === signature) return;
+    if (signature === undefined) this.serviceSignatures.delete(uid);
+    else this.serviceSignatures.set(uid, signature);
     this.allocator.markDirty();
   }
 
@@ -828,6 +845,7 @@ export class Controller {
     try {
       const plan = this.plan;
       const byIp = new Map(plan.addresses.map((a) => [a.ip, a]));
+      const ingressWrites: { key: string; target: EventTarget; want: ReturnType<typeof desiredIngress> }[] = [];
       for (const s of this.ourServices()) {
         const key = serviceKey({ namespace: s.metadata?.namespace ?? "", name: s.metadata?.name ?? "" });
         const target = this.serviceTarget(key);
@@ -837,24 +855,7 @@ export class Controller {
         // implementation's, which the allocator keeps when it migrates the Service (the allocator
         // clears what it releases itself).
         const assigned = s.metadata?.annotations?.[ANNOTATIONS.assignedIps] !== undefined;
-        if (assigned && !sameIngress(s.status?.loadBalancer?.ingress, want)) {
-          try {
-            await withTimeout(
-              this.core.patchNamespacedServiceStatus(
-                { name: target.name, namespace: target.namespace as string, body: { status: { loadBalancer: { ingress: want } } } },
-                mergePatch(),
-              ),
-              5000,
-              "service status patch",
-            );
-            this.m.statusWrites.inc({ kind: "ingress", result: "ok" });
-            if (want.length > 0) this.events.emit(target, "Normal", "AddressAssigned", `external address ${want.map((w) => w.ip).join(", ")}`);
-          } catch (err) {
-            this.m.statusWrites.inc({ kind: "ingress", result: "error" });
-            this.statusSyncedVersion = -1;
-            this.log.warn({ service: key, err: err instanceof Error ? err.message : String(err) }, "cannot write service status");
-          }
-        }
+        if (assigned && !sameIngress(s.status?.loadBalancer?.ingress, want)) ingressWrites.push({ key, target, want });
         // announced-by entries of addresses nobody announces any more (owner crashed, Local
         // Service lost its endpoints, address withdrawn).
         const ann = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
@@ -872,6 +873,7 @@ export class Controller {
           }
         }
       }
+      await runLimited(ingressWrites, STATUS_WRITES_IN_FLIGHT, (w) => this.writeIngress(w.key, w.target, w.want));
       // Refusals: once per (service, address, reason) while it lasts.
       const now = new Set<string>();
       for (const r of plan.refusals) {
@@ -918,6 +920,22 @@ export class Controller {
       5000,
       "pool condition patch",
     );
+  }
+
+  private async writeIngress(key: string, target: EventTarget, want: ReturnType<typeof desiredIngress>): Promise<void> {
+    try {
+      await withTimeout(
+        this.core.patchNamespacedServiceStatus({ name: target.name, namespace: target.namespace as string, body: { status: { loadBalancer: { ingress: want } } } }, mergePatch()),
+        5000,
+        "service status patch",
+      );
+      this.m.statusWrites.inc({ kind: "ingress", result: "ok" });
+      if (want.length > 0) this.events.emit(target, "Normal", "AddressAssigned", `external address ${want.map((w) => w.ip).join(", ")}`);
+    } catch (err) {
+      this.m.statusWrites.inc({ kind: "ingress", result: "error" });
+      this.statusSyncedVersion = -1;
+      this.log.warn({ service: key, err: err instanceof Error ? err.message : String(err) }, "cannot write service status");
+    }
   }
 
   private async syncPools(plan: Plan): Promise<void> {

@@ -123,3 +123,15 @@ export class WorkQueue {
     );
   }
 }
+
+/** Runs `fn` over `items`, at most `limit` at a time; resolves when all have settled. */
+export async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item).catch(() => {});
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -8,13 +8,14 @@
 //  - single Services created one at a time: p50/p99;
 //  - bursts (all created at once, 32 requests in flight): p50/p99/max and the time until every
 //    Service has its address;
-//  - the allocating speaker's CPU time and RSS over each phase, and its RSS holding
+//  - the allocating speaker's CPU time and RSS over each phase (the speakers run compiled, with the
+//    bin's Node flags, as the image runs them), and its RSS holding
 //    --memory-services Services (0 skips that phase).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { ALLOCATOR_KEY, elect } from "../../runtime/election/rank.ts";
-import { applyPool, labUnavailable, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type SpeakerProcess } from "../control/harness.ts";
+import { applyPool, labUnavailable, root, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type SpeakerProcess } from "../control/harness.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -45,6 +46,8 @@ function usage(pid: number): { cpuS: number; rssMb: number; peakMb: number } {
   return { cpuS: ticks / 100, rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
 }
 
+// The speakers run as shipped: compiled, with the bin's Node flags.
+await run("bash", ["-c", `cd "${root}" && . scripts/env.sh && npm run --silent build`], { timeoutMs: 600_000 });
 const lab = await startLab("inbench", NODES);
 const speakers = new Map<string, SpeakerProcess>();
 const core = lab.admin.makeApiClient(k8s.CoreV1Api);
@@ -59,7 +62,7 @@ informer.on("update", onService);
 try {
   await applyPool(lab.admin, "bench", { addresses: ["192.0.2.128/25", "2001:db8:1::/112"] });
   await applyPool(lab.admin, "bench", {}, "advertisement");
-  for (const n of NODES) speakers.set(n, startSpeaker(lab, n, { L2LB_DEFAULT_CLASS: "true", L2LB_LOG_LEVEL: "warn" }));
+  for (const n of NODES) speakers.set(n, startSpeaker(lab, n, { L2LB_DEFAULT_CLASS: "true", L2LB_LOG_LEVEL: "warn" }, { compiled: true }));
   await waitFor("three speaker leases", async () => ((await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" })).items.length === 3 ? true : undefined), 60_000);
   await sleep(3000);
   await informer.start();

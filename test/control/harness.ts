@@ -181,12 +181,14 @@ export interface SpeakerProcess {
 }
 
 /** Runs a speaker inside the node's namespace, as the speaker ServiceAccount. Logs: /tmp/l2lb-<id>-logs/<node>.log (kept). */
-export function startSpeaker(lab: Lab, node: string, extraEnv: Record<string, string> = {}): SpeakerProcess {
+export function startSpeaker(lab: Lab, node: string, extraEnv: Record<string, string> = {}, opts: { compiled?: boolean } = {}): SpeakerProcess {
   const logDir = `/tmp/l2lb-${lab.id}-logs`;
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, `${node}.log`);
   const out = createWriteStream(logPath, { flags: "a" });
-  const child = spawn("ip", ["netns", "exec", lab.ns(node), process.execPath, join(root, "runtime/speaker/main.ts"), "--metrics-host", "127.0.0.1"], {
+  // Compiled: exactly as the bin and the image run it (dist/, with the bin's Node flags); else the sources.
+  const program = opts.compiled ? ["--max-semi-space-size=1", "--lite-mode", join(root, "dist/runtime/speaker/main.js")] : [join(root, "runtime/speaker/main.ts")];
+  const child = spawn("ip", ["netns", "exec", lab.ns(node), process.execPath, ...program, "--metrics-host", "127.0.0.1"], {
     env: {
       PATH: process.env.PATH ?? "",
       NODE_NAME: node,

@@ -119,7 +119,7 @@ start_speakers() {
   for n in "${NODES[@]}"; do
     # `ip netns exec` (what network.sh exec runs) execs env, which execs node: $! is the speaker itself.
     ip netns exec "$(bash "$L2LB_ROOT"/test/lab/network.sh ns "$n")" env -i PATH="$PATH" NODE_NAME="$n" POD_NAMESPACE=l2lb-system KUBECONFIG="$cfg" \
-      L2LB_INTERFACES=eth0 node "$L2LB_ROOT/dist/runtime/speaker/main.js" --metrics-host 127.0.0.1 ${SPEAKER_ARGS:-} \
+      L2LB_INTERFACES=eth0 "$L2LB_ROOT/dist/runtime/speaker/main.js" --metrics-host 127.0.0.1 ${SPEAKER_ARGS:-} \
       >"$scratch/speaker-$n.log" 2>&1 &
     SPEAKER_PID[$n]=$!
   done
