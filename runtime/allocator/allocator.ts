@@ -117,7 +117,7 @@ export class InClusterAllocator {
   /** Something the plan reads changed. */
   markDirty(): void {
     this.dirty = true;
-    if (this.active && this.timer === undefined) this.schedule(Math.max(this.o.batchMs ?? 50, this.lastPlanMs));
+    if (this.active && this.timer === undefined) this.schedule(Math.max(this.o.batchMs ?? 50, 2 * this.lastPlanMs));
   }
 
   stop(): void {

@@ -191,6 +191,10 @@ export class Controller {
   private plan: Plan = { addresses: [], refusals: [], serviceAddresses: new Map() };
   private planVersion = 0;
   private dirty = true;
+  /** The next plan must not wait: membership, API health or a link changed. */
+  private planUrgent = true;
+  private lastPlanAt = -Infinity;
+  private lastPlanMs = 0;
   private announceDirty = true;
   private aliveKey = "";
   private alive = new Map<string, Liveness>();
@@ -422,6 +426,11 @@ export class Controller {
     this.dirty = true;
   }
 
+  private markUrgent(): void {
+    this.dirty = true;
+    this.planUrgent = true;
+  }
+
   private onNodeChange(verb: "add" | "update" | "delete", n: k8s.V1Node): void {
     const name = n.metadata?.name ?? "";
     const signature = verb === "delete" ? undefined : nodeNetworkSignature(n);
@@ -447,6 +456,7 @@ export class Controller {
     const node = name.slice(SPEAKER_LEASE_PREFIX.length);
     this.dirty = true;
     if (verb === "delete") {
+      this.markUrgent();
       this.leases.delete(node);
       this.tick();
       return;
@@ -492,7 +502,7 @@ export class Controller {
     const next = publishedSubnets(interfaces.map((i) => (this.linksDown.has(i.name) ? { ...i, up: false } : i)));
     if (JSON.stringify(next) !== JSON.stringify(this.subnets)) {
       this.subnets = next;
-      this.dirty = true;
+      this.markUrgent();
       this.lease.setSubnets(next);
       this.log.info({ subnets: next }, "published subnets changed");
     }
@@ -515,7 +525,7 @@ export class Controller {
       // renewal we could not see while cut off never counts as missed.
       for (const l of this.leases.values()) l.observedAtMs = now;
       this.log.info("API server reachable: elections resume");
-      this.dirty = true;
+      this.markUrgent();
     } else if (!apiHealthy && this.apiWasHealthy) {
       this.log.warn({ err: this.lease.lastError ?? this.sources.lastError }, "API server unreachable: fail-static, keeping owned addresses, gaining none");
     }
@@ -553,7 +563,7 @@ export class Controller {
         this.log.info({ changes, alive: [...alive.keys()] }, "speaker membership changed");
       }
       this.aliveKey = aliveKey;
-      this.dirty = true;
+      this.markUrgent();
       // The status writer cleans departed Services for nodes that are gone.
       this.announceDirty = true;
     }
@@ -562,9 +572,15 @@ export class Controller {
     if (apiHealthy) this.knownMembers = Math.max(alive.size, 1);
     const isolatedNow = isolated(apiHealthy, heard, this.knownMembers);
 
-    if (this.dirty && this.sources.isSynced()) {
+    // Configuration changes are planned at most once per three plan durations, so a burst of
+    // Service writes cannot keep the loop busy; liveness and link changes are planned at once.
+    const planDue = this.planUrgent || now - this.lastPlanAt >= 3 * this.lastPlanMs;
+    if (this.dirty && planDue && this.sources.isSynced()) {
       this.dirty = false;
+      this.planUrgent = false;
       this.plan = planAddresses(this.view(speakers));
+      this.lastPlanAt = performance.now();
+      this.lastPlanMs = this.lastPlanAt - now;
       this.planVersion++;
       this.m.refused.set(this.plan.refusals.length);
       for (const a of this.plan.addresses) {

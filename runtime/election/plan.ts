@@ -22,8 +22,8 @@
 // but terminating endpoint count instead (graceful rollouts keep their address answered).
 // Cluster policy announces regardless of endpoints: clients then get a fast refusal from
 // kube-proxy instead of ARP timeouts, and ownership does not move with every rollout.
-import { canonicalAddress, cidrContains, parseRange, tryParseAddress } from "../../provider/ip/index.ts";
-import type { IpRange } from "../../provider/ip/index.ts";
+import { cidrContains, formatAddress, parseCidr, parseRange, tryParseAddress } from "../../provider/ip/index.ts";
+import type { Address, Cidr, IpRange } from "../../provider/ip/index.ts";
 import type { PublishedSubnet } from "../../provider/model/contract.ts";
 import type { AddressPool, GratuitousSettings, L2Advertisement } from "../../provider/model/pool.ts";
 import { sharingConflict, type SharingProfile } from "../../provider/allocation/sharing.ts";
@@ -137,9 +137,10 @@ export function parseAssigned(value: string | undefined): { ips: string[]; inval
   for (const part of (value ?? "").split(",")) {
     const t = part.trim();
     if (t === "") continue;
-    if (tryParseAddress(t) === undefined) invalid.push(t);
+    const parsed = tryParseAddress(t);
+    if (parsed === undefined) invalid.push(t);
     else {
-      const c = canonicalAddress(t);
+      const c = formatAddress(parsed);
       if (!ips.includes(c)) ips.push(c);
     }
   }
@@ -167,10 +168,26 @@ function parsePools(pools: readonly AddressPool[]): ParsedPool[] {
   return out;
 }
 
-function inRanges(ranges: readonly IpRange[], ip: string): boolean {
-  const a = tryParseAddress(ip);
-  if (a === undefined) return false;
+function inRanges(ranges: readonly IpRange[], a: Address): boolean {
   return ranges.some((r) => r.family === a.family && r.first <= a.value && a.value <= r.last);
+}
+
+/** A speaker's published subnets, parsed once per plan. */
+interface ParsedSpeaker {
+  speaker: SpeakerView;
+  subnets: { subnet: PublishedSubnet; cidr: Cidr | undefined }[];
+}
+
+function parseSpeaker(speaker: SpeakerView): ParsedSpeaker {
+  return { speaker, subnets: speaker.subnets.map((subnet) => ({ subnet, cidr: tryParseCidr(subnet.cidr) })) };
+}
+
+function tryParseCidr(text: string): Cidr | undefined {
+  try {
+    return parseCidr(text, { allowHostBits: true });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Does the pool's serviceAllocation admit this Service? */
@@ -282,7 +299,8 @@ export function planAddresses(view: ClusterView): Plan {
         refusals.push({ service: key, ip, reason: "DuplicateFamily", message: `${key} is assigned more than one IPv${fam} address; only the first, ${valid.find((v) => (v.includes(":") ? "6" : "4") === fam)}, is announced` });
         continue;
       }
-      const containing = pools.filter((p) => inRanges(p.ranges, ip));
+      const parsed = tryParseAddress(ip) as Address;
+      const containing = pools.filter((p) => inRanges(p.ranges, parsed));
       if (containing.length === 0) {
         refusals.push({ service: key, ip, reason: "OutsidePools", message: `${ip} is not in any AddressPool; it will not be announced` });
         continue;
@@ -312,7 +330,15 @@ export function planAddresses(view: ClusterView): Plan {
   }
 
   const nodesByName = new Map(view.nodes.map((n) => [n.name, n]));
-  const speakers = [...view.speakers].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  const speakers = [...view.speakers].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).map(parseSpeaker);
+  // Interfaces an advertisement allows on a speaker: the same for every address, computed once.
+  const allowedCache = new Map<string, Set<string>>();
+  const allowedOn = (ad: L2Advertisement, sp: ParsedSpeaker): Set<string> => {
+    const key = `${ad.name}\u0000${sp.speaker.node}`;
+    let allowed = allowedCache.get(key);
+    if (allowed === undefined) allowedCache.set(key, (allowed = allowedInterfaces(ad.spec.interfaces, sp.speaker.subnets)));
+    return allowed;
+  };
   const addresses: AddressPlan[] = [];
   for (const [ip, { pool, services: users }] of [...byIp.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const poolAds = ads.filter((a) => advertisementSelectsPool(a, pool.pool));
@@ -321,19 +347,20 @@ export function planAddresses(view: ClusterView): Plan {
     let sawSubnet = false;
     let sawEndpointless = false;
     const gratuitousByNode = new Map<string, GratuitousSettings | undefined>();
+    const address = tryParseAddress(ip) as Address;
     for (const sp of speakers) {
-      const node = nodesByName.get(sp.node);
+      const node = nodesByName.get(sp.speaker.node);
       if (node === undefined) continue;
       if (Object.prototype.hasOwnProperty.call(node.labels, EXCLUDE_LABEL)) continue;
       if (node.networkUnavailable) continue;
-      const onSubnet = sp.subnets.filter((s) => safeContains(s.cidr, ip));
+      const onSubnet = sp.subnets.filter((s) => s.cidr !== undefined && s.cidr.family === address.family && cidrContains(s.cidr, address)).map((s) => s.subnet);
       if (onSubnet.length > 0) sawSubnet = true;
       const ifaces = new Set<string>();
       let gratuitous: GratuitousSettings | undefined;
       let matched = false;
       for (const ad of poolAds) {
         if (!anySelectorMatches(ad.spec.nodeSelectors, node.labels)) continue;
-        const allowed = allowedInterfaces(ad.spec.interfaces, sp.subnets);
+        const allowed = allowedOn(ad, sp);
         let any = false;
         for (const s of onSubnet) {
           if (allowed.has(s.interface)) {

@@ -19,6 +19,7 @@ import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { DEFAULT_NAMESPACE } from "../../provider/model/contract.ts";
+import { reuseConnections } from "../control/connection-reuse.ts";
 import { Controller, type ControllerTiming } from "../control/controller.ts";
 import { DataPlane } from "../dataplane/index.ts";
 import type { RouteHandler } from "./http-server.ts";
@@ -63,6 +64,7 @@ export async function runKubernetes(opts: KubernetesModeOptions): Promise<Runnin
   }
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromDefault();
+  reuseConnections(kubeConfig);
   const interfaces = (env.L2LB_INTERFACES ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
   const dataPlane = await DataPlane.open({
     logger: opts.logger,

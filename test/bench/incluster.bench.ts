@@ -9,7 +9,7 @@
 //  - bursts (all created at once, 32 requests in flight): p50/p99/max and the time until every
 //    Service has its address;
 //  - the allocating speaker's CPU time and RSS over each phase (the speakers run compiled, with the
-//    bin's Node flags, as the image runs them), and its RSS holding
+//    bin's Node flags, as the image runs them; L2LB_SPEAKER_NODE_OPTIONS adds more, e.g. --cpu-prof), and its RSS holding
 //    --memory-services Services (0 skips that phase).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -62,7 +62,7 @@ informer.on("update", onService);
 try {
   await applyPool(lab.admin, "bench", { addresses: ["192.0.2.128/25", "2001:db8:1::/112"] });
   await applyPool(lab.admin, "bench", {}, "advertisement");
-  for (const n of NODES) speakers.set(n, startSpeaker(lab, n, { L2LB_DEFAULT_CLASS: "true", L2LB_LOG_LEVEL: "warn" }, { compiled: true }));
+  for (const n of NODES) speakers.set(n, startSpeaker(lab, n, { L2LB_DEFAULT_CLASS: "true", L2LB_LOG_LEVEL: "warn", ...(process.env.L2LB_SPEAKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.L2LB_SPEAKER_NODE_OPTIONS } : {}) }, { compiled: true }));
   await waitFor("three speaker leases", async () => ((await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" })).items.length === 3 ? true : undefined), 60_000);
   await sleep(3000);
   await informer.start();
