@@ -861,7 +861,7 @@ export class Controller {
     try {
       const plan = this.plan;
       const byIp = new Map(plan.addresses.map((a) => [a.ip, a]));
-      const ingressWrites: { key: string; target: EventTarget; want: ReturnType<typeof desiredIngress> }[] = [];
+      const ingressWrites: { key: string; target: EventTarget; want: ReturnType<typeof desiredIngress>; announce: boolean }[] = [];
       for (const s of this.ourServices()) {
         const key = serviceKey({ namespace: s.metadata?.namespace ?? "", name: s.metadata?.name ?? "" });
         const target = this.serviceTarget(key);
@@ -871,7 +871,9 @@ export class Controller {
         // implementation's, which the allocator keeps when it migrates the Service (the allocator
         // clears what it releases itself).
         const assigned = s.metadata?.annotations?.[ANNOTATIONS.assignedIps] !== undefined;
-        if (assigned && !sameIngress(s.status?.loadBalancer?.ingress, want)) ingressWrites.push({ key, target, want });
+        // The allocator already told an in-cluster Service its address (IPAllocated): no second event.
+        const announce = s.metadata?.annotations?.[ANNOTATIONS.allocatedBy] !== ALLOCATED_IN_CLUSTER;
+        if (assigned && !sameIngress(s.status?.loadBalancer?.ingress, want)) ingressWrites.push({ key, target, want, announce });
         // announced-by entries of addresses nobody announces any more (owner crashed, Local
         // Service lost its endpoints, address withdrawn).
         const ann = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
@@ -889,7 +891,7 @@ export class Controller {
           }
         }
       }
-      await runLimited(ingressWrites, STATUS_WRITES_IN_FLIGHT, (w) => this.writeIngress(w.key, w.target, w.want));
+      await runLimited(ingressWrites, STATUS_WRITES_IN_FLIGHT, (w) => this.writeIngress(w.key, w.target, w.want, w.announce));
       // Refusals: once per (service, address, reason) while it lasts.
       const now = new Set<string>();
       for (const r of plan.refusals) {
@@ -938,7 +940,7 @@ export class Controller {
     );
   }
 
-  private async writeIngress(key: string, target: EventTarget, want: ReturnType<typeof desiredIngress>): Promise<void> {
+  private async writeIngress(key: string, target: EventTarget, want: ReturnType<typeof desiredIngress>, announce: boolean): Promise<void> {
     try {
       await withTimeout(
         this.core.patchNamespacedServiceStatus({ name: target.name, namespace: target.namespace as string, body: { status: { loadBalancer: { ingress: want } } } }, mergePatch()),
@@ -946,7 +948,7 @@ export class Controller {
         "service status patch",
       );
       this.m.statusWrites.inc({ kind: "ingress", result: "ok" });
-      if (want.length > 0) this.events.emit(target, "Normal", "AddressAssigned", `external address ${want.map((w) => w.ip).join(", ")}`);
+      if (announce && want.length > 0) this.events.emit(target, "Normal", "AddressAssigned", `external address ${want.map((w) => w.ip).join(", ")}`);
     } catch (err) {
       this.m.statusWrites.inc({ kind: "ingress", result: "error" });
       this.statusSyncedVersion = -1;

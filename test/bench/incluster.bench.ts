@@ -12,6 +12,7 @@
 //    bin's Node flags, as the image runs them; L2LB_SPEAKER_NODE_OPTIONS adds more, e.g. --cpu-prof), and its RSS holding
 //    --memory-services Services (0 skips that phase).
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { ALLOCATOR_KEY, elect } from "../../runtime/election/rank.ts";
@@ -68,21 +69,24 @@ try {
   await informer.start();
   const allocatorPid = speakers.get(elect(NODES, ALLOCATOR_KEY) as string)?.child.pid as number;
   console.log(`allocator: ${elect(NODES, ALLOCATOR_KEY)} (pid ${allocatorPid})\n`);
-  console.log("phase                     n      p50 ms   p99 ms   max ms   all assigned   allocator CPU s   RSS MB (peak)");
+  const apiserverPid = Number(readFileSync(join(lab.dir, "pids/kube-apiserver.pid"), "utf8").trim());
+  console.log("phase                     n   created in   p50 ms   p99 ms   max ms   all assigned   allocator CPU s   RSS MB (peak)   apiserver CPU s");
 
   const create = async (namespace: string, name: string): Promise<number> => {
     const sent = nowMs();
     await core.createNamespacedService({ namespace, body: { metadata: { name }, spec: { type: "LoadBalancer", ipFamilies: ["IPv6"], ports: [{ port: 80 }] } } });
     return sent;
   };
-  const report = async (phase: string, keys: string[], sent: Map<string, number>, before: ReturnType<typeof usage>, started: number): Promise<void> => {
+  const report = async (phase: string, keys: string[], sent: Map<string, number>, before: ReturnType<typeof usage>, started: number, apiBefore: number): Promise<void> => {
+    const createdIn = Math.max(...sent.values()) - started;
     await waitFor(`${phase}: every EXTERNAL-IP`, () => (keys.every((k) => seenAt.has(k)) ? true : undefined), 600_000, 20);
     const lat = keys.map((k) => (seenAt.get(k) as number) - (sent.get(k) as number));
     const all = Math.max(...keys.map((k) => seenAt.get(k) as number)) - started;
     const after = usage(allocatorPid);
     console.log(
-      `${phase.padEnd(24)}${String(keys.length).padStart(5)}${pct(lat, 50).toFixed(0).padStart(10)}${pct(lat, 99).toFixed(0).padStart(9)}${Math.max(...lat).toFixed(0).padStart(9)}` +
-        `${(all / 1000).toFixed(2).padStart(13)} s${(after.cpuS - before.cpuS).toFixed(2).padStart(18)}${`${after.rssMb.toFixed(0)} (${after.peakMb.toFixed(0)})`.padStart(16)}`,
+      `${phase.padEnd(24)}${String(keys.length).padStart(5)}${(createdIn / 1000).toFixed(2).padStart(11)} s${pct(lat, 50).toFixed(0).padStart(9)}${pct(lat, 99).toFixed(0).padStart(9)}${Math.max(...lat).toFixed(0).padStart(9)}` +
+        `${(all / 1000).toFixed(2).padStart(13)} s${(after.cpuS - before.cpuS).toFixed(2).padStart(18)}${`${after.rssMb.toFixed(0)} (${after.peakMb.toFixed(0)})`.padStart(16)}` +
+        `${(usage(apiserverPid).cpuS - apiBefore).toFixed(2).padStart(18)}`,
     );
   };
   const namespace = async (name: string): Promise<void> => {
@@ -93,25 +97,27 @@ try {
   const singles = Number(args.singles);
   const sentSingles = new Map<string, number>();
   let before = usage(allocatorPid);
+  let apiBefore = usage(apiserverPid).cpuS;
   let started = nowMs();
   for (let i = 0; i < singles; i++) {
     sentSingles.set(`singles/s-${i}`, await create("singles", `s-${i}`));
     await waitFor("single assigned", () => (seenAt.has(`singles/s-${i}`) ? true : undefined), 60_000, 5);
   }
-  await report("single Services", [...sentSingles.keys()], sentSingles, before, started);
+  await report("single Services", [...sentSingles.keys()], sentSingles, before, started, apiBefore);
 
   for (const size of args.bursts.split(",").map(Number).filter((n) => n > 0)) {
     const ns = `burst-${size}`;
     await namespace(ns);
     const sent = new Map<string, number>();
     before = usage(allocatorPid);
+    apiBefore = usage(apiserverPid).cpuS;
     started = nowMs();
     const names = Array.from({ length: size }, (_, i) => `b-${i}`);
     const workers = Array.from({ length: 32 }, async (_, w) => {
       for (let i = w; i < names.length; i += 32) sent.set(`${ns}/${names[i]}`, await create(ns, names[i] as string));
     });
     await Promise.all(workers);
-    await report(`burst of ${size}`, [...sent.keys()], sent, before, started);
+    await report(`burst of ${size}`, [...sent.keys()], sent, before, started, apiBefore);
   }
 
   const target = Number(args["memory-services"]);
@@ -120,13 +126,14 @@ try {
     await namespace("memory");
     const sent = new Map<string, number>();
     before = usage(allocatorPid);
+    apiBefore = usage(apiserverPid).cpuS;
     started = nowMs();
     const todo = Array.from({ length: target - have }, (_, i) => `m-${i}`);
     const workers = Array.from({ length: 32 }, async (_, w) => {
       for (let i = w; i < todo.length; i += 32) sent.set(`memory/${todo[i]}`, await create("memory", todo[i] as string));
     });
     await Promise.all(workers);
-    await report(`to ${target} Services`, [...sent.keys()], sent, before, started);
+    await report(`to ${target} Services`, [...sent.keys()], sent, before, started, apiBefore);
     await sleep(5000);
     const idle = usage(allocatorPid);
     console.log(`\nallocating speaker holding ${target} Services: RSS ${idle.rssMb.toFixed(0)} MB, peak ${idle.peakMb.toFixed(0)} MB`);
