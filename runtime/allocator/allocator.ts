@@ -5,7 +5,6 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { planAllocation } from "../../provider/allocation/index.ts";
 import type { Assignment, PlanSuccess } from "../../provider/allocation/index.ts";
 import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, API_GROUP_VERSION, EVENT_REASONS, KINDS } from "../../provider/model/contract.ts";
 import type { EventSink } from "../control/events.ts";
@@ -13,6 +12,7 @@ import { realClock, WorkQueue, type Clock, type Outcome } from "../control/work-
 import { advertisementsOf, assignmentOf, namespaceLabelsOf, nodeNetworks, poolsOldestFirst, servedServices, servicesInput } from "./cluster-input.ts";
 import type { ClusterObject, ClusterSnapshot, ServedService } from "./cluster-input.ts";
 import { decide, sameAssignment, type Desired } from "./decisions.ts";
+import { inProcessPlanner, type Planner } from "./planner.ts";
 import { poolCondition, sameCondition, type PoolCondition } from "./pool-status.ts";
 import { selectPools, type SetAsidePool } from "./pool-selection.ts";
 
@@ -42,6 +42,8 @@ export interface AllocatorOptions {
   batchMs?: number;
   /** Wait after becoming the allocator before the first plan, so the caches hold a predecessor's last writes. Default 1000 ms. */
   settleMs?: number;
+  /** Where plans are computed. Default: in-process; the speaker passes a worker thread. */
+  planner?: Planner;
 }
 
 interface Metrics {
@@ -76,6 +78,8 @@ export class InClusterAllocator {
   private timer: unknown;
   private dirty = false;
   private lastPlanMs = 0;
+  private planning = false;
+  private readonly planner: Planner;
   /** What each Service should carry, from the last plan. */
   private desired = new Map<string, Desired>();
   /** Assignments written (or queued) and not yet seen in the cache. */
@@ -97,6 +101,7 @@ export class InClusterAllocator {
     this.log = options.logger.child({ component: "allocator" });
     this.m = metrics(options.registry);
     this.queue = new WorkQueue({ handler: (key) => this.process(key), clock: this.clock });
+    this.planner = options.planner ?? inProcessPlanner;
   }
 
   /** Elected (and the API healthy) or not. Losing the role drops queued writes. */
@@ -120,10 +125,11 @@ export class InClusterAllocator {
     if (this.active && this.timer === undefined) this.schedule(Math.max(this.o.batchMs ?? 50, 2 * this.lastPlanMs));
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.active = false;
     this.cancelTimer();
     this.queue.stop();
+    await this.planner.close();
   }
 
   /** Pending Services with their reasons and the pools set aside, as of the last plan. */
@@ -135,7 +141,7 @@ export class InClusterAllocator {
     this.dirty = true;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
-      if (this.active && this.dirty) this.planNow();
+      if (this.active && this.dirty) void this.planNow();
     }, ms);
   }
 
@@ -144,8 +150,22 @@ export class InClusterAllocator {
     this.timer = undefined;
   }
 
-  /** One plan over the whole cluster; queues every write it implies. */
-  planNow(): void {
+  /** One plan over the whole cluster (one at a time); queues every write it implies. */
+  async planNow(): Promise<void> {
+    if (this.planning) return;
+    this.planning = true;
+    try {
+      await this.planOnce();
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, "in-cluster allocation failed; planning again");
+      this.dirty = true;
+    } finally {
+      this.planning = false;
+      if (this.dirty) this.markDirty();
+    }
+  }
+
+  private async planOnce(): Promise<void> {
     this.dirty = false;
     const started = this.clock.now();
     const snapshot = this.o.snapshot();
@@ -153,7 +173,7 @@ export class InClusterAllocator {
     this.forgetSeen(served);
     const networks = nodeNetworks(snapshot.nodes);
     const selection = selectPools(poolsOldestFirst(snapshot.pools), advertisementsOf(snapshot.advertisements), networks.subnets, networks.addresses);
-    const result = planAllocation({
+    const result = await this.planner.plan({
       pools: selection.usable,
       namespaceLabels: namespaceLabelsOf(snapshot.namespaces),
       ...servicesInput(served, this.pending),
@@ -164,6 +184,7 @@ export class InClusterAllocator {
     this.lastPlanMs = this.clock.now() - started;
     this.m.plans.inc();
     this.m.planSeconds.observe(this.lastPlanMs / 1000);
+    if (!this.active) return;
     if (!result.ok) {
       this.log.error({ problems: result.problems }, "in-cluster allocation failed as a whole; nothing written");
       return;
@@ -179,6 +200,7 @@ export class InClusterAllocator {
       else this.pending.delete(key);
       this.queue.add(serviceQueueKey(key));
     }
+    for (const key of decisions.failures.keys()) this.pending.delete(key);
     this.reportFailures(served, decisions.failures);
     this.updatePools(setAside, pools);
     this.m.pending.set(decisions.failures.size);

@@ -25,6 +25,7 @@ import { sharingProfile } from "../../provider/allocation/sharing.ts";
 import { serviceRequestOf } from "../../provider/manifests/index.ts";
 import { InClusterAllocator } from "../allocator/allocator.ts";
 import { allocationSignature } from "../allocator/cluster-input.ts";
+import { workerPlanner } from "../allocator/planner.ts";
 import type { PoolCondition } from "../allocator/pool-status.ts";
 import type { DataPlaneEvents, EligibleInterface, OwnedAddress } from "../dataplane/types.ts";
 import { ALLOCATOR_KEY, STATUS_WRITER_KEY, elect } from "../election/rank.ts";
@@ -178,6 +179,8 @@ export class Controller {
   readonly allocator: InClusterAllocator;
   private readonly nodeSignatures = new Map<string, string>();
   private readonly serviceSignatures = new Map<string, string>();
+  /** resourceVersion each Service had when this node last wrote it (announced-by, departed ingress). */
+  private readonly writtenOn = new Map<string, string>();
   private readonly claims = new Map<string, { rv: string; value: Pick<ServiceView, "sharing" | "claim"> }>();
   private readonly core: k8s.CoreV1Api;
   private readonly custom: k8s.CustomObjectsApi;
@@ -318,6 +321,7 @@ export class Controller {
         nodes: this.sources.nodes.list(),
       }),
       lookupService: (namespace, name) => this.sources.services.get(name, namespace),
+      planner: workerPlanner(),
     });
     opts.dataPlane.on("link", ({ interface: name, up }) => {
       if (up) this.linksDown.delete(name);
@@ -365,7 +369,7 @@ export class Controller {
     if (this.stopping) return;
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
-    this.allocator.stop();
+    const allocatorStopped = this.allocator.stop();
     const had = [...this.owned.keys()];
     this.owned = new Map();
     try {
@@ -376,6 +380,7 @@ export class Controller {
     this.m.announced.reset();
     await this.heartbeat.stop(true);
     await this.lease.release();
+    await allocatorStopped;
     this.log.info({ released: had }, "speaker stopped; addresses released");
     await Promise.race([this.events.flush(), new Promise((r) => setTimeout(r, 500))]);
     await this.sources.stop();
@@ -763,6 +768,7 @@ export class Controller {
 
   /** Owner side of `l2lb.dev/announced-by`: entries of the addresses this node announces. */
   private syncAnnouncedBy(): void {
+    if (this.writtenOn.size > 2 * this.sources.services.list().length + 100) this.writtenOn.clear();
     for (const s of this.ourServices()) {
       const ns = s.metadata?.namespace ?? "";
       const name = s.metadata?.name ?? "";
@@ -836,17 +842,27 @@ export class Controller {
     const ns = s.metadata?.namespace ?? "";
     const name = s.metadata?.name ?? "";
     const flight = `ann:${ns}/${name}`;
+    const base = s.metadata?.resourceVersion;
+    // Our last write was made on this very version: the cache has not caught up with it yet, and a
+    // write on the same version could only conflict. The informer's update brings the next pass.
+    if (base !== undefined && this.writtenOn.get(flight) === base) return;
     if (this.inflight.has(flight)) {
       this.announceDirty = true;
       return;
     }
     this.inflight.add(flight);
-    withTimeout(write(name, ns, s.metadata?.resourceVersion), 5000, `service ${kind} patch`)
-      .then(() => this.m.statusWrites.inc({ kind, result: "ok" }))
+    withTimeout(write(name, ns, base), 5000, `service ${kind} patch`)
+      .then(() => {
+        this.m.statusWrites.inc({ kind, result: "ok" });
+        if (base !== undefined) this.writtenOn.set(flight, base);
+      })
       .catch((err: unknown) => {
         this.m.statusWrites.inc({ kind, result: "error" });
-        this.announceDirty = true;
-        if ((err as { code?: number }).code !== 409) this.log.warn({ service: `${ns}/${name}`, err: err instanceof Error ? err.message : String(err) }, failure);
+        // 409: the Service changed; its update in the informer marks the next pass. Anything else
+        // (timeout, 429, 5xx) is retried a second later, not on the next tick.
+        if ((err as { code?: number }).code === 409) return;
+        this.log.warn({ service: `${ns}/${name}`, err: err instanceof Error ? err.message : String(err) }, failure);
+        setTimeout(() => (this.announceDirty = true), 1000).unref();
       })
       .finally(() => this.inflight.delete(flight));
   }

@@ -1,0 +1,63 @@
+// How the allocator runs `planAllocation`: in a worker thread in the speaker (the event loop keeps
+// heartbeats and renewals on time), or in-process for tests and tools.
+import { Worker } from "node:worker_threads";
+import { planAllocation } from "../../provider/allocation/index.ts";
+import type { AllocationInput, PlanResult } from "../../provider/allocation/index.ts";
+
+export interface Planner {
+  plan(input: AllocationInput): Promise<PlanResult>;
+  close(): Promise<void>;
+}
+
+export const inProcessPlanner: Planner = {
+  plan: async (input) => planAllocation(input),
+  close: async () => {},
+};
+
+interface Reply {
+  id: number;
+  result?: PlanResult;
+  error?: string;
+}
+
+/** One worker thread, started on first use, one plan at a time (the allocator never asks for two). */
+export function workerPlanner(): Planner {
+  let worker: Worker | undefined;
+  let nextId = 0;
+  const waiting = new Map<number, { resolve: (r: PlanResult) => void; reject: (e: Error) => void }>();
+  const failAll = (err: Error): void => {
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+    worker = undefined;
+  };
+  const start = (): Worker => {
+    // The sources run as .ts (type stripping), the package as compiled .js: the worker is the sibling file.
+    const file = new URL(import.meta.url.endsWith(".ts") ? "./plan-worker.ts" : "./plan-worker.js", import.meta.url);
+    const w = new Worker(file);
+    w.on("message", (reply: Reply) => {
+      const pending = waiting.get(reply.id);
+      if (pending === undefined) return;
+      waiting.delete(reply.id);
+      if (reply.result !== undefined) pending.resolve(reply.result);
+      else pending.reject(new Error(`the planner failed: ${reply.error ?? "no result"}`));
+    });
+    w.on("error", (err) => failAll(err));
+    w.on("exit", (code) => failAll(new Error(`the planner thread exited (code ${code})`)));
+    w.unref();
+    return w;
+  };
+  return {
+    plan(input) {
+      worker ??= start();
+      const id = nextId++;
+      const promise = new Promise<PlanResult>((resolve, reject) => waiting.set(id, { resolve, reject }));
+      worker.postMessage({ id, input });
+      return promise;
+    },
+    async close() {
+      const w = worker;
+      worker = undefined;
+      if (w !== undefined) await w.terminate();
+    },
+  };
+}
