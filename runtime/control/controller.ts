@@ -179,6 +179,7 @@ export class Controller {
   readonly allocator: InClusterAllocator;
   private readonly nodeSignatures = new Map<string, string>();
   private readonly serviceSignatures = new Map<string, string>();
+  private served: k8s.V1Service[] | undefined;
   /** resourceVersion each Service had when this node last wrote it (announced-by, departed ingress). */
   private readonly writtenOn = new Map<string, string>();
   private readonly claims = new Map<string, { rv: string; value: Pick<ServiceView, "sharing" | "claim"> }>();
@@ -424,7 +425,10 @@ export class Controller {
       return;
     }
     if (kind === "pool" || kind === "advertisement") this.m.configReloads.inc({ kind });
-    if (kind === "service") this.announceDirty = true;
+    if (kind === "service") {
+      this.announceDirty = true;
+      this.served = undefined;
+    }
     if (kind === "node") this.onNodeChange(verb, obj as k8s.V1Node);
     else if (kind === "service") this.onServiceChange(verb, obj as k8s.V1Service);
     else if (kind !== "endpointslice") this.allocator.markDirty();
@@ -685,12 +689,14 @@ export class Controller {
     const inCluster = s.metadata?.annotations?.[ANNOTATIONS.allocatedBy] === ALLOCATED_IN_CLUSTER;
     const value = { ...(sharing ? { sharing } : {}), claim: claimOrder(inCluster, created, `${namespace}/${name}`) };
     this.claims.set(uid, { rv, value });
-    if (this.claims.size > 2 * this.sources.services.list().length + 100) this.claims.clear();
+    if (this.claims.size > 2 * this.ourServices().length + 100) this.claims.clear();
     return value;
   }
 
+  /** The Services l2lb serves, recomputed only after a Service changed (every tick reads them several times). */
   private ourServices(): k8s.V1Service[] {
-    return this.sources.services.list().filter((s) => isOurs(s, this.o.defaultClass ?? false));
+    if (this.served === undefined) this.served = this.sources.services.list().filter((s) => isOurs(s, this.o.defaultClass ?? false));
+    return this.served;
   }
 
   private servicesOf(ip: string): EventTarget[] {
@@ -768,7 +774,7 @@ export class Controller {
 
   /** Owner side of `l2lb.dev/announced-by`: entries of the addresses this node announces. */
   private syncAnnouncedBy(): void {
-    if (this.writtenOn.size > 2 * this.sources.services.list().length + 100) this.writtenOn.clear();
+    if (this.writtenOn.size > 2 * this.ourServices().length + 100) this.writtenOn.clear();
     for (const s of this.ourServices()) {
       const ns = s.metadata?.namespace ?? "";
       const name = s.metadata?.name ?? "";

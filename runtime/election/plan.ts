@@ -130,6 +130,19 @@ export function serviceKey(s: { namespace: string; name: string }): string {
   return `${s.namespace}/${s.name}`;
 }
 
+const assignedMemo = new Map<string, { ips: string[]; invalid: string[] }>();
+
+/** {@link parseAssigned}, remembered: every plan reads the same annotations again. */
+function parseAssignedMemo(value: string | undefined): { ips: string[]; invalid: string[] } {
+  if (value === undefined) return { ips: [], invalid: [] };
+  let parsed = assignedMemo.get(value);
+  if (parsed === undefined) {
+    if (assignedMemo.size >= 100_000) assignedMemo.clear();
+    assignedMemo.set(value, (parsed = parseAssigned(value)));
+  }
+  return parsed;
+}
+
 /** Parses the comma-separated assignment annotation into canonical addresses, reporting junk. */
 export function parseAssigned(value: string | undefined): { ips: string[]; invalid: string[] } {
   const ips: string[] = [];
@@ -281,13 +294,13 @@ export function planAddresses(view: ClusterView): Plan {
   const refusals: Refusal[] = [];
   const serviceAddresses = new Map<string, string[]>();
   // ip → { pool, services }
-  const byIp = new Map<string, { pool: ParsedPool; services: ServiceView[] }>();
+  const byIp = new Map<string, { pool: ParsedPool; services: ServiceView[]; address: Address }>();
 
   const order = (s: ServiceView): string => s.claim ?? serviceKey(s);
   const services = [...view.services].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : serviceKey(a) < serviceKey(b) ? -1 : 1));
   for (const svc of services) {
     const key = serviceKey(svc);
-    const { ips, invalid } = parseAssigned(svc.assigned);
+    const { ips, invalid } = parseAssignedMemo(svc.assigned);
     for (const bad of invalid) {
       refusals.push({ service: key, ip: bad, reason: "InvalidAddress", message: `"${bad}" in ${key} is not an IP address` });
     }
@@ -323,7 +336,7 @@ export function planAddresses(view: ClusterView): Plan {
       }
       families.add(fam);
       valid.push(ip);
-      if (entry === undefined) byIp.set(ip, { pool: advertised, services: [svc] });
+      if (entry === undefined) byIp.set(ip, { pool: advertised, services: [svc], address: parsed });
       else entry.services.push(svc);
     }
     serviceAddresses.set(key, valid);
@@ -340,14 +353,13 @@ export function planAddresses(view: ClusterView): Plan {
     return allowed;
   };
   const addresses: AddressPlan[] = [];
-  for (const [ip, { pool, services: users }] of [...byIp.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+  for (const [ip, { pool, services: users, address }] of [...byIp.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const poolAds = ads.filter((a) => advertisementSelectsPool(a, pool.pool));
     const locals = users.filter((u) => u.local);
     const candidates: Candidate[] = [];
     let sawSubnet = false;
     let sawEndpointless = false;
     const gratuitousByNode = new Map<string, GratuitousSettings | undefined>();
-    const address = tryParseAddress(ip) as Address;
     for (const sp of speakers) {
       const node = nodesByName.get(sp.speaker.node);
       if (node === undefined) continue;

@@ -8,8 +8,17 @@ import { createHash } from "node:crypto";
  * every Service sharing an address elects the same node and a shared address never splits.
  */
 export function rank(node: string, key: string): string {
-  return createHash("sha256").update(`${node}#${key}`).digest("hex");
+  const input = `${node}#${key}`;
+  let r = ranks.get(input);
+  if (r === undefined) {
+    if (ranks.size >= 200_000) ranks.clear();
+    ranks.set(input, (r = createHash("sha256").update(input).digest("hex")));
+  }
+  return r;
 }
+
+/** Ranks computed so far: every plan ranks the same (node, address) pairs again. */
+const ranks = new Map<string, string>();
 
 /** Candidates ordered best first: by rank, ties (never seen in practice) by node name. */
 export function orderByRank<T extends { node: string }>(candidates: readonly T[], key: string): T[] {
