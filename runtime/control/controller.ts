@@ -182,7 +182,7 @@ export class Controller {
   private served: k8s.V1Service[] | undefined;
   /** resourceVersion each Service had when this node last wrote it (announced-by, departed ingress). */
   private readonly writtenOn = new Map<string, string>();
-  private readonly claims = new Map<string, { rv: string; value: Pick<ServiceView, "sharing" | "claim"> }>();
+  private readonly claims = new Map<string, { rv: string; value: Pick<ServiceView, "sharing" | "claim" | "inCluster"> }>();
   private readonly core: k8s.CoreV1Api;
   private readonly custom: k8s.CustomObjectsApi;
   readonly incarnation = `${Date.now().toString(36)}-${Math.floor(Math.random() * 2 ** 32).toString(36)}`;
@@ -677,7 +677,7 @@ export class Controller {
   }
 
   /** Sharing profile and claim order of a Service, cached by resourceVersion. */
-  private claimOf(s: k8s.V1Service): Pick<ServiceView, "sharing" | "claim"> {
+  private claimOf(s: k8s.V1Service): Pick<ServiceView, "sharing" | "claim" | "inCluster"> {
     const uid = s.metadata?.uid ?? `${s.metadata?.namespace}/${s.metadata?.name}`;
     const rv = s.metadata?.resourceVersion ?? "";
     const cached = this.claims.get(uid);
@@ -687,7 +687,7 @@ export class Controller {
     const sharing = sharingProfile(serviceRequestOf(namespace, name, s));
     const created = s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp).toISOString() : "";
     const inCluster = s.metadata?.annotations?.[ANNOTATIONS.allocatedBy] === ALLOCATED_IN_CLUSTER;
-    const value = { ...(sharing ? { sharing } : {}), claim: claimOrder(inCluster, created, `${namespace}/${name}`) };
+    const value = { ...(sharing ? { sharing } : {}), inCluster, claim: claimOrder(inCluster, created, `${namespace}/${name}`) };
     this.claims.set(uid, { rv, value });
     if (this.claims.size > 2 * this.ourServices().length + 100) this.claims.clear();
     return value;

@@ -16,6 +16,7 @@ function claimant(name: string, ip: string, request: Partial<ServiceRequest>, in
     local: false,
     endpointNodes: new Set(),
     ...(sharing ? { sharing } : {}),
+    inCluster,
     claim: claimOrder(inCluster, created, `default/${name}`),
   };
 }
@@ -52,6 +53,11 @@ describe("two Services claiming one address", () => {
       "default/y",
     ],
   ];
+  it("two assignments of one stack are never checked against each other (a SharedIpGroup needs no sharing key)", () => {
+    const plan = planAddresses(view([claimant("nginx", "192.0.2.211", {}, false, T1), claimant("nginx-2", "192.0.2.211", { ports: [{ port: 81 }] }, false, T2)]));
+    assert.deepEqual(plan.addresses[0]?.services, ["default/nginx", "default/nginx-2"]);
+    assert.deepEqual(plan.refusals, []);
+  });
   for (const [name, first, second, announced, refused] of table) {
     it(name, () => {
       for (const services of [[first, second], [second, first]]) {

@@ -61,6 +61,11 @@ export interface ServiceView {
   /** What decides whether it may share an address; without it the Service shares with anyone. */
   sharing?: SharingProfile;
   /**
+   * The in-cluster allocator made its assignment. Two assignments of one Pulumi stack are never
+   * checked against each other: the stack's planner allowed them (a SharedIpGroup needs no key).
+   */
+  inCluster?: boolean;
+  /**
    * Order of claims (lower first), see {@link claimOrder}: when two Services claim one address
    * without being allowed to share it, only the earlier claim is announced.
    */
@@ -280,7 +285,7 @@ export function endpointNodes(
 function claimConflict(svc: ServiceView, holders: readonly ServiceView[]): string | undefined {
   if (svc.sharing === undefined) return undefined;
   for (const h of holders) {
-    if (h.sharing === undefined) continue;
+    if (h.sharing === undefined || (svc.inCluster !== true && h.inCluster !== true)) continue;
     const why = sharingConflict(svc.sharing, h.sharing);
     if (why !== undefined) return why;
   }
