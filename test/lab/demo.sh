@@ -141,10 +141,11 @@ deploy() {
   local kv; for kv in "$@"; do pulumi config set --path "${kv%%=*}" "${kv#*=}" >/dev/null; done
   say "pulumi preview --diff   (the allocation runs at preview: every address is shown before anything exists)"
   pulumi preview --diff --non-interactive >"$scratch/$scenario-preview.txt" 2>&1 || { cat "$scratch/$scenario-preview.txt"; die "preview failed"; }
-  { grep -m1 -E '^\s+\+ pulumi-nodejs:dynamic/l2lb:Allocation' "$scratch/$scenario-preview.txt"
-    grep -E '^\s+default/[a-z0-9-]+\s*: "[0-9a-f.:,]+"' "$scratch/$scenario-preview.txt" | sort -u
-    grep -m1 -E '^\s+subnetSource\s+:' "$scratch/$scenario-preview.txt" | cut -c1-110
-    grep -E 'to create' "$scratch/$scenario-preview.txt"; } | sed 's/^ */  | /'
+  # (a program without an Allocation, like in-cluster, shows only what it creates)
+  { grep -m1 -E '^\s+\+ pulumi-nodejs:dynamic/l2lb:Allocation' "$scratch/$scenario-preview.txt" || true
+    grep -E '^\s+default/[a-z0-9-]+\s*: "[0-9a-f.:,]+"' "$scratch/$scenario-preview.txt" | sort -u || true
+    grep -m1 -E '^\s+subnetSource\s+:' "$scratch/$scenario-preview.txt" | cut -c1-110 || true
+    grep -E 'to create' "$scratch/$scenario-preview.txt" || true; } | sed 's/^ */  | /'
   say "pulumi up --yes"
   pulumi up --yes --non-interactive >"$scratch/$scenario-up.txt" 2>&1 &
   up_pid=$!
