@@ -10,26 +10,11 @@ import { addressPoolCrd, l2AdvertisementCrd } from "../model/crds.ts";
 import type { JsonSchema } from "../model/crds.ts";
 import { convertManifests, identifierFor, importCommand, renderPulumi } from "./import.ts";
 import type { PlanIo } from "./plan.ts";
+import { memoryIo } from "./testing.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const example = (f: string): string => join(root, "examples/plan", f);
 
-function memoryIo(files: Record<string, string>, stdin = ""): PlanIo {
-  return {
-    expand(path) {
-      if (path in files) return [path];
-      const inside = Object.keys(files).filter((f) => f.startsWith(`${path.replace(/\/$/, "")}/`)).sort();
-      if (inside.length === 0) throw new Error(`${path} does not exist; pass an existing file or directory to -f.`);
-      return inside;
-    },
-    readFile(path) {
-      const t = files[path];
-      if (t === undefined) throw new Error(`cannot read ${path}: ENOENT.`);
-      return t;
-    },
-    readStdin: () => stdin,
-  };
-}
 
 function seeds(...names: string[]): PlanIo {
   return memoryIo(Object.fromEntries(names.map((n) => [n, readFileSync(example(n), "utf8")])));

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { planCommand } from "./plan.ts";
-import type { PlanIo } from "./plan.ts";
+import { memoryIo } from "./testing.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const main = join(root, "provider/cli/main.ts");
@@ -17,23 +17,6 @@ function l2lb(args: string[], cwd = root): { code: number; stdout: string; stder
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** An in-memory file system for the command. */
-function memoryIo(files: Record<string, string>, stdin = ""): PlanIo {
-  return {
-    expand(path) {
-      if (path in files) return [path];
-      const inside = Object.keys(files).filter((f) => f.startsWith(`${path.replace(/\/$/, "")}/`)).sort();
-      if (inside.length === 0) throw new Error(`${path} does not exist; pass an existing file or directory to -f.`);
-      return inside;
-    },
-    readFile(path) {
-      const t = files[path];
-      if (t === undefined) throw new Error(`cannot read ${path}: ENOENT.`);
-      return t;
-    },
-    readStdin: () => stdin,
-  };
-}
 
 describe("l2lb plan on the seeds' examples", () => {
   it("metallb-basic.yaml: nginx gets the first address of first-pool", () => {

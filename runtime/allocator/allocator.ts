@@ -115,10 +115,6 @@ export class InClusterAllocator {
     else this.queue.clear();
   }
 
-  isActive(): boolean {
-    return this.active;
-  }
-
   /** Something the plan reads changed. */
   markDirty(): void {
     this.dirty = true;

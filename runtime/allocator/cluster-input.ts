@@ -13,6 +13,7 @@ import type { AllocationInput, Assignment, ServiceRequest } from "../../provider
 import { isAddress, parseCidr } from "../../provider/ip/index.ts";
 import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, NODE_SUBNETS_ANNOTATION } from "../../provider/model/contract.ts";
 import type { AddressPool, L2Advertisement } from "../../provider/model/pool.ts";
+import { parsePublishedSubnets } from "../../provider/model/published.ts";
 import { servedByL2lb } from "../../provider/model/served.ts";
 import { serviceRequestOf } from "../../provider/manifests/index.ts";
 import { parseAssigned } from "../election/plan.ts";
@@ -44,7 +45,7 @@ export interface ServedService {
   assigned: Assignment | undefined;
 }
 
-export function serviceKeyOf(s: k8s.V1Service): string {
+function serviceKeyOf(s: k8s.V1Service): string {
   return `${s.metadata?.namespace ?? "default"}/${s.metadata?.name ?? ""}`;
 }
 
@@ -104,7 +105,7 @@ export function nodeNetworks(nodes: readonly k8s.V1Node[]): { subnets: string[] 
   const addresses = new Set<string>();
   for (const n of nodes) {
     for (const a of n.status?.addresses ?? []) if ((a.type === "InternalIP" || a.type === "ExternalIP") && isAddress(a.address)) addresses.add(a.address);
-    for (const s of publishedOn(n)) {
+    for (const s of parsePublishedSubnets(n.metadata?.annotations?.[NODE_SUBNETS_ANNOTATION])) {
       if (isCidr(s.cidr)) subnets.add(s.cidr);
       if (isAddress(s.address)) addresses.add(s.address);
     }
@@ -121,16 +122,9 @@ function isCidr(text: string): boolean {
   }
 }
 
-function publishedOn(n: k8s.V1Node): { cidr: string; address: string }[] {
-  const text = n.metadata?.annotations?.[NODE_SUBNETS_ANNOTATION];
-  if (!text) return [];
-  try {
-    const raw: unknown = JSON.parse(text);
-    if (!Array.isArray(raw)) return [];
-    return raw.filter((s): s is { cidr: string; address: string } => typeof s?.cidr === "string" && typeof s?.address === "string");
-  } catch {
-    return [];
-  }
+/** An AddressPool object as the model's pool. */
+export function poolOf(o: ClusterObject): AddressPool {
+  return { name: o.metadata?.name ?? "", ...(o.metadata?.labels ? { labels: o.metadata.labels } : {}), spec: (o.spec ?? { addresses: [] }) as AddressPool["spec"] };
 }
 
 /** Pools oldest first (creationTimestamp, then name): the order in which pools are admitted. */
@@ -141,7 +135,7 @@ export function poolsOldestFirst(objects: readonly ClusterObject[]): AddressPool
   };
   return [...objects]
     .sort((a, b) => stamp(a).localeCompare(stamp(b)) || (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""))
-    .map((o) => ({ name: o.metadata?.name ?? "", ...(o.metadata?.labels ? { labels: o.metadata.labels } : {}), spec: (o.spec ?? { addresses: [] }) as AddressPool["spec"] }));
+    .map(poolOf);
 }
 
 export function advertisementsOf(objects: readonly ClusterObject[]): L2Advertisement[] {

@@ -19,12 +19,12 @@ import {
   SPEAKER_LEASE_PREFIX,
 } from "../../provider/model/contract.ts";
 import type { PublishedSubnet } from "../../provider/model/contract.ts";
-import type { AddressPool, L2Advertisement } from "../../provider/model/pool.ts";
+import { parsePublishedSubnets } from "../../provider/model/published.ts";
 import { servedByL2lb } from "../../provider/model/served.ts";
 import { sharingProfile } from "../../provider/allocation/sharing.ts";
 import { serviceRequestOf } from "../../provider/manifests/index.ts";
 import { InClusterAllocator } from "../allocator/allocator.ts";
-import { allocationSignature } from "../allocator/cluster-input.ts";
+import { advertisementsOf, allocationSignature, poolOf } from "../allocator/cluster-input.ts";
 import { workerPlanner } from "../allocator/planner.ts";
 import type { PoolCondition } from "../allocator/pool-status.ts";
 import type { DataPlaneEvents, EligibleInterface, OwnedAddress } from "../dataplane/types.ts";
@@ -38,7 +38,7 @@ import { LEASE_ANNOTATIONS, LeaseKeeper, withTimeout } from "./lease.ts";
 import { isolated, peerLiveness, type Liveness } from "./liveness.ts";
 import { decideOwnership, type Owned } from "./ownership.ts";
 import { departureStep, desiredIngress, poolUsage, sameIngress, updateAnnouncedBy, type IngressEntry, type PoolUsage } from "./status.ts";
-import type { CustomObject, SourceKind } from "./sources.ts";
+import type { SourceKind } from "./sources.ts";
 import { Sources } from "./sources.ts";
 
 /** What the controller needs from the data plane (the real one, or a fake in tests). */
@@ -111,20 +111,6 @@ interface HeartbeatState {
   claims: string[];
 }
 
-function parseSubnets(value: string | undefined): PublishedSubnet[] {
-  if (!value) return [];
-  try {
-    const raw: unknown = JSON.parse(value);
-    if (!Array.isArray(raw)) return [];
-    return raw.filter(
-      (s): s is PublishedSubnet =>
-        typeof s === "object" && s !== null && typeof s.interface === "string" && typeof s.cidr === "string" && typeof s.address === "string",
-    );
-  } catch {
-    return [];
-  }
-}
-
 export function parseEndpoint(value: string | undefined): { host: string; port: number } | undefined {
   if (!value) return undefined;
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:]+):(\d+)$/.exec(value);
@@ -156,6 +142,14 @@ export function publishedSubnets(interfaces: readonly EligibleInterface[]): Publ
 /** A Service l2lb serves: type LoadBalancer with l2lb's class (or, with `defaultClass`, none). */
 export function isOurs(s: k8s.V1Service, defaultClass = false): boolean {
   return servedByL2lb(s, defaultClass);
+}
+
+/** Records `signature` (undefined: the object is gone) under `key`; true when it changed. */
+function updateSignature(signatures: Map<string, string>, key: string, signature: string | undefined): boolean {
+  if (signatures.get(key) === signature) return false;
+  if (signature === undefined) signatures.delete(key);
+  else signatures.set(key, signature);
+  return true;
 }
 
 /** What of a Node the allocator reads: its addresses and the subnets its speaker published. */
@@ -441,22 +435,15 @@ export class Controller {
   }
 
   private onNodeChange(verb: "add" | "update" | "delete", n: k8s.V1Node): void {
-    const name = n.metadata?.name ?? "";
     const signature = verb === "delete" ? undefined : nodeNetworkSignature(n);
-    if (this.nodeSignatures.get(name) === signature) return;
-    if (signature === undefined) this.nodeSignatures.delete(name);
-    else this.nodeSignatures.set(name, signature);
-    this.allocator.markDirty();
+    if (updateSignature(this.nodeSignatures, n.metadata?.name ?? "", signature)) this.allocator.markDirty();
   }
 
   /** Plans again only when something the allocator reads changed (not on status or announced-by writes). */
   private onServiceChange(verb: "add" | "update" | "delete", svc: k8s.V1Service): void {
     const uid = svc.metadata?.uid ?? `${svc.metadata?.namespace}/${svc.metadata?.name}`;
     const signature = verb === "delete" ? undefined : allocationSignature(svc);
-    if (this.serviceSignatures.get(uid) === signature) return;
-    if (signature === undefined) this.serviceSignatures.delete(uid);
-    else this.serviceSignatures.set(uid, signature);
-    this.allocator.markDirty();
+    if (updateSignature(this.serviceSignatures, uid, signature)) this.allocator.markDirty();
   }
 
   private onLease(verb: "add" | "update" | "delete", l: k8s.V1Lease): void {
@@ -484,7 +471,7 @@ export class Controller {
       incarnation,
       renewIntervalMs: Number(a[LEASE_ANNOTATIONS.renewIntervalMs] ?? "") || (l.spec?.leaseDurationSeconds ?? 15) * 1000,
       durationMs: (l.spec?.leaseDurationSeconds ?? 15) * 1000,
-      subnets: parseSubnets(a[NODE_SUBNETS_ANNOTATION]),
+      subnets: parsePublishedSubnets(a[NODE_SUBNETS_ANNOTATION]),
       endpoint: parseEndpoint(a[LEASE_ANNOTATIONS.heartbeat]),
     });
     this.heartbeat.setPeers(
@@ -664,15 +651,8 @@ export class Controller {
         ...this.claimOf(s),
       };
     });
-    const pools: AddressPool[] = this.sources.pools.list().map((p: CustomObject) => ({
-      name: p.metadata?.name ?? "",
-      ...(p.metadata?.labels ? { labels: p.metadata.labels } : {}),
-      spec: (p.spec ?? { addresses: [] }) as AddressPool["spec"],
-    }));
-    const advertisements: L2Advertisement[] = this.sources.advertisements.list().map((a: CustomObject) => ({
-      name: a.metadata?.name ?? "",
-      spec: (a.spec ?? {}) as L2Advertisement["spec"],
-    }));
+    const pools = this.sources.pools.list().map(poolOf);
+    const advertisements = advertisementsOf(this.sources.advertisements.list());
     return { nodes, speakers, services, pools, advertisements };
   }
 
@@ -980,7 +960,7 @@ export class Controller {
 
   private async syncPools(plan: Plan): Promise<void> {
     const objects = this.sources.pools.list();
-    const pools: AddressPool[] = objects.map((p) => ({ name: p.metadata?.name ?? "", spec: (p.spec ?? { addresses: [] }) as AddressPool["spec"] }));
+    const pools = objects.map(poolOf);
     const usage = poolUsage(plan, pools);
     for (const p of objects) {
       const name = p.metadata?.name ?? "";
