@@ -8,10 +8,13 @@
 #     kubernetes-<KUBERNETES_VERSION>/bin/      kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #     etcd-<ETCD_VERSION>/bin/                  etcd
 #     kwok-<KWOK_VERSION>/bin/                  kwok
+#     metallb-<METALLB_VERSION>/bin/            controller, speaker (MetalLB, for test/bench/metallb.bench.ts)
+#     metallb-<METALLB_VERSION>/config/         its CRD bases, RBAC, controllers and metallb-native.yaml,
+#                                               copied unchanged from the module (`go env GOMODCACHE`)
 #
 # Usage: test/lab/build-tools.sh [TOOL...]     TOOL = kubernetes | etcd | kwok | pulumi |
-#                                                       pulumi-language-nodejs | pulumi-kubernetes
-#        (default: all of them, in that order)
+#                                                       pulumi-language-nodejs | pulumi-kubernetes | metallb
+#        (default: all of them but metallb, in that order; metallb only when named)
 #
 # Each tool is built in a scratch wrapper module (generated here, never committed): its go.mod requires
 # the real module at the pinned version and repeats that module's `replace` lines, with local paths
@@ -164,6 +167,53 @@ EOF
   esac
 }
 
+# install_module NAME VERSION MODULE PKG...: `go install PKG@vVERSION` (a module whose go.mod has no
+# `replace` lines builds as published), then post_install copies what the tool needs besides binaries.
+install_module() {
+  local name="$1" version="$2" module="$3"; shift 3
+  local dest="$L2LB_TOOLS_DIR/$name-$version" tmp start pkg have=1 refs=()
+  for pkg in "$@"; do [ -x "$dest/bin/${pkg##*/}" ] || have=""; refs+=("$pkg@v$version"); done
+  if [ -n "$have" ]; then say "$name $version: cached in $dest"; return 0; fi
+  say "$name $version: go install ${refs[*]} (-p $jobs)"
+  start=$(date +%s)
+  tmp="$(mktemp -d "$L2LB_TOOLS_DIR/.build-$name-XXXXXX")"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$tmp'" RETURN
+  if ! upstream_gomod "$module" "v$version" >/dev/null; then
+    say "$name $version: UNAVAILABLE: the Go module proxy does not serve $module@v$version"
+    printf '%s %s UNAVAILABLE %s@v%s (module proxy refused) after %ss\n' "$(date -u +%FT%TZ)" "$name-$version" "$module" "$version" "$(($(date +%s) - start))" >>"$log"
+    return 3
+  fi
+  mkdir -p "$tmp/out/bin"
+  if ! (cd "$tmp" && GOBIN="$tmp/out/bin" GOFLAGS="$GOFLAGS -mod=mod" go install -p "$jobs" -ldflags="-s -w" "${refs[@]}" >"$tmp/build.log" 2>&1); then
+    say "$name $version: FAILED: go install"; tail -30 "$tmp/build.log" >&2
+    printf '%s %s FAILED install after %ss\n' "$(date -u +%FT%TZ)" "$name-$version" "$(($(date +%s) - start))" >>"$log"
+    return 1
+  fi
+  post_install "$name" "$module" "v$version" "$tmp/out" || return 1
+  rm -rf "$dest"
+  mv "$tmp/out" "$dest"
+  say "$name $version: built in $(($(date +%s) - start))s -> $dest/bin"
+  printf '%s %s built in %ss (%s)\n' "$(date -u +%FT%TZ)" "$name-$version" "$(($(date +%s) - start))" "$(ls "$dest/bin" | tr '\n' ' ')" >>"$log"
+}
+
+# post_install NAME MODULE VERSION OUT: MetalLB's manifests, copied unchanged from the module cache.
+post_install() {
+  local dir
+  case "$1" in
+    metallb)
+      dir="$(cd / && GOFLAGS= go mod download -json "$2@$3" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+      [ -d "$dir/config/crd/bases" ] || { say "metallb: no config/crd/bases in $dir"; return 1; }
+      mkdir -p "$4/config/crd" "$4/config/manifests"
+      cp -r "$dir/config/crd/bases" "$4/config/crd/"
+      cp -r "$dir/config/rbac" "$dir/config/controllers" "$4/config/"
+      cp "$dir/config/manifests/metallb-native.yaml" "$4/config/manifests/"
+      chmod -R u+w "$4/config"
+      printf '%s@%s %s\n' "$2" "$3" "$dir" >"$4/config/SOURCE"
+      ;;
+  esac
+}
+
 kube_ldflags() {
   local v="v$KUBERNETES_VERSION" major minor pkg flags=""
   major="${KUBERNETES_VERSION%%.*}"; minor="${KUBERNETES_VERSION#*.}"; minor="${minor%%.*}"
@@ -204,6 +254,9 @@ build_one() {
         "v$PULUMI_KUBERNETES_VERSION" "v$PULUMI_KUBERNETES_VERSION" \
         "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=v$PULUMI_KUBERNETES_VERSION" \
         github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes ;;
+    metallb)
+      install_module metallb "$METALLB_VERSION" go.universe.tf/metallb \
+        go.universe.tf/metallb/controller go.universe.tf/metallb/speaker ;;
     *) say "unknown tool: $1"; return 2 ;;
   esac
 }

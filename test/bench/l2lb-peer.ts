@@ -1,0 +1,51 @@
+// l2lb as the demo runs it: the compiled speaker in each node namespace as the installation's
+// ServiceAccount (the harness installs CRDs and RBAC), serving Services without a class too
+// (--default-class), with the seeds' pools and the benchmark's pool.
+import { join } from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import { kubectl, root, startSpeaker, waitFor, type Lab, type SpeakerProcess } from "../control/harness.ts";
+import { expectRunning, stopAll, type Implementation } from "./implementation.ts";
+
+export class L2lbPeer implements Implementation {
+  readonly name = "l2lb";
+  private readonly speakers = new Map<string, SpeakerProcess>();
+
+  private readonly lab: Lab;
+
+  constructor(lab: Lab) {
+    this.lab = lab;
+  }
+
+  async start(): Promise<void> {
+    await kubectl(this.lab, "apply", "-f", join(root, "examples/kubectl/pools.yaml"), "-f", join(root, "test/bench/l2lb-bench-pool.yaml"));
+    for (const n of this.lab.nodes) this.launch(n);
+    const leases = this.lab.admin.makeApiClient(k8s.CoordinationV1Api);
+    await waitFor("a lease per l2lb speaker", async () => ((await leases.listNamespacedLease({ namespace: "l2lb-system" })).items.length >= this.lab.nodes.length ? true : undefined), 60_000);
+    for (const s of this.speakers.values()) await expectRunning(s, 100);
+  }
+
+  private launch(node: string): SpeakerProcess {
+    const s = startSpeaker(this.lab, node, { L2LB_DEFAULT_CLASS: "true", L2LB_LOG_LEVEL: "warn" }, { compiled: true });
+    this.speakers.set(node, s);
+    return s;
+  }
+
+  speaker(node: string): SpeakerProcess {
+    const s = this.speakers.get(node);
+    if (!s) throw new Error(`no l2lb speaker on ${node}`);
+    return s;
+  }
+
+  async restartSpeaker(node: string): Promise<void> {
+    await expectRunning(this.launch(node), 500);
+  }
+
+  processes(): SpeakerProcess[] {
+    return [...this.speakers.values()];
+  }
+
+  async stop(): Promise<void> {
+    await stopAll(this.speakers.values());
+    await kubectl(this.lab, "delete", "--ignore-not-found", "-f", join(root, "examples/kubectl/pools.yaml"), "-f", join(root, "test/bench/l2lb-bench-pool.yaml")).catch(() => "");
+  }
+}
