@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * The `l2lb` command: `plan` (see {@link planCommand}), `status` (see {@link statusCommand}) and
- * `import` (see {@link importCommand}).
+ * The `l2lb` command: `plan` (see {@link planCommand}), `status` (see {@link statusCommand}),
+ * `import` (see {@link importCommand}) and `manifests` (see {@link manifestsCommand}).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PLAN_USAGE, planCommand } from "./plan.ts";
 import type { CommandResult, PlanIo } from "./plan.ts";
 import { IMPORT_USAGE, importCommand } from "./import.ts";
+import { MANIFESTS_USAGE, manifestsCommand } from "./manifests.ts";
 import { STATUS_USAGE, statusCommand } from "./status.ts";
 
 const MANIFEST = /\.(ya?ml|json)$/i;
@@ -49,20 +50,22 @@ export const nodeIo: PlanIo = {
 const USAGE = `Usage: l2lb <command> [options]
 
 Commands:
-  plan    plan LoadBalancer addresses from manifests (run 'l2lb plan --help')
-  status  show the addresses, pools and pending Services of a cluster (run 'l2lb status --help')
-  import  translate MetalLB and OpenELB pools into l2lb objects (run 'l2lb import --help')`;
+  plan       plan LoadBalancer addresses from manifests (run 'l2lb plan --help')
+  status     show the addresses, pools and pending Services of a cluster (run 'l2lb status --help')
+  import     translate MetalLB and OpenELB pools into l2lb objects (run 'l2lb import --help')
+  manifests  print the runtime (CRDs, RBAC, speaker DaemonSet) as YAML for kubectl (run 'l2lb manifests --help')`;
 
 const COMMANDS: Record<string, (args: string[]) => CommandResult | Promise<CommandResult>> = {
   plan: (args) => planCommand(args, nodeIo),
   status: (args) => statusCommand(args),
   import: (args) => importCommand(args, nodeIo),
+  manifests: (args) => manifestsCommand(args),
 };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-    process.stdout.write(`${USAGE}\n\n${PLAN_USAGE}\n\n${STATUS_USAGE}\n\n${IMPORT_USAGE}\n`);
+    process.stdout.write(`${USAGE}\n\n${PLAN_USAGE}\n\n${STATUS_USAGE}\n\n${IMPORT_USAGE}\n\n${MANIFESTS_USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
   const run = COMMANDS[command];

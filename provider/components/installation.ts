@@ -1,19 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { DEFAULT_NAMESPACE, LOAD_BALANCER_CLASS, SPEAKER_NAME } from "../model/contract.ts";
-import { crds } from "../model/crds.ts";
-import { speakerRbacRules } from "../model/rbac.ts";
+import { DEFAULT_NAMESPACE, LOAD_BALANCER_CLASS } from "../model/contract.ts";
 import { childName, packageVersion, typeToken } from "./common.ts";
+import {
+  defaultSpeakerImage,
+  installationObjects,
+  installationProblems,
+  SPEAKER_HEARTBEAT_PORT,
+  SPEAKER_IMAGE_REPOSITORY,
+  SPEAKER_METRICS_PORT,
+  type KubeObject,
+} from "./installation-objects.ts";
 import { applyWithOf, nameOf, writeObject, type ApplyWith, type Written } from "./writer.ts";
 
-/** Port of the speaker's `/metrics`, `/healthz` and `/readyz` endpoints. */
-export const SPEAKER_METRICS_PORT = 7472;
+/** A `@pulumi/kubernetes` resource class, as {@link writeObject} takes it. */
+type ResourceClass = new (name: string, args: never, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
 
-/** UDP port of the speakers' direct liveness heartbeats to each other (host network). */
-export const SPEAKER_HEARTBEAT_PORT = 7473;
-
-/** Default speaker image repository; the tag defaults to the installed package's version. */
-export const SPEAKER_IMAGE_REPOSITORY = "ghcr.io/l2lb/speaker";
+export { SPEAKER_HEARTBEAT_PORT, SPEAKER_IMAGE_REPOSITORY, SPEAKER_METRICS_PORT };
 
 /** Arguments of {@link Installation}. Every field is optional. */
 export interface InstallationArgs {
@@ -105,196 +108,48 @@ export class Installation extends pulumi.ComponentResource {
   readonly clusterRoleBinding: Written<k8s.rbac.v1.ClusterRoleBinding>;
   readonly role: Written<k8s.rbac.v1.Role>;
   readonly roleBinding: Written<k8s.rbac.v1.RoleBinding>;
+  /** The FlowSchema that gives the speakers' Lease renewals leader-election priority. */
+  readonly leaseFlowSchema: Written<k8s.flowcontrol.v1.FlowSchema>;
   readonly daemonSet: Written<k8s.apps.v1.DaemonSet>;
   /** Secret holding the heartbeat key, when one is given. */
   readonly heartbeatSecret?: Written<k8s.core.v1.Secret>;
 
   constructor(name: string, args: InstallationArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super(typeToken("Installation"), name, {}, opts);
-    const namespace = args.namespace ?? DEFAULT_NAMESPACE;
-    const port = args.metricsPort ?? SPEAKER_METRICS_PORT;
-    const heartbeatPort = args.heartbeatPort ?? SPEAKER_HEARTBEAT_PORT;
-    for (const [field, value] of [["metricsPort", port], ["heartbeatPort", heartbeatPort]] as const) {
-      if (!Number.isInteger(value) || value < 1 || value > 65535) {
-        throw new pulumi.RunError(`Installation "${name}": ${field} must be an integer between 1 and 65535, not ${value}.`);
-      }
-    }
-    if (port === heartbeatPort) throw new pulumi.RunError(`Installation "${name}": metricsPort and heartbeatPort must differ (both are ${port}).`);
-    this.namespace = namespace;
+    const problems = installationProblems(args);
+    if (problems.length > 0) throw new pulumi.RunError(`Installation "${name}": ${problems.join(" ")}`);
+    this.namespace = args.namespace ?? DEFAULT_NAMESPACE;
     this.loadBalancerClass = LOAD_BALANCER_CLASS;
-    this.image = pulumi.output(args.image ?? `${SPEAKER_IMAGE_REPOSITORY}:${packageVersion()}`);
+    this.image = pulumi.output(args.image ?? defaultSpeakerImage(packageVersion()));
     const w = (this.applyWith = applyWithOf("Installation", name, args.applyWith));
-
-    const labels = {
-      "app.kubernetes.io/name": "l2lb",
-      "app.kubernetes.io/part-of": "l2lb",
-      "app.kubernetes.io/managed-by": "pulumi",
-      ...args.labels,
-    };
-    const speakerLabels = { "app.kubernetes.io/name": "l2lb", "app.kubernetes.io/component": "speaker" };
-    const parent = { parent: this };
-
-    if (args.createNamespace ?? true) {
-      this.namespaceResource = writeObject(w, k8s.core.v1.Namespace, { apiVersion: "v1", kind: "Namespace" }, childName(name, "namespace"), { metadata: { name: namespace, labels } }, parent);
-    }
-    const nsDeps = this.namespaceResource ? { dependsOn: [this.namespaceResource] } : {};
-
-    this.crds =
-      args.installCrds ?? true
-        ? crds.map(
-            (crd) =>
-              writeObject(
-                w,
-                k8s.apiextensions.v1.CustomResourceDefinition,
-                { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition" },
-                childName(name, crd.spec.names.singular),
-                { ...crd, metadata: { ...crd.metadata, labels } } as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
-                parent,
-              ),
-          )
-        : [];
-
-    this.serviceAccount = writeObject(
-      w,
-      k8s.core.v1.ServiceAccount,
-      { apiVersion: "v1", kind: "ServiceAccount" },
-      childName(name, "speaker"),
-      { metadata: { name: SPEAKER_NAME, namespace, labels } },
-      { ...parent, ...nsDeps },
-    );
-    const rules = speakerRbacRules();
-    const rbac = "rbac.authorization.k8s.io/v1";
-    this.clusterRole = writeObject(w, k8s.rbac.v1.ClusterRole, { apiVersion: rbac, kind: "ClusterRole" }, childName(name, "speaker"), { metadata: { name: SPEAKER_NAME, labels }, rules: rules.cluster }, parent);
-    this.clusterRoleBinding = writeObject(
-      w,
-      k8s.rbac.v1.ClusterRoleBinding,
-      { apiVersion: rbac, kind: "ClusterRoleBinding" },
-      childName(name, "speaker"),
-      {
-        metadata: { name: SPEAKER_NAME, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: nameOf(this.clusterRole) },
-        subjects: [{ kind: "ServiceAccount", name: nameOf(this.serviceAccount), namespace }],
-      },
-      parent,
-    );
-    this.role = writeObject(
-      w,
-      k8s.rbac.v1.Role,
-      { apiVersion: rbac, kind: "Role" },
-      childName(name, "speaker"),
-      { metadata: { name: SPEAKER_NAME, namespace, labels }, rules: rules.namespaced },
-      { ...parent, ...nsDeps },
-    );
-    this.roleBinding = writeObject(
-      w,
-      k8s.rbac.v1.RoleBinding,
-      { apiVersion: rbac, kind: "RoleBinding" },
-      childName(name, "speaker"),
-      {
-        metadata: { name: SPEAKER_NAME, namespace, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: nameOf(this.role) },
-        subjects: [{ kind: "ServiceAccount", name: nameOf(this.serviceAccount), namespace }],
-      },
-      { ...parent, ...nsDeps },
-    );
-
-    const keyFile = "/etc/l2lb/heartbeat/key";
-    if (args.heartbeatKey !== undefined) {
-      this.heartbeatSecret = writeObject(
-        w,
-        k8s.core.v1.Secret,
-        { apiVersion: "v1", kind: "Secret" },
-        childName(name, "heartbeat"),
-        { metadata: { name: `${SPEAKER_NAME}-heartbeat`, namespace, labels }, stringData: { key: pulumi.secret(args.heartbeatKey) } },
-        { ...parent, ...nsDeps },
-      );
-    }
-
-    const probe = (path: string, periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe => ({
-      httpGet: { path, port: "metrics" },
-      periodSeconds,
-      failureThreshold,
-      timeoutSeconds: 2,
+    const objects = installationObjects<unknown>({
+      ...args,
+      image: this.image,
+      managedBy: "pulumi",
+      ...(args.heartbeatKey !== undefined ? { heartbeatKey: pulumi.secret(args.heartbeatKey) } : {}),
     });
-    this.daemonSet = writeObject(
-      w,
-      k8s.apps.v1.DaemonSet,
-      { apiVersion: "apps/v1", kind: "DaemonSet" },
-      childName(name, "speaker"),
-      {
-        metadata: {
-          name: SPEAKER_NAME,
-          namespace,
-          labels: { ...labels, ...speakerLabels },
-          annotations: args.skipAwait ? { "pulumi.com/skipAwait": "true" } : {},
-        },
-        spec: {
-          selector: { matchLabels: speakerLabels },
-          updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
-          template: {
-            metadata: {
-              labels: { ...labels, ...speakerLabels },
-              annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(port) },
-            },
-            spec: {
-              serviceAccountName: nameOf(this.serviceAccount),
-              hostNetwork: true,
-              dnsPolicy: "ClusterFirstWithHostNet",
-              priorityClassName: args.priorityClassName ?? "system-node-critical",
-              terminationGracePeriodSeconds: 10,
-              nodeSelector: args.nodeSelector ?? { "kubernetes.io/os": "linux" },
-              tolerations: args.tolerations ?? [
-                { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" },
-                { key: "node-role.kubernetes.io/master", operator: "Exists", effect: "NoSchedule" },
-                { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 },
-                { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 },
-              ],
-              imagePullSecrets: (args.imagePullSecrets ?? []).map((secret) => ({ name: secret })),
-              volumes: [
-                { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
-                ...(this.heartbeatSecret ? [{ name: "heartbeat-key", secret: { secretName: nameOf(this.heartbeatSecret), defaultMode: 0o400 } }] : []),
-              ],
-              containers: [
-                {
-                  name: "speaker",
-                  image: this.image,
-                  imagePullPolicy: args.imagePullPolicy ?? "IfNotPresent",
-                  // The image's entrypoint is l2lb-speaker (Kubernetes mode).
-                  args: ["--metrics-port", String(port), ...(args.defaultClass === true ? ["--default-class"] : [])],
-                  env: [
-                    { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
-                    { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-                    { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-                    { name: "L2LB_LOG_LEVEL", value: args.logLevel ?? "info" },
-                    { name: "L2LB_HEARTBEAT_PORT", value: String(heartbeatPort) },
-                    ...(args.interfaces?.length ? [{ name: "L2LB_INTERFACES", value: args.interfaces.join(",") }] : []),
-                    ...(this.heartbeatSecret ? [{ name: "L2LB_HEARTBEAT_KEY_FILE", value: keyFile }] : []),
-                    ...(args.env ?? []),
-                  ],
-                  ports: [
-                    { name: "metrics", containerPort: port, protocol: "TCP" },
-                    { name: "heartbeat", containerPort: heartbeatPort, protocol: "UDP" },
-                  ],
-                  volumeMounts: [
-                    { name: "tmp", mountPath: "/tmp" },
-                    ...(this.heartbeatSecret ? [{ name: "heartbeat-key", mountPath: "/etc/l2lb/heartbeat", readOnly: true }] : []),
-                  ],
-                  livenessProbe: probe("/healthz", 10, 3),
-                  readinessProbe: probe("/readyz", 5, 2),
-                  resources: args.resources ?? { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-                  securityContext: {
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    capabilities: { drop: ["ALL"], add: ["NET_RAW"] },
-                  },
-                },
-              ],
-            },
-          },
-        },
-      },
-      { ...parent, dependsOn: [this.roleBinding, this.clusterRoleBinding, ...this.crds, ...(this.heartbeatSecret ? [this.heartbeatSecret] : [])] },
-    );
+    // Each object with its writer's resource class, named after the component; dependencies
+    // follow the references between the objects (bindings after their subjects, the DaemonSet last).
+    const write = <C extends ResourceClass>(cls: C, suffix: string, object: KubeObject, dependsOn: pulumi.Input<pulumi.Resource>[] = []) =>
+      writeObject(w, cls, { apiVersion: object.apiVersion, kind: object.kind }, childName(name, suffix), object as never, { parent: this, dependsOn });
+
+    if (objects.namespace) this.namespaceResource = write(k8s.core.v1.Namespace, "namespace", objects.namespace);
+    const inNamespace = this.namespaceResource ? [this.namespaceResource] : [];
+    this.crds = objects.crds.map((crd) => write(k8s.apiextensions.v1.CustomResourceDefinition, (crd.spec as { names: { singular: string } }).names.singular, crd));
+    this.serviceAccount = write(k8s.core.v1.ServiceAccount, "speaker", objects.serviceAccount, inNamespace);
+    this.clusterRole = write(k8s.rbac.v1.ClusterRole, "speaker", objects.clusterRole);
+    this.clusterRoleBinding = write(k8s.rbac.v1.ClusterRoleBinding, "speaker", objects.clusterRoleBinding, [this.clusterRole, this.serviceAccount]);
+    this.role = write(k8s.rbac.v1.Role, "speaker", objects.role, inNamespace);
+    this.roleBinding = write(k8s.rbac.v1.RoleBinding, "speaker", objects.roleBinding, [...inNamespace, this.role, this.serviceAccount]);
+    this.leaseFlowSchema = write(k8s.flowcontrol.v1.FlowSchema, "leases", objects.leaseFlowSchema);
+    if (objects.heartbeatSecret) this.heartbeatSecret = write(k8s.core.v1.Secret, "heartbeat", objects.heartbeatSecret, inNamespace);
+    this.daemonSet = write(k8s.apps.v1.DaemonSet, "speaker", objects.daemonSet, [
+      this.serviceAccount,
+      this.roleBinding,
+      this.clusterRoleBinding,
+      ...this.crds,
+      ...(this.heartbeatSecret ? [this.heartbeatSecret] : []),
+    ]);
 
     this.registerOutputs({
       namespace: this.namespace,

@@ -68,6 +68,7 @@ describe("applyWith", () => {
       ["kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "speaker", "rbac.authorization.k8s.io/v1", "ClusterRoleBinding"],
       ["kubernetes:rbac.authorization.k8s.io/v1:Role", "speaker", "rbac.authorization.k8s.io/v1", "Role"],
       ["kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "speaker", "rbac.authorization.k8s.io/v1", "RoleBinding"],
+      ["kubernetes:flowcontrol.apiserver.k8s.io/v1:FlowSchema", "leases", "flowcontrol.apiserver.k8s.io/v1", "FlowSchema"],
       ["kubernetes:apps/v1:DaemonSet", "speaker", "apps/v1", "DaemonSet"],
     ];
     const ssaObjects = registered.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/l2lb/") && r.name.startsWith("ssa-"));

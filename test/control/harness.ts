@@ -11,6 +11,7 @@ import * as k8s from "@kubernetes/client-node";
 import { crds } from "../../provider/model/crds.ts";
 import { API_GROUP, API_VERSION, DEFAULT_NAMESPACE, KINDS, SPEAKER_NAME } from "../../provider/model/contract.ts";
 import { SPEAKER_CLUSTER_RULES, SPEAKER_NAMESPACED_RULES } from "../../provider/model/rbac.ts";
+import { speakerLeaseFlowSchema } from "../../provider/model/flow-control.ts";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -118,7 +119,7 @@ export async function startLab(id: string, nodes: string[]): Promise<Lab> {
   }
 }
 
-/** CRDs, namespace, ServiceAccount and exactly the installation's RBAC rules. */
+/** CRDs, namespace, ServiceAccount, exactly the installation's RBAC rules, and its Lease FlowSchema. */
 export async function installSpeaker(admin: k8s.KubeConfig, kubeconfigPath: string): Promise<void> {
   const api = k8s.KubernetesObjectApi.makeApiClient(admin);
   const ext = admin.makeApiClient(k8s.ApiextensionsV1Api);
@@ -153,6 +154,7 @@ export async function installSpeaker(admin: k8s.KubeConfig, kubeconfigPath: stri
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: SPEAKER_NAME },
       subjects: [{ kind: "ServiceAccount", name: SPEAKER_NAME, namespace: ns }],
     } as k8s.V1RoleBinding,
+    speakerLeaseFlowSchema(ns) as k8s.KubernetesObject,
   ];
   for (const o of objects) await api.create(o);
 }
@@ -180,14 +182,26 @@ export interface SpeakerProcess {
   exited: Promise<number | null>;
 }
 
+/**
+ * The Node flags of the speaker, from the shebang of its bin (`runtime/speaker/main.ts`, line 1):
+ * the one place they are defined. The image and the demo execute the bin itself.
+ */
+export function speakerNodeFlags(): string[] {
+  const line = readFileSync(join(root, "runtime/speaker/main.ts"), "utf8").split("\n", 1)[0] ?? "";
+  const flags = /^#!\/usr\/bin\/env -S node((?: --\S+)*)$/.exec(line)?.[1];
+  if (flags === undefined) throw new Error(`runtime/speaker/main.ts must start with "#!/usr/bin/env -S node <flags>", not ${JSON.stringify(line)}`);
+  return flags.split(" ").filter((f) => f !== "");
+}
+
 /** Runs a speaker inside the node's namespace, as the speaker ServiceAccount. Logs: /tmp/l2lb-<id>-logs/<node>.log (kept). */
 export function startSpeaker(lab: Lab, node: string, extraEnv: Record<string, string> = {}, opts: { compiled?: boolean } = {}): SpeakerProcess {
   const logDir = `/tmp/l2lb-${lab.id}-logs`;
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, `${node}.log`);
   const out = createWriteStream(logPath, { flags: "a" });
-  // Compiled: exactly as the bin and the image run it (dist/, with the bin's Node flags); else the sources.
-  const program = opts.compiled ? ["--max-semi-space-size=1", "--lite-mode", join(root, "dist/runtime/speaker/main.js")] : [join(root, "runtime/speaker/main.ts")];
+  // Compiled: exactly as the image and the demo run the bin (dist/, with its shebang's Node flags).
+  // The sources run without them: Node strips types with WebAssembly, which --lite-mode turns off.
+  const program = opts.compiled ? [...speakerNodeFlags(), join(root, "dist/runtime/speaker/main.js")] : [join(root, "runtime/speaker/main.ts")];
   const child = spawn("ip", ["netns", "exec", lab.ns(node), process.execPath, ...program, "--metrics-host", "127.0.0.1"], {
     env: {
       PATH: process.env.PATH ?? "",

@@ -1,12 +1,13 @@
-// The speaker image: a container of it, as non-root with only NET_RAW, answers ARP for an address
-// in a network namespace. Needs root, podman and the image (runtime/image/build.sh); skips,
-// saying why, without them.
+// The speaker image: under 150 MB; its entrypoint is the speaker's bin, run with the Node flags of
+// the bin's shebang; a container of it, as non-root with only NET_RAW, answers ARP for an address
+// in a network namespace, and with 1000 addresses stays under 70 MB RSS. Needs root, podman and
+// the image (runtime/image/build.sh); skips, saying why, without them.
 import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { run, sleep, waitFor } from "./harness.ts";
+import { run, sleep, speakerNodeFlags, waitFor } from "./harness.ts";
 
 const IMAGE = process.env.L2LB_IMAGE ?? "localhost/l2lb-speaker:dev";
 // As l2lb_podman in scripts/env.sh: the image store of its own that L2LB_COLD=1 gives podman.
@@ -28,6 +29,8 @@ const ULIMITS = ["--ulimit", `nofile=${NOFILE}:${NOFILE}`, "--ulimit", `nproc=${
 const NODE_NS = "l2lb-img-node";
 const CLIENT_NS = "l2lb-img-client";
 const VIP = "192.0.2.50";
+const MAX_IMAGE_MB = 150;
+const MAX_RSS_MB = 70;
 
 async function skipReason(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return "needs root (network namespaces, rootful podman)";
@@ -50,10 +53,10 @@ async function skipReason(): Promise<string | undefined> {
 }
 const skip = await skipReason();
 
-async function arpReplies(count: number): Promise<string[]> {
+async function arpReplies(count: number, ip = VIP): Promise<string[]> {
   let text: string;
   try {
-    text = await run("ip", ["netns", "exec", CLIENT_NS, "arping", "-c", String(count), "-w", String(count + 1), "-I", "eth0", VIP]);
+    text = await run("ip", ["netns", "exec", CLIENT_NS, "arping", "-c", String(count), "-w", String(count + 1), "-I", "eth0", ip]);
   } catch (err) {
     text = String(err);
   }
@@ -78,6 +81,11 @@ describe("speaker image", { skip: skip ?? false, timeout: 180_000 }, () => {
     nodeMac = (JSON.parse(await run("ip", ["-n", NODE_NS, "-j", "link", "show", "eth0"])) as { address: string }[])[0]?.address.toLowerCase() as string;
     dir = mkdtempSync(join(tmpdir(), "l2lb-image-"));
     writeFileSync(join(dir, "static.yaml"), `interfaces: [eth0]\naddresses: [${VIP}]\n`, { mode: 0o644 });
+    // 1000 addresses, as the data-plane benchmark owns them: 500 IPv4 and 500 IPv6.
+    const many: string[] = [];
+    for (let i = 2; i <= 251; i++) many.push(`198.51.100.${i}`, `203.0.113.${i}`);
+    for (let i = 2; many.length < 1000; i++) many.push(`2001:db8:1::${i.toString(16)}`);
+    writeFileSync(join(dir, "many.yaml"), `interfaces: [eth0]\naddresses:\n${many.map((a) => `  - "${a}"`).join("\n")}\n`, { mode: 0o644 });
     chmodSync(dir, 0o755); // readable by the container's non-root user
   });
 
@@ -87,7 +95,13 @@ describe("speaker image", { skip: skip ?? false, timeout: 180_000 }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(name: string, extra: string[]): Promise<void> {
+  /** /proc/<pid>/status of the container's first process, read from the host (the image has no shell). */
+  async function processStatus(name: string): Promise<string> {
+    const pid = (await run("podman", [...PODMAN, "inspect", "--format", "{{.State.Pid}}", name])).trim();
+    return readFileSync(`/proc/${pid}/status`, "utf8");
+  }
+
+  async function start(name: string, extra: string[], config = "static.yaml"): Promise<void> {
     await run("podman", [...PODMAN, "rm", "-f", name]).catch(() => {});
     containers.push(name);
     await run("podman", [
@@ -97,9 +111,29 @@ describe("speaker image", { skip: skip ?? false, timeout: 180_000 }, () => {
       "--read-only", "--tmpfs", "/tmp",
       "-v", `${dir}:/etc/l2lb:ro`,
       ...extra,
-      IMAGE, "--static", "/etc/l2lb/static.yaml",
+      IMAGE, "--static", `/etc/l2lb/${config}`,
     ]);
   }
+
+  it(`is under ${MAX_IMAGE_MB} MB`, async (t) => {
+    const bytes = Number((await run("podman", [...PODMAN, "image", "inspect", "--format", "{{.Size}}", IMAGE])).trim());
+    t.diagnostic(`${IMAGE}: ${(bytes / 1e6).toFixed(1)} MB`);
+    assert.ok(bytes < MAX_IMAGE_MB * 1e6, `${(bytes / 1e6).toFixed(1)} MB`);
+  });
+
+  it("runs the speaker's bin, so node gets the flags of its shebang", async () => {
+    const entrypoint = (await run("podman", [...PODMAN, "image", "inspect", "--format", "{{json .Config.Entrypoint}}", IMAGE])).trim();
+    assert.deepEqual(JSON.parse(entrypoint), ["/app/dist/runtime/speaker/main.js"]);
+    await start("l2lb-img-flags", []);
+    const pid = (await run("podman", [...PODMAN, "inspect", "--format", "{{.State.Pid}}", "l2lb-img-flags"])).trim();
+    const argv = await waitFor("node as the container's first process", () => {
+      const a = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((x) => x !== "");
+      return a[0]?.endsWith("node") ? a : undefined;
+    }, 10_000);
+    assert.deepEqual(argv.slice(1, -3), speakerNodeFlags());
+    assert.deepEqual(argv.slice(-3), ["/app/dist/runtime/speaker/main.js", "--static", "/etc/l2lb/static.yaml"]);
+    await run("podman", [...PODMAN, "rm", "-f", "-t", "2", "l2lb-img-flags"]);
+  });
 
   it("runs the speaker as a non-root user by default, Kubernetes mode being the default mode", async () => {
     const user = (await run("podman", [...PODMAN, "image", "inspect", "--format", "{{.Config.User}}", IMAGE])).trim();
@@ -118,7 +152,7 @@ describe("speaker image", { skip: skip ?? false, timeout: 180_000 }, () => {
       throw new Error(`${err.message}\ncontainer logs:\n${logs}`);
     });
     assert.deepEqual([...new Set(replies)], [nodeMac]);
-    const status = await run("podman", [...PODMAN, "exec", "l2lb-img-arp", "cat", "/proc/1/status"]);
+    const status = await processStatus("l2lb-img-arp");
     assert.match(status, /^Uid:\s+65532\s/m);
     // CAP_NET_RAW is bit 13: effective set 0x2000 and nothing else, with no ambient capability,
     // so it comes from the file capability on node (as under Kubernetes, which sets none).
@@ -136,8 +170,21 @@ describe("speaker image", { skip: skip ?? false, timeout: 180_000 }, () => {
       return r.length === 2 ? r : undefined;
     }, 60_000, 500);
     assert.deepEqual([...new Set(replies)], [nodeMac]);
-    const status = await run("podman", [...PODMAN, "exec", "l2lb-img-nnp", "cat", "/proc/1/status"]);
+    const status = await processStatus("l2lb-img-nnp");
     assert.match(status, /^NoNewPrivs:\s+1$/m);
     assert.match(status, /^CapEff:\s+0000000000002000$/m);
+    await run("podman", [...PODMAN, "rm", "-f", "-t", "2", "l2lb-img-nnp"]);
+  });
+
+  it(`stays under ${MAX_RSS_MB} MB RSS with 1000 addresses`, async (t) => {
+    await start("l2lb-img-rss", ["--security-opt", "no-new-privileges"], "many.yaml");
+    for (const ip of ["198.51.100.77", "203.0.113.251"]) {
+      await waitFor(`ARP replies for ${ip}`, async () => ((await arpReplies(1, ip)).length === 1 ? true : undefined), 60_000, 500);
+    }
+    await sleep(2500);
+    const status = await processStatus("l2lb-img-rss");
+    const mb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1]) / 1024;
+    t.diagnostic(`RSS with 1000 addresses: ${mb("VmRSS").toFixed(1)} MB (peak ${mb("VmHWM").toFixed(1)} MB)`);
+    assert.ok(mb("VmRSS") < MAX_RSS_MB, `${mb("VmRSS").toFixed(1)} MB`);
   });
 });

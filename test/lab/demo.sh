@@ -118,6 +118,7 @@ start_speakers() {
   cfg="$(bash "$L2LB_ROOT"/test/lab/cluster.sh kubeconfig-for l2lb-system l2lb-speaker | tail -n1)"
   for n in "${NODES[@]}"; do
     # `ip netns exec` (what network.sh exec runs) execs env, which execs node: $! is the speaker itself.
+    # The bin itself, as the image runs it: its shebang carries the Node flags (runtime/speaker/main.ts, line 1).
     ip netns exec "$(bash "$L2LB_ROOT"/test/lab/network.sh ns "$n")" env -i PATH="$PATH" NODE_NAME="$n" POD_NAMESPACE=l2lb-system KUBECONFIG="$cfg" \
       L2LB_INTERFACES=eth0 "$L2LB_ROOT/dist/runtime/speaker/main.js" --metrics-host 127.0.0.1 ${SPEAKER_ARGS:-} \
       >"$scratch/speaker-$n.log" 2>&1 &
