@@ -55,6 +55,8 @@ export class LeaseKeeper {
   private stopped = false;
   /** performance.now() of the last successful write; -Infinity before the first. */
   lastOkAt = -Infinity;
+  /** When the last successful renewal was sent: the renewTime peers saw is no earlier than this. */
+  lastOkSentAt = -Infinity;
   lastError: string | undefined;
 
   constructor(opts: LeaseKeeperOptions) {
@@ -169,6 +171,7 @@ export class LeaseKeeper {
       }
       const now = performance.now();
       this.lastOkAt = now;
+      this.lastOkSentAt = started;
       this.lastError = undefined;
       this.opts.onRenew?.((now - started) / 1000, true);
     } catch (err) {

@@ -4,6 +4,7 @@
 // any API outage without restarting.
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { slimForCache } from "./slim.ts";
 import { API_GROUP, API_VERSION, KINDS, SPEAKER_LEASE_LABEL } from "../../provider/model/contract.ts";
 
 export interface CustomObject extends k8s.KubernetesObject {
@@ -76,8 +77,14 @@ export class Sources {
       return result;
     };
     const informer = k8s.makeInformer<T>(this.opts.kubeConfig, path, listFn, labelSelector);
-    informer.on("add", (o) => this.opts.onChange(kind, "add", o));
-    informer.on("update", (o) => this.opts.onChange(kind, "update", o));
+    informer.on("add", (o) => {
+      slimForCache(o);
+      this.opts.onChange(kind, "add", o);
+    });
+    informer.on("update", (o) => {
+      slimForCache(o);
+      this.opts.onChange(kind, "update", o);
+    });
     informer.on("delete", (o) => this.opts.onChange(kind, "delete", o));
     informer.on("error", (err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);

@@ -64,4 +64,17 @@ describe("work queue", () => {
     assert.equal(peak, 3);
     assert.equal(q.size, 0);
   });
+
+  it("tells a key that waits out its retry delay from one that is queued or done", async () => {
+    const clock = new FakeClock();
+    let fail = true;
+    const q = new WorkQueue({ clock, baseDelayMs: 100, handler: async (): Promise<Outcome> => (fail ? "retry" : "done") });
+    q.add("k");
+    await clock.advance(1);
+    assert.equal(q.isBackingOff("k"), true);
+    fail = false;
+    await clock.advance(200);
+    assert.equal(q.isBackingOff("k"), false);
+    assert.equal(q.failuresOf("k"), 0);
+  });
 });

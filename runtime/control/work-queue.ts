@@ -61,6 +61,11 @@ export class WorkQueue {
     this.pump();
   }
 
+  /** The key failed and waits out its retry delay. */
+  isBackingOff(key: string): boolean {
+    return this.timers.has(key);
+  }
+
   /** Failures in a row of a key (0 when its last attempt succeeded). */
   failuresOf(key: string): number {
     return this.failures.get(key) ?? 0;

@@ -8,6 +8,9 @@
 //  - single Services created one at a time: p50/p99;
 //  - bursts (all created at once, 32 requests in flight): p50/p99/max and the time until every
 //    Service has its address;
+//  - API requests and watch events per Service in each phase (the API server's /metrics);
+//  - baseline: the largest burst created again after the speakers stopped (what the API server
+//    alone needs to create that many Services on this machine), and the ratio to it;
 //  - the allocating speaker's CPU time and RSS over each phase (the speakers run compiled, with the
 //    bin's Node flags, as the image runs them; L2LB_SPEAKER_NODE_OPTIONS adds more, e.g. --cpu-prof), and its RSS holding
 //    --memory-services Services (0 skips that phase).
@@ -16,6 +19,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { ALLOCATOR_KEY, elect } from "../../runtime/election/rank.ts";
+import { breakdownGrowth, readApiBreakdown, type ApiBreakdown } from "./api-breakdown.ts";
 import { applyPool, labUnavailable, root, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type SpeakerProcess } from "../control/harness.ts";
 
 const { values: args } = parseArgs({
@@ -30,6 +34,13 @@ const why = await labUnavailable();
 if (why) {
   console.log(`in-cluster allocation benchmark skipped: ${why}`);
   process.exit(0);
+}
+
+interface Snapshot {
+  counters: ApiBreakdown;
+  allocator: ReturnType<typeof usage>;
+  apiserverCpuS: number;
+  at: number;
 }
 
 const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -70,73 +81,81 @@ try {
   const allocatorPid = speakers.get(elect(NODES, ALLOCATOR_KEY) as string)?.child.pid as number;
   console.log(`allocator: ${elect(NODES, ALLOCATOR_KEY)} (pid ${allocatorPid})\n`);
   const apiserverPid = Number(readFileSync(join(lab.dir, "pids/kube-apiserver.pid"), "utf8").trim());
-  console.log("phase                     n   created in   p50 ms   p99 ms   max ms   all assigned   allocator CPU s   RSS MB (peak)   apiserver CPU s");
+  console.log("phase                    n  created in   p50 ms   p99 ms   max ms  all assigned  after last  alloc CPU s  RSS MB (peak)  apiserver CPU s");
+  const largestCreatedIn = new Map<number, number>();
 
   const create = async (namespace: string, name: string): Promise<number> => {
     const sent = nowMs();
     await core.createNamespacedService({ namespace, body: { metadata: { name }, spec: { type: "LoadBalancer", allocateLoadBalancerNodePorts: false, ipFamilies: ["IPv6"], ports: [{ port: 80 }] } } });
     return sent;
   };
-  const report = async (phase: string, keys: string[], sent: Map<string, number>, before: ReturnType<typeof usage>, started: number, apiBefore: number): Promise<void> => {
-    const createdIn = Math.max(...sent.values()) - started;
-    await waitFor(`${phase}: every EXTERNAL-IP`, () => (keys.every((k) => seenAt.has(k)) ? true : undefined), 600_000, 20);
+  const loads: string[] = [];
+  const report = async (phase: string, sent: Map<string, number>, before: Snapshot): Promise<void> => {
+    const keys = [...sent.keys()];
+    const lastCreate = Math.max(...sent.values());
+    largestCreatedIn.set(keys.length, lastCreate - before.at);
+    await waitFor(`${phase}: every EXTERNAL-IP`, () => (keys.every((k) => seenAt.has(k)) ? true : undefined), 900_000, 20);
     const lat = keys.map((k) => (seenAt.get(k) as number) - (sent.get(k) as number));
-    const all = Math.max(...keys.map((k) => seenAt.get(k) as number)) - started;
+    const lastSeen = Math.max(...keys.map((k) => seenAt.get(k) as number));
     const after = usage(allocatorPid);
+    const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
     console.log(
-      `${phase.padEnd(24)}${String(keys.length).padStart(5)}${(createdIn / 1000).toFixed(2).padStart(11)} s${pct(lat, 50).toFixed(0).padStart(9)}${pct(lat, 99).toFixed(0).padStart(9)}${Math.max(...lat).toFixed(0).padStart(9)}` +
-        `${(all / 1000).toFixed(2).padStart(13)} s${(after.cpuS - before.cpuS).toFixed(2).padStart(18)}${`${after.rssMb.toFixed(0)} (${after.peakMb.toFixed(0)})`.padStart(16)}` +
-        `${(usage(apiserverPid).cpuS - apiBefore).toFixed(2).padStart(18)}`,
+      `${phase.padEnd(20)}${String(keys.length).padStart(6)}${s(lastCreate - before.at).padStart(12)}${pct(lat, 50).toFixed(0).padStart(9)}${pct(lat, 99).toFixed(0).padStart(9)}${Math.max(...lat).toFixed(0).padStart(9)}` +
+        `${s(lastSeen - before.at).padStart(13)}${s(lastSeen - lastCreate).padStart(12)}${(after.cpuS - before.allocator.cpuS).toFixed(2).padStart(10)}${`${after.rssMb.toFixed(0)} (${after.peakMb.toFixed(0)})`.padStart(12)}` +
+        `${(usage(apiserverPid).cpuS - before.apiserverCpuS).toFixed(2).padStart(13)}`,
     );
+    await sleep(3000); // the trailing writes (events, announced-by) of this phase
+    const grown = breakdownGrowth(before.counters, await readApiBreakdown(lab), keys.length / 10);
+    loads.push(`${phase}: ${grown.map(([k, v]) => `${k} ${(v / keys.length).toFixed(2)}`).join(", ")}`);
   };
+  const snapshot = async (): Promise<Snapshot> => ({ counters: await readApiBreakdown(lab), allocator: usage(allocatorPid), apiserverCpuS: usage(apiserverPid).cpuS, at: nowMs() });
   const namespace = async (name: string): Promise<void> => {
     await core.createNamespace({ body: { metadata: { name } } });
   };
+  const burst = async (ns: string, size: number, prefix: string): Promise<Map<string, number>> => {
+    await namespace(ns);
+    const sent = new Map<string, number>();
+    const workers = Array.from({ length: 32 }, async (_, w) => {
+      for (let i = w; i < size; i += 32) sent.set(`${ns}/${prefix}-${i}`, await create(ns, `${prefix}-${i}`));
+    });
+    await Promise.all(workers);
+    return sent;
+  };
 
   await namespace("singles");
-  const singles = Number(args.singles);
   const sentSingles = new Map<string, number>();
-  let before = usage(allocatorPid);
-  let apiBefore = usage(apiserverPid).cpuS;
-  let started = nowMs();
-  for (let i = 0; i < singles; i++) {
+  let before = await snapshot();
+  for (let i = 0; i < Number(args.singles); i++) {
     sentSingles.set(`singles/s-${i}`, await create("singles", `s-${i}`));
     await waitFor("single assigned", () => (seenAt.has(`singles/s-${i}`) ? true : undefined), 60_000, 5);
   }
-  await report("single Services", [...sentSingles.keys()], sentSingles, before, started, apiBefore);
+  await report("single Services", sentSingles, before);
 
-  for (const size of args.bursts.split(",").map(Number).filter((n) => n > 0)) {
-    const ns = `burst-${size}`;
-    await namespace(ns);
-    const sent = new Map<string, number>();
-    before = usage(allocatorPid);
-    apiBefore = usage(apiserverPid).cpuS;
-    started = nowMs();
-    const names = Array.from({ length: size }, (_, i) => `b-${i}`);
-    const workers = Array.from({ length: 32 }, async (_, w) => {
-      for (let i = w; i < names.length; i += 32) sent.set(`${ns}/${names[i]}`, await create(ns, names[i] as string));
-    });
-    await Promise.all(workers);
-    await report(`burst of ${size}`, [...sent.keys()], sent, before, started, apiBefore);
+  const bursts = args.bursts.split(",").map(Number).filter((n) => n > 0);
+  for (const size of bursts) {
+    before = await snapshot();
+    await report(`burst of ${size}`, await burst(`burst-${size}`, size, "b"), before);
   }
 
   const target = Number(args["memory-services"]);
   const have = seenAt.size;
   if (target > have) {
-    await namespace("memory");
-    const sent = new Map<string, number>();
-    before = usage(allocatorPid);
-    apiBefore = usage(apiserverPid).cpuS;
-    started = nowMs();
-    const todo = Array.from({ length: target - have }, (_, i) => `m-${i}`);
-    const workers = Array.from({ length: 32 }, async (_, w) => {
-      for (let i = w; i < todo.length; i += 32) sent.set(`memory/${todo[i]}`, await create("memory", todo[i] as string));
-    });
-    await Promise.all(workers);
-    await report(`to ${target} Services`, [...sent.keys()], sent, before, started, apiBefore);
+    before = await snapshot();
+    await report(`to ${target} Services`, await burst("memory", target - have, "m"), before);
     await sleep(5000);
     const idle = usage(allocatorPid);
     console.log(`\nallocating speaker holding ${target} Services: RSS ${idle.rssMb.toFixed(0)} MB, peak ${idle.peakMb.toFixed(0)} MB`);
+  }
+  console.log(`\nAPI requests and watch events per Service (the API server's /metrics):\n${loads.join("\n")}`);
+
+  const largest = Math.max(0, ...bursts);
+  if (largest > 0) {
+    for (const s of speakers.values()) await stopSpeaker(s);
+    const t0 = nowMs();
+    const sent = await burst("baseline", largest, "c");
+    const alone = Math.max(...sent.values()) - t0;
+    const withL2lb = largestCreatedIn.get(largest) as number;
+    console.log(`\nbaseline: the API server alone (speakers stopped) creates ${largest} Services in ${(alone / 1000).toFixed(2)} s; with l2lb running ${(withL2lb / 1000).toFixed(2)} s (${(withL2lb / alone).toFixed(2)}×)`);
   }
 } finally {
   await informer.stop().catch(() => {});
