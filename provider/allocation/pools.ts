@@ -7,7 +7,8 @@
 import { familyName, formatAddress, IpError, parseCidr, parseRange, rangesOverlap, reservedOfSubnet, tryParseAddress } from "../ip/index.ts";
 import type { Cidr, Family, IpRange } from "../ip/index.ts";
 import type { AddressPool } from "../model/pool.ts";
-import { matchesSelector, selectorProblems } from "./selectors.ts";
+import { admissionRefusal, poolAdmits as admits, type AdmissionSubject } from "./admission.ts";
+import { selectorProblems } from "./selectors.ts";
 import type { ConfigProblem, ServiceRequest } from "./types.ts";
 
 /** One entry of a pool's `spec.addresses`, parsed. */
@@ -301,33 +302,28 @@ export function compilePools(pools: readonly AddressPool[], ex: Exclusions, prob
   return compiled;
 }
 
+function subject(svc: ServiceRequest, namespaceLabels: Record<string, Record<string, string>>): AdmissionSubject {
+  return { namespace: svc.namespace, labels: svc.labels, namespaceLabels: namespaceLabels[svc.namespace] };
+}
+
 /** True when the pool's serviceAllocation admits the Service (namespace AND selectors must match). */
 export function poolAdmits(pool: CompiledPool, svc: ServiceRequest, namespaceLabels: Record<string, Record<string, string>>): boolean {
-  const sa = pool.source.spec.serviceAllocation;
-  if (!sa) return true;
-  if (sa.namespaces && sa.namespaces.length > 0 && !sa.namespaces.includes(svc.namespace)) return false;
-  if (sa.namespaceSelectors && sa.namespaceSelectors.length > 0) {
-    const nsLabels = { "kubernetes.io/metadata.name": svc.namespace, ...(namespaceLabels[svc.namespace] ?? {}) };
-    if (!sa.namespaceSelectors.some((s) => matchesSelector(s, nsLabels))) return false;
-  }
-  if (sa.serviceSelectors && sa.serviceSelectors.length > 0) {
-    if (!sa.serviceSelectors.some((s) => matchesSelector(s, svc.labels))) return false;
-  }
-  return true;
+  return admits(pool.source, subject(svc, namespaceLabels));
 }
 
 /** Why the pool does not admit the Service, as a clause. */
 export function admitRefusal(pool: CompiledPool, svc: ServiceRequest, namespaceLabels: Record<string, Record<string, string>>): string {
   const sa = pool.source.spec.serviceAllocation;
-  if (!sa) return "";
-  if (sa.namespaces && sa.namespaces.length > 0 && !sa.namespaces.includes(svc.namespace)) {
-    return `pool "${pool.name}" serves only namespaces ${sa.namespaces.join(", ")}`;
+  switch (admissionRefusal(pool.source, subject(svc, namespaceLabels))) {
+    case undefined:
+      return "";
+    case "namespaces":
+      return `pool "${pool.name}" serves only namespaces ${sa?.namespaces?.join(", ")}`;
+    case "namespaceSelectors":
+      return `the labels of namespace "${svc.namespace}" match none of pool "${pool.name}"'s namespaceSelectors`;
+    case "serviceSelectors":
+      return `the Service's labels match none of pool "${pool.name}"'s serviceSelectors`;
   }
-  if (sa.namespaceSelectors && sa.namespaceSelectors.length > 0) {
-    const nsLabels = { "kubernetes.io/metadata.name": svc.namespace, ...(namespaceLabels[svc.namespace] ?? {}) };
-    if (!sa.namespaceSelectors.some((s) => matchesSelector(s, nsLabels))) return `the labels of namespace "${svc.namespace}" match none of pool "${pool.name}"'s namespaceSelectors`;
-  }
-  return `the Service's labels match none of pool "${pool.name}"'s serviceSelectors`;
 }
 
 /** Index of every range of every pool, for finding the range that holds an address. */

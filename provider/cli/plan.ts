@@ -7,7 +7,7 @@ import { planAllocation, planToJson } from "../allocation/index.ts";
 import type { Assignment, ConfigProblem, PlanSuccess } from "../allocation/index.ts";
 import { readManifests } from "../manifests/index.ts";
 import type { ManifestSet, ManifestSource } from "../manifests/index.ts";
-import { matchesSelector } from "../allocation/selectors.ts";
+import { advertisementSelectsPool } from "../allocation/advertisement.ts";
 
 /** What the command needs from the outside world. */
 export interface PlanIo {
@@ -134,15 +134,7 @@ export function renderTable(plan: PlanSuccess, withChanges: boolean): string {
 export function unannouncedPools(set: ManifestSet): string[] {
   if (set.advertisements.length === 0) return [];
   return set.pools
-    .filter(
-      (p) =>
-        !set.advertisements.some((a) => {
-          const names = a.spec.ipAddressPools ?? [];
-          const selectors = a.spec.ipAddressPoolSelectors ?? [];
-          if (names.length === 0 && selectors.length === 0) return true;
-          return names.includes(p.name) || selectors.some((sel) => matchesSelector(sel, p.labels));
-        }),
-    )
+    .filter((p) => !set.advertisements.some((a) => advertisementSelectsPool(a, p)))
     .map((p) => p.name)
     .sort();
 }

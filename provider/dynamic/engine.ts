@@ -9,7 +9,7 @@
 import { planAllocation, sizeToString } from "../allocation/index.ts";
 import type { Assignment, AllocationInput, ConfigProblem, PlanSuccess, ServiceRequest, SharedIpGroup } from "../allocation/index.ts";
 import type { AddressPool, L2Advertisement } from "../model/pool.ts";
-import { matchesSelector } from "../allocation/selectors.ts";
+import { advertisementSelectsNode, advertisementSelectsPool } from "../allocation/advertisement.ts";
 import { cidrToRange, parseCidr, parseRange, rangeWithin } from "../ip/index.ts";
 import { NODE_SUBNETS_ANNOTATION } from "../model/contract.ts";
 import type { PublishedSubnet } from "../model/contract.ts";
@@ -358,12 +358,7 @@ export function advertisementProblems(
 ): CheckFailure[] {
   const failures: CheckFailure[] = [];
   for (const pool of pools) {
-    const covering = advertisements.filter((ad) => {
-      const names = ad.spec?.ipAddressPools ?? [];
-      const selectors = ad.spec?.ipAddressPoolSelectors ?? [];
-      if (names.length === 0 && selectors.length === 0) return true;
-      return names.includes(pool.name) || selectors.some((sel) => matchesSelector(sel, pool.labels));
-    });
+    const covering = advertisements.filter((ad) => advertisementSelectsPool(ad, pool));
     const property = `pools[${JSON.stringify(pool.name)}]`;
     if (covering.length === 0) {
       failures.push({
@@ -375,12 +370,7 @@ export function advertisementProblems(
       continue;
     }
     if (!publishers || publishers.length === 0) continue;
-    const eligible = publishers.filter((node) =>
-      covering.some((ad) => {
-        const selectors = ad.spec?.nodeSelectors ?? [];
-        return selectors.length === 0 || selectors.some((sel) => matchesSelector(sel, node.labels));
-      }),
-    );
+    const eligible = publishers.filter((node) => covering.some((ad) => advertisementSelectsNode(ad, node.labels)));
     const subnets = [...new Set(eligible.flatMap((n) => n.subnets))].sort();
     const ads = covering.map((ad) => `"${ad.name}"`).join(", ");
     pool.spec.addresses.forEach((text, i) => {

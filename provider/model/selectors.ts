@@ -32,6 +32,24 @@ export function matchesSelector(selector: LabelSelector, labels: Readonly<Record
   return true;
 }
 
+/** True when `selectors` is empty/absent (no restriction) or one of them matches. */
+export function anySelectorMatches(selectors: readonly LabelSelector[] | undefined, labels: Readonly<Record<string, string>> | undefined): boolean {
+  if (selectors === undefined || selectors.length === 0) return true;
+  return selectors.some((s) => matchesSelector(s, labels));
+}
+
+const globCache = new Map<string, RegExp>();
+
+/** Shell-style glob (`*`, `?`, `[...]`) matched against a whole interface name. */
+export function globMatches(pattern: string, name: string): boolean {
+  let re = globCache.get(pattern);
+  if (re === undefined) {
+    re = globToRegExp(pattern);
+    globCache.set(pattern, re);
+  }
+  return re.test(name);
+}
+
 /** Shell-style glob (`*`, `?`, `[...]`, `[!...]`) to a RegExp anchored at both ends. */
 export function globToRegExp(glob: string): RegExp {
   let re = "";

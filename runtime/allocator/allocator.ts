@@ -9,12 +9,12 @@ import type { Assignment, PlanSuccess } from "../../provider/allocation/index.ts
 import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, API_GROUP_VERSION, EVENT_REASONS, KINDS } from "../../provider/model/contract.ts";
 import type { EventSink } from "../control/events.ts";
 import { realClock, WorkQueue, type Clock, type Outcome } from "../control/work-queue.ts";
-import { advertisementsOf, assignmentOf, namespaceLabelsOf, nodeNetworks, poolsOldestFirst, servedServices, servicesInput } from "./cluster-input.ts";
+import { allocationInputOf, assignmentOf, servedServices } from "./cluster-input.ts";
 import type { ClusterObject, ClusterSnapshot, ServedService } from "./cluster-input.ts";
 import { decide, sameAssignment, type Desired } from "./decisions.ts";
 import { inProcessPlanner, type Planner } from "./planner.ts";
 import { poolCondition, sameCondition, type PoolCondition } from "./pool-status.ts";
-import { selectPools, type SetAsidePool } from "./pool-selection.ts";
+import type { SetAsidePool } from "./pool-selection.ts";
 
 /** The writes the allocator makes. */
 export interface AllocatorApi {
@@ -79,6 +79,7 @@ export class InClusterAllocator {
   private dirty = false;
   private lastPlanMs = 0;
   private planning = false;
+  private stopped = false;
   private readonly planner: Planner;
   /** What each Service should carry, from the last plan. */
   private desired = new Map<string, Desired>();
@@ -122,6 +123,7 @@ export class InClusterAllocator {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.active = false;
     this.cancelTimer();
     this.queue.stop();
@@ -153,6 +155,8 @@ export class InClusterAllocator {
     try {
       await this.planOnce();
     } catch (err) {
+      // Stopping ends a plan in progress (its thread is terminated): nothing failed.
+      if (this.stopped) return;
       this.log.error({ err: err instanceof Error ? err.message : String(err) }, "in-cluster allocation failed; planning again");
       this.dirty = true;
     } finally {
@@ -167,16 +171,8 @@ export class InClusterAllocator {
     const snapshot = this.o.snapshot();
     const served = servedServices(snapshot.services, this.o.defaultClass);
     this.forgetSeen(served);
-    const networks = nodeNetworks(snapshot.nodes);
-    const selection = selectPools(poolsOldestFirst(snapshot.pools), advertisementsOf(snapshot.advertisements), networks.subnets, networks.addresses);
-    const result = await this.planner.plan({
-      pools: selection.usable,
-      namespaceLabels: namespaceLabelsOf(snapshot.namespaces),
-      ...servicesInput(served, this.pending),
-      ...(networks.subnets ? { nodeSubnets: networks.subnets } : {}),
-      nodeAddresses: networks.addresses,
-      isolateServiceProblems: true,
-    });
+    const { input, selection } = allocationInputOf(snapshot, served, this.pending);
+    const result = await this.planner.plan(input);
     this.lastPlanMs = this.clock.now() - started;
     this.m.plans.inc();
     this.m.planSeconds.observe(this.lastPlanMs / 1000);

@@ -10,6 +10,7 @@
 //   its sticky previous assignment.
 import type * as k8s from "@kubernetes/client-node";
 import type { AllocationInput, Assignment, ServiceRequest } from "../../provider/allocation/index.ts";
+import type { AnnouncingNode } from "../../provider/allocation/advertisement.ts";
 import { isAddress, parseCidr } from "../../provider/ip/index.ts";
 import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, NODE_SUBNETS_ANNOTATION } from "../../provider/model/contract.ts";
 import type { AddressPool, L2Advertisement } from "../../provider/model/pool.ts";
@@ -17,6 +18,7 @@ import { parsePublishedSubnets } from "../../provider/model/published.ts";
 import { servedByL2lb } from "../../provider/model/served.ts";
 import { serviceRequestOf } from "../../provider/manifests/index.ts";
 import { parseAssigned } from "../election/plan.ts";
+import { selectPools, type PoolSelection } from "./pool-selection.ts";
 
 /** A custom object as the informers hold it. */
 export interface ClusterObject {
@@ -122,6 +124,11 @@ function isCidr(text: string): boolean {
   }
 }
 
+/** Every Node with its labels and the subnets its speaker published (for advertisements' node selectors and interfaces). */
+export function announcingNodes(nodes: readonly k8s.V1Node[]): AnnouncingNode[] {
+  return nodes.map((n) => ({ name: n.metadata?.name ?? "", labels: n.metadata?.labels ?? {}, subnets: parsePublishedSubnets(n.metadata?.annotations?.[NODE_SUBNETS_ANNOTATION]) }));
+}
+
 /** An AddressPool object as the model's pool. */
 export function poolOf(o: ClusterObject): AddressPool {
   return { name: o.metadata?.name ?? "", ...(o.metadata?.labels ? { labels: o.metadata.labels } : {}), spec: (o.spec ?? { addresses: [] }) as AddressPool["spec"] };
@@ -196,4 +203,22 @@ export function allocationSignature(s: k8s.V1Service): string {
     s.metadata?.creationTimestamp,
     unassigned ? ingressAddresses(s) : undefined,
   ]);
+}
+
+/**
+ * The whole plan input of the in-cluster allocator, and the pools it set aside. `served` is
+ * {@link servedServices} of the snapshot; `pending` as in {@link servicesInput}.
+ */
+export function allocationInputOf(snapshot: ClusterSnapshot, served: readonly ServedService[], pending: ReadonlyMap<string, Assignment>): { input: AllocationInput; selection: PoolSelection } {
+  const networks = nodeNetworks(snapshot.nodes);
+  const selection = selectPools(poolsOldestFirst(snapshot.pools), advertisementsOf(snapshot.advertisements), networks.subnets, networks.addresses, announcingNodes(snapshot.nodes));
+  const input: AllocationInput = {
+    pools: selection.usable,
+    namespaceLabels: namespaceLabelsOf(snapshot.namespaces),
+    ...servicesInput(served, pending),
+    ...(networks.subnets ? { nodeSubnets: networks.subnets } : {}),
+    nodeAddresses: networks.addresses,
+    isolateServiceProblems: true,
+  };
+  return { input, selection };
 }

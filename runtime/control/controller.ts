@@ -21,18 +21,17 @@ import {
 import type { PublishedSubnet } from "../../provider/model/contract.ts";
 import { parsePublishedSubnets } from "../../provider/model/published.ts";
 import { servedByL2lb } from "../../provider/model/served.ts";
-import { sharingProfile } from "../../provider/allocation/sharing.ts";
-import { serviceRequestOf } from "../../provider/manifests/index.ts";
 import { InClusterAllocator } from "../allocator/allocator.ts";
-import { advertisementsOf, allocationSignature, poolOf } from "../allocator/cluster-input.ts";
+import { allocationSignature, poolOf } from "../allocator/cluster-input.ts";
 import { workerPlanner } from "../allocator/planner.ts";
 import type { PoolCondition } from "../allocator/pool-status.ts";
 import type { DataPlaneEvents, EligibleInterface, OwnedAddress } from "../dataplane/types.ts";
 import { ALLOCATOR_KEY, STATUS_WRITER_KEY, elect } from "../election/rank.ts";
-import { claimOrder, endpointNodes, planAddresses, serviceKey } from "../election/plan.ts";
-import type { ClusterView, NodeView, Plan, ServiceView, SpeakerView } from "../election/plan.ts";
+import { planAddresses, serviceKey } from "../election/plan.ts";
+import type { AddressPlan, ClusterView, Plan, ServiceView, SpeakerView } from "../election/plan.ts";
+import { clusterView, serviceClaim } from "../election/view.ts";
 import { EventRecorder, type EventTarget } from "./events.ts";
-import { runLimited } from "./work-queue.ts";
+import { runLimited, WorkQueue, type Outcome } from "./work-queue.ts";
 import { Heartbeat, type HeartbeatMessage } from "./heartbeat.ts";
 import { LEASE_ANNOTATIONS, LeaseKeeper, withTimeout } from "./lease.ts";
 import { isolated, peerLiveness, type Liveness } from "./liveness.ts";
@@ -160,6 +159,12 @@ function nodeNetworkSignature(n: k8s.V1Node): string {
 /** Ingress writes of one status pass run this many at a time (a burst of Services is written in parallel, not one by one). */
 const STATUS_WRITES_IN_FLIGHT = 8;
 
+/** Service writes (announced-by, departed ingress) in flight at once. */
+const SERVICE_WRITES_IN_FLIGHT = 8;
+
+/** A write a Service needs from this node: its `announced-by` value (undefined removes it) or, once it left l2lb, its ingress. */
+type ServiceWrite = { kind: "announced-by"; value: string | undefined } | { kind: "ingress"; ingress: IngressEntry[] };
+
 const mergePatch = () => k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
 export class Controller {
@@ -176,6 +181,11 @@ export class Controller {
   private served: k8s.V1Service[] | undefined;
   /** resourceVersion each Service had when this node last wrote it (announced-by, departed ingress). */
   private readonly writtenOn = new Map<string, string>();
+  /** Per Service, the (resourceVersion, plan, owned set) at which its `announced-by` was last found right. */
+  private readonly announcedChecked = new Map<string, string>();
+  private addressIndex: { version: number; map: Map<string, AddressPlan> } = { version: -1, map: new Map() };
+  /** Bumped whenever the owned set changes. */
+  private ownedVersion = 0;
   private readonly claims = new Map<string, { rv: string; value: Pick<ServiceView, "sharing" | "claim" | "inCluster"> }>();
   private readonly core: k8s.CoreV1Api;
   private readonly custom: k8s.CustomObjectsApi;
@@ -204,6 +214,8 @@ export class Controller {
   private stopping = false;
   private readonly lastOwners = new Map<string, string | undefined>();
   private readonly inflight = new Set<string>();
+  /** Writes to Services (announced-by, departed ingress): one keyed queue with backoff. */
+  private readonly serviceWrites = new WorkQueue({ handler: (key) => this.writeService(key), concurrency: SERVICE_WRITES_IN_FLIGHT });
   private statusSyncedVersion = -1;
   private statusSyncedAt = -Infinity;
   private readonly reported = new Set<string>();
@@ -365,8 +377,10 @@ export class Controller {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     const allocatorStopped = this.allocator.stop();
+    this.serviceWrites.stop();
     const had = [...this.owned.keys()];
     this.owned = new Map();
+    this.ownedVersion++;
     try {
       this.o.dataPlane.setOwned([]);
     } catch (err) {
@@ -379,6 +393,19 @@ export class Controller {
     this.log.info({ released: had }, "speaker stopped; addresses released");
     await Promise.race([this.events.flush(), new Promise((r) => setTimeout(r, 500))]);
     await this.sources.stop();
+  }
+
+  /**
+   * The allocator keeps its role through a short API hiccup (a slow renewal at a loaded API
+   * server), not only while the API counts as healthy: dropping it clears its queue, and winning
+   * it back costs a settle delay and a full plan, so a blip of a second stalled whole bursts.
+   * Peers elect another allocator only once this node's heartbeats stop as well, or its Lease
+   * expires (a lease duration after the last successful renewal was sent); it lets go one renewal
+   * interval before the latter. Two allocators at once stay harmless: assignments are written on
+   * the Service's resourceVersion, and the speakers announce only the earlier of two claims.
+   */
+  private leaseSurelyHeld(now: number): boolean {
+    return this.sources.isSynced() && this.lease.acquired && now - this.lease.lastOkSentAt < this.t.leaseDurationSeconds * 1000 - this.t.renewIntervalMs;
   }
 
   /** Liveness: the loop ran recently. */
@@ -422,9 +449,10 @@ export class Controller {
     if (kind === "service") {
       this.announceDirty = true;
       this.served = undefined;
+      if (this.onServiceChange(verb, obj as k8s.V1Service)) this.dirty = true;
+      return;
     }
     if (kind === "node") this.onNodeChange(verb, obj as k8s.V1Node);
-    else if (kind === "service") this.onServiceChange(verb, obj as k8s.V1Service);
     else if (kind !== "endpointslice") this.allocator.markDirty();
     this.dirty = true;
   }
@@ -439,11 +467,16 @@ export class Controller {
     if (updateSignature(this.nodeSignatures, n.metadata?.name ?? "", signature)) this.allocator.markDirty();
   }
 
-  /** Plans again only when something the allocator reads changed (not on status or announced-by writes). */
-  private onServiceChange(verb: "add" | "update" | "delete", svc: k8s.V1Service): void {
+  /**
+   * True (and the allocator plans again) only when something the allocator or the election reads
+   * changed: the status and `announced-by` writes of a burst need no new plan on any speaker.
+   */
+  private onServiceChange(verb: "add" | "update" | "delete", svc: k8s.V1Service): boolean {
     const uid = svc.metadata?.uid ?? `${svc.metadata?.namespace}/${svc.metadata?.name}`;
     const signature = verb === "delete" ? undefined : allocationSignature(svc);
-    if (updateSignature(this.serviceSignatures, uid, signature)) this.allocator.markDirty();
+    if (!updateSignature(this.serviceSignatures, uid, signature)) return false;
+    this.allocator.markDirty();
+    return true;
   }
 
   private onLease(verb: "add" | "update" | "delete", l: k8s.V1Lease): void {
@@ -564,7 +597,7 @@ export class Controller {
       this.announceDirty = true;
     }
     this.alive = alive;
-    this.allocator.setActive(apiHealthy && elect(alive.keys(), ALLOCATOR_KEY) === this.o.node);
+    this.allocator.setActive(this.leaseSurelyHeld(now) && elect(alive.keys(), ALLOCATOR_KEY) === this.o.node);
     if (apiHealthy) this.knownMembers = Math.max(alive.size, 1);
     const isolatedNow = isolated(apiHealthy, heard, this.knownMembers);
 
@@ -624,36 +657,9 @@ export class Controller {
   }
 
   private view(speakers: SpeakerView[]): ClusterView {
-    const nodes: NodeView[] = this.sources.nodes.list().map((n) => ({
-      name: n.metadata?.name ?? "",
-      labels: n.metadata?.labels ?? {},
-      networkUnavailable: (n.status?.conditions ?? []).some((c) => c.type === "NetworkUnavailable" && c.status === "True"),
-    }));
-    const slicesBySvc = new Map<string, k8s.V1Endpoint[]>();
-    for (const s of this.sources.endpointSlices.list()) {
-      const svc = s.metadata?.labels?.["kubernetes.io/service-name"];
-      if (!svc) continue;
-      const k = `${s.metadata?.namespace}/${svc}`;
-      slicesBySvc.set(k, [...(slicesBySvc.get(k) ?? []), ...(s.endpoints ?? [])]);
-    }
-    const services: ServiceView[] = this.ourServices().map((s) => {
-      const namespace = s.metadata?.namespace ?? "";
-      const name = s.metadata?.name ?? "";
-      const local = s.spec?.externalTrafficPolicy === "Local";
-      return {
-        namespace,
-        name,
-        labels: s.metadata?.labels ?? {},
-        namespaceLabels: this.sources.namespaces.get(namespace)?.metadata?.labels ?? {},
-        assigned: s.metadata?.annotations?.[ANNOTATIONS.assignedIps],
-        local,
-        endpointNodes: local ? endpointNodes(slicesBySvc.get(`${namespace}/${name}`) ?? []) : new Set(),
-        ...this.claimOf(s),
-      };
-    });
-    const pools = this.sources.pools.list().map(poolOf);
-    const advertisements = advertisementsOf(this.sources.advertisements.list());
-    return { nodes, speakers, services, pools, advertisements };
+    const src = this.sources;
+    const sources = { nodes: src.nodes.list(), endpointSlices: src.endpointSlices.list(), services: this.ourServices(), pools: src.pools.list(), advertisements: src.advertisements.list() };
+    return clusterView({ ...sources, namespace: (name) => src.namespaces.get(name), speakers }, (s) => this.claimOf(s));
   }
 
   /** Sharing profile and claim order of a Service, cached by resourceVersion. */
@@ -662,12 +668,7 @@ export class Controller {
     const rv = s.metadata?.resourceVersion ?? "";
     const cached = this.claims.get(uid);
     if (cached !== undefined && cached.rv === rv) return cached.value;
-    const namespace = s.metadata?.namespace ?? "default";
-    const name = s.metadata?.name ?? "";
-    const sharing = sharingProfile(serviceRequestOf(namespace, name, s));
-    const created = s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp).toISOString() : "";
-    const inCluster = s.metadata?.annotations?.[ANNOTATIONS.allocatedBy] === ALLOCATED_IN_CLUSTER;
-    const value = { ...(sharing ? { sharing } : {}), inCluster, claim: claimOrder(inCluster, created, `${namespace}/${name}`) };
+    const value = serviceClaim(s);
     this.claims.set(uid, { rv, value });
     if (this.claims.size > 2 * this.ourServices().length + 100) this.claims.clear();
     return value;
@@ -679,9 +680,16 @@ export class Controller {
     return this.served;
   }
 
+  /** The plan's addresses by IP, built once per plan (gaining many addresses at once must not search the plan for each). */
+  private addressPlans(): ReadonlyMap<string, AddressPlan> {
+    if (this.addressIndex.version !== this.planVersion) {
+      this.addressIndex = { version: this.planVersion, map: new Map(this.plan.addresses.map((a) => [a.ip, a])) };
+    }
+    return this.addressIndex.map;
+  }
+
   private servicesOf(ip: string): EventTarget[] {
-    const a = this.plan.addresses.find((x) => x.ip === ip);
-    return (a?.services ?? []).map((k) => this.serviceTarget(k)).filter((x): x is EventTarget => x !== undefined);
+    return (this.addressPlans().get(ip)?.services ?? []).map((k) => this.serviceTarget(k)).filter((x): x is EventTarget => x !== undefined);
   }
 
   private serviceTarget(key: string): EventTarget | undefined {
@@ -708,6 +716,7 @@ export class Controller {
       return;
     }
     this.owned = next;
+    this.ownedVersion++;
     this.heartbeat.setClaims([...next.keys()]);
     this.announceDirty = true;
     for (const [ip, o] of prev) {
@@ -755,20 +764,50 @@ export class Controller {
   /** Owner side of `l2lb.dev/announced-by`: entries of the addresses this node announces. */
   private syncAnnouncedBy(): void {
     if (this.writtenOn.size > 2 * this.ourServices().length + 100) this.writtenOn.clear();
+    if (this.announcedChecked.size > 2 * this.ourServices().length + 100) this.announcedChecked.clear();
     for (const s of this.ourServices()) {
-      const ns = s.metadata?.namespace ?? "";
-      const name = s.metadata?.name ?? "";
-      const key = `${ns}/${name}`;
-      const mine = new Map<string, string[]>();
-      for (const ip of this.plan.serviceAddresses.get(key) ?? []) {
-        const o = this.owned.get(ip);
-        if (o) mine.set(ip, o.interfaces);
-      }
-      const current = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
-      const next = updateAnnouncedBy(current, this.o.node, mine);
-      if (next === current) continue;
-      this.patchAnnotation(s, next);
+      const key = `${s.metadata?.namespace ?? ""}/${s.metadata?.name ?? ""}`;
+      // Unchanged Service, plan and owned set since it was last found right: nothing to check.
+      const checked = `${s.metadata?.resourceVersion}|${this.planVersion}|${this.ownedVersion}`;
+      if (this.announcedChecked.get(key) === checked) continue;
+      if (this.announcedByWrite(s) === undefined) this.announcedChecked.set(key, checked);
+      else this.queueServiceWrite(s);
     }
+  }
+
+  /** This node's `announced-by` entries for an l2lb Service, if the annotation does not hold them yet. */
+  private announcedByWrite(s: k8s.V1Service): ServiceWrite | undefined {
+    const key = `${s.metadata?.namespace ?? ""}/${s.metadata?.name ?? ""}`;
+    const mine = new Map<string, string[]>();
+    for (const ip of this.plan.serviceAddresses.get(key) ?? []) {
+      const o = this.owned.get(ip);
+      if (o) mine.set(ip, o.interfaces);
+    }
+    const current = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
+    let next = updateAnnouncedBy(current, this.o.node, mine);
+    if (next !== undefined && elect(this.alive.keys(), STATUS_WRITER_KEY) === this.o.node) {
+      const stale = this.staleAnnouncedBy({ ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.announcedBy]: next } } });
+      if (stale.size > 0) next = updateAnnouncedBy(next, "\u0000", new Map(), stale);
+    }
+    return next === current ? undefined : { kind: "announced-by", value: next };
+  }
+
+  /**
+   * Status writer: the `announced-by` entries of a Service for addresses nobody announces any more
+   * (owner crashed, Local Service lost its endpoints, address withdrawn).
+   */
+  private staleAnnouncedBy(s: k8s.V1Service): Set<string> {
+    const byIp = this.addressPlans();
+    const drop = new Set<string>();
+    const ann = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
+    if (!ann) return drop;
+    const valid = new Set(this.plan.serviceAddresses.get(`${s.metadata?.namespace ?? ""}/${s.metadata?.name ?? ""}`) ?? []);
+    for (const part of ann.split(",")) {
+      const ip = part.split("=")[0]?.trim() ?? "";
+      const who = part.split("=")[1]?.split("/")[0] ?? "";
+      if (!valid.has(ip) || byIp.get(ip)?.owner === undefined || !this.alive.has(who)) drop.add(ip);
+    }
+    return drop;
   }
 
   /**
@@ -779,78 +818,78 @@ export class Controller {
    * what a restarted speaker finds from before.
    */
   private cleanDeparted(): void {
-    const writer = elect(this.alive.keys(), STATUS_WRITER_KEY) === this.o.node;
-    const responsible = (node: string): boolean => node === this.o.node || (writer && !this.alive.has(node));
     const steps = new Set<string>();
     for (const s of this.sources.services.list()) {
-      if (isOurs(s, this.o.defaultClass ?? false)) continue;
-      const ann = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
-      if (ann === undefined) continue;
-      const step = departureStep(ann, s.status?.loadBalancer?.ingress as IngressEntry[] | undefined, responsible);
+      const step = this.departureWrite(s);
       if (step === undefined) continue;
       const service = `${s.metadata?.namespace ?? ""}/${s.metadata?.name ?? ""}`;
       const key = `${service}|${step.kind}|${step.ips.join()}`;
       steps.add(key);
       if (!this.departing.has(key)) this.log.info({ service, ips: step.ips, remove: step.kind }, "service left l2lb: removing its marks");
-      if (step.kind === "ingress") this.patchIngress(s, step.ingress);
-      else this.patchAnnotation(s, step.value);
+      this.queueServiceWrite(s);
     }
     this.departing = steps;
   }
 
-  /** Replaces a departed Service's ingress list (on its resourceVersion); shares the annotation's in-flight slot. */
-  private patchIngress(s: k8s.V1Service, ingress: IngressEntry[]): void {
-    this.patchService(s, "ingress", "cannot remove ingress of a departed service", (name, namespace, resourceVersion) =>
-      this.core.patchNamespacedServiceStatus({ name, namespace, body: { metadata: { resourceVersion }, status: { loadBalancer: { ingress } } } }, mergePatch()),
-    );
-  }
-
-  private patchAnnotation(s: k8s.V1Service, value: string | undefined): void {
-    this.patchService(s, "announced-by", "cannot write announced-by", (name, namespace, resourceVersion) =>
-      this.core.patchNamespacedService(
-        { name, namespace, body: { metadata: { resourceVersion, annotations: { [ANNOTATIONS.announcedBy]: value ?? null } } } },
-        mergePatch(),
-      ),
-    );
+  /** The next step of removing l2lb's marks from a Service that left l2lb, if this node is responsible for one. */
+  private departureWrite(s: k8s.V1Service): (ServiceWrite & { ips: string[] }) | undefined {
+    if (isOurs(s, this.o.defaultClass ?? false)) return undefined;
+    const ann = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
+    if (ann === undefined) return undefined;
+    const writer = elect(this.alive.keys(), STATUS_WRITER_KEY) === this.o.node;
+    const responsible = (node: string): boolean => node === this.o.node || (writer && !this.alive.has(node));
+    const step = departureStep(ann, s.status?.loadBalancer?.ingress as IngressEntry[] | undefined, responsible);
+    if (step === undefined) return undefined;
+    return step.kind === "ingress" ? { kind: "ingress", ingress: step.ingress, ips: step.ips } : { kind: "announced-by", value: step.value, ips: step.ips };
   }
 
   /**
-   * One write to a Service on its resourceVersion, at most one in flight per Service. A write that
-   * cannot start now, or fails (409: someone else updated the Service first), is retried once the
-   * informer has caught up.
+   * Queues a Service for the work queue of Service writes: a few at a time, at most one per
+   * Service, each failure retried with growing backoff (a rejected or overloaded API server is not
+   * hit again on every tick). A Service waiting out a retry is not brought forward.
    */
-  private patchService(
-    s: k8s.V1Service,
-    kind: "ingress" | "announced-by",
-    failure: string,
-    write: (name: string, namespace: string, resourceVersion: string | undefined) => Promise<unknown>,
-  ): void {
-    const ns = s.metadata?.namespace ?? "";
-    const name = s.metadata?.name ?? "";
-    const flight = `ann:${ns}/${name}`;
-    const base = s.metadata?.resourceVersion;
+  private queueServiceWrite(s: k8s.V1Service): void {
+    const key = `${s.metadata?.namespace ?? ""}/${s.metadata?.name ?? ""}`;
     // Our last write was made on this very version: the cache has not caught up with it yet, and a
     // write on the same version could only conflict. The informer's update brings the next pass.
-    if (base !== undefined && this.writtenOn.get(flight) === base) return;
-    if (this.inflight.has(flight)) {
-      this.announceDirty = true;
-      return;
+    if (s.metadata?.resourceVersion !== undefined && this.writtenOn.get(key) === s.metadata.resourceVersion) return;
+    if (!this.serviceWrites.isBackingOff(key)) this.serviceWrites.add(key);
+  }
+
+  /**
+   * The work queue's handler: what the Service needs is computed when its turn comes, from the
+   * cache as it is then, and written on that resourceVersion (a write computed at queueing time
+   * would be stale by then, and conflict, in a burst).
+   */
+  private async writeService(key: string): Promise<Outcome> {
+    const [namespace, name] = key.split("/") as [string, string];
+    const s = this.sources.services.get(name, namespace);
+    const base = s?.metadata?.resourceVersion;
+    if (s === undefined || (base !== undefined && this.writtenOn.get(key) === base)) return "done";
+    const w = isOurs(s, this.o.defaultClass ?? false) ? this.announcedByWrite(s) : this.departureWrite(s);
+    if (w === undefined) return "done";
+    try {
+      await withTimeout(this.sendServiceWrite(namespace, name, base, w), 5000, `service ${w.kind} patch`);
+      this.m.statusWrites.inc({ kind: w.kind, result: "ok" });
+      if (base !== undefined) this.writtenOn.set(key, base);
+      return "done";
+    } catch (err) {
+      this.m.statusWrites.inc({ kind: w.kind, result: "error" });
+      // 409: the Service changed first; its update in the informer brings the next pass.
+      if ((err as { code?: number }).code === 409) return "done";
+      const message = err instanceof Error ? err.message : String(err);
+      const failure = w.kind === "ingress" ? "cannot remove ingress of a departed service" : "cannot write announced-by";
+      if (this.serviceWrites.failuresOf(key) === 0) this.log.warn({ service: key, err: message }, `${failure}; retrying with backoff`);
+      else this.log.debug({ service: key, err: message }, `${failure} again`);
+      return "retry";
     }
-    this.inflight.add(flight);
-    withTimeout(write(name, ns, base), 5000, `service ${kind} patch`)
-      .then(() => {
-        this.m.statusWrites.inc({ kind, result: "ok" });
-        if (base !== undefined) this.writtenOn.set(flight, base);
-      })
-      .catch((err: unknown) => {
-        this.m.statusWrites.inc({ kind, result: "error" });
-        // 409: the Service changed; its update in the informer marks the next pass. Anything else
-        // (timeout, 429, 5xx) is retried a second later, not on the next tick.
-        if ((err as { code?: number }).code === 409) return;
-        this.log.warn({ service: `${ns}/${name}`, err: err instanceof Error ? err.message : String(err) }, failure);
-        setTimeout(() => (this.announceDirty = true), 1000).unref();
-      })
-      .finally(() => this.inflight.delete(flight));
+  }
+
+  private sendServiceWrite(namespace: string, name: string, resourceVersion: string | undefined, w: ServiceWrite): Promise<unknown> {
+    if (w.kind === "ingress") {
+      return this.core.patchNamespacedServiceStatus({ name, namespace, body: { metadata: { resourceVersion }, status: { loadBalancer: { ingress: w.ingress } } } }, mergePatch());
+    }
+    return this.core.patchNamespacedService({ name, namespace, body: { metadata: { resourceVersion, annotations: { [ANNOTATIONS.announcedBy]: w.value ?? null } } } }, mergePatch());
   }
 
   /** Status writer: ingress, refusals, no-owner warnings, stale announced-by entries, pool usage. */
@@ -862,7 +901,6 @@ export class Controller {
     this.inflight.add("status");
     try {
       const plan = this.plan;
-      const byIp = new Map(plan.addresses.map((a) => [a.ip, a]));
       const ingressWrites: { key: string; target: EventTarget; want: ReturnType<typeof desiredIngress>; announce: boolean }[] = [];
       for (const s of this.ourServices()) {
         const key = serviceKey({ namespace: s.metadata?.namespace ?? "", name: s.metadata?.name ?? "" });
@@ -878,20 +916,7 @@ export class Controller {
         if (assigned && !sameIngress(s.status?.loadBalancer?.ingress, want)) ingressWrites.push({ key, target, want, announce });
         // announced-by entries of addresses nobody announces any more (owner crashed, Local
         // Service lost its endpoints, address withdrawn).
-        const ann = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
-        if (ann) {
-          const valid = new Set(plan.serviceAddresses.get(key) ?? []);
-          const drop = new Set<string>();
-          for (const part of ann.split(",")) {
-            const ip = part.split("=")[0]?.trim() ?? "";
-            const who = part.split("=")[1]?.split("/")[0] ?? "";
-            if (!valid.has(ip) || byIp.get(ip)?.owner === undefined || !this.alive.has(who)) drop.add(ip);
-          }
-          if (drop.size > 0) {
-            const next = updateAnnouncedBy(ann, "\u0000", new Map(), drop);
-            if (next !== ann) this.patchAnnotation(s, next);
-          }
-        }
+        if (this.staleAnnouncedBy(s).size > 0) this.queueServiceWrite(s);
       }
       await runLimited(ingressWrites, STATUS_WRITES_IN_FLIGHT, (w) => this.writeIngress(w.key, w.target, w.want, w.announce));
       // Refusals: once per (service, address, reason) while it lasts.

@@ -26,9 +26,13 @@ import { cidrContains, formatAddress, parseCidr, parseRange, tryParseAddress } f
 import type { Address, Cidr, IpRange } from "../../provider/ip/index.ts";
 import type { PublishedSubnet } from "../../provider/model/contract.ts";
 import type { AddressPool, GratuitousSettings, L2Advertisement } from "../../provider/model/pool.ts";
+import { poolAdmits } from "../../provider/allocation/admission.ts";
+import { advertisementSelectsNode, advertisementSelectsPool, allowedInterfaces } from "../../provider/allocation/advertisement.ts";
 import { sharingConflict, type SharingProfile } from "../../provider/allocation/sharing.ts";
 import { orderByRank } from "./rank.ts";
-import { anySelectorMatches, globMatches } from "./selectors.ts";
+
+export { advertisementSelectsPool, allowedInterfaces } from "../../provider/allocation/advertisement.ts";
+export { poolAdmits } from "../../provider/allocation/admission.ts";
 
 /** Label that removes a node from every election (Kubernetes well-known label). */
 export const EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
@@ -208,59 +212,6 @@ function tryParseCidr(text: string): Cidr | undefined {
   }
 }
 
-/** Does the pool's serviceAllocation admit this Service? */
-export function poolAdmits(pool: AddressPool, svc: Pick<ServiceView, "namespace" | "labels" | "namespaceLabels">): boolean {
-  const sa = pool.spec.serviceAllocation;
-  if (sa === undefined) return true;
-  if (sa.namespaces !== undefined && sa.namespaces.length > 0 && !sa.namespaces.includes(svc.namespace)) return false;
-  if (!anySelectorMatches(sa.namespaceSelectors, svc.namespaceLabels)) return false;
-  if (!anySelectorMatches(sa.serviceSelectors, svc.labels)) return false;
-  return true;
-}
-
-/** Does the advertisement select the pool? Neither names nor selectors = every pool. */
-export function advertisementSelectsPool(ad: L2Advertisement, pool: AddressPool): boolean {
-  const names = ad.spec.ipAddressPools ?? [];
-  const selectors = ad.spec.ipAddressPoolSelectors ?? [];
-  if (names.length === 0 && selectors.length === 0) return true;
-  if (names.includes(pool.name)) return true;
-  return selectors.length > 0 && anySelectorMatches(selectors, pool.labels);
-}
-
-/**
- * Interfaces of a node's published subnets that an advertisement's `interfaces` allows.
- * Entries: exact names, globs, `!glob` exclusions (applied last), and `can_reach:<ip>`, which
- * selects the interface whose published subnet contains `<ip>` (the route-table refinement is
- * the data plane's; for a routed target name the interface instead).
- */
-export function allowedInterfaces(patterns: readonly string[] | undefined, subnets: readonly PublishedSubnet[]): Set<string> {
-  const names = [...new Set(subnets.map((s) => s.interface))];
-  const include = (patterns ?? []).filter((p) => !p.startsWith("!"));
-  const exclude = (patterns ?? []).filter((p) => p.startsWith("!")).map((p) => p.slice(1));
-  const chosen = new Set<string>();
-  if (include.length === 0) names.forEach((n) => chosen.add(n));
-  for (const p of include) {
-    if (p.startsWith("can_reach:")) {
-      const target = p.slice("can_reach:".length);
-      for (const s of subnets) {
-        if (safeContains(s.cidr, target)) chosen.add(s.interface);
-      }
-    } else {
-      for (const n of names) if (n === p || globMatches(p, n)) chosen.add(n);
-    }
-  }
-  for (const n of [...chosen]) if (exclude.some((p) => globMatches(p, n))) chosen.delete(n);
-  return chosen;
-}
-
-function safeContains(cidr: string, ip: string): boolean {
-  try {
-    return cidrContains(cidr, ip);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Nodes that run an endpoint of a Service for `externalTrafficPolicy: Local`, from its
  * EndpointSlices: nodes with a ready endpoint; if none is ready anywhere, nodes with a serving
@@ -376,7 +327,7 @@ export function planAddresses(view: ClusterView): Plan {
       let gratuitous: GratuitousSettings | undefined;
       let matched = false;
       for (const ad of poolAds) {
-        if (!anySelectorMatches(ad.spec.nodeSelectors, node.labels)) continue;
+        if (!advertisementSelectsNode(ad, node.labels)) continue;
         const allowed = allowedOn(ad, sp);
         let any = false;
         for (const s of onSubnet) {
