@@ -2,10 +2,19 @@
 // /metrics), so a benchmark can say which writes an implementation makes per object.
 import { kubectl, type Lab } from "../control/harness.ts";
 
-/** Counter values keyed like `PATCH services/status` or `watch events Service`. */
+/** Counter values keyed like `PATCH services/status`, `watch events Service` or `dispatched by flow schema service-accounts`. */
 export type ApiBreakdown = Map<string, number>;
 
-const LINE = /^(apiserver_request_total|apiserver_watch_events_total)\{([^}]*)\}\s+([0-9.e+]+)$/;
+const LINE = /^(apiserver_request_total|apiserver_watch_events_total|apiserver_flowcontrol_dispatched_requests_total)\{([^}]*)\}\s+([0-9.e+]+)$/;
+
+/** Prefix of the keys counting requests by the FlowSchema that classified them (who sent them). */
+export const DISPATCHED = "dispatched by flow schema ";
+
+function keyOf(metric: string, l: Record<string, string>): string {
+  if (metric === "apiserver_request_total") return `${l.verb} ${l.resource}${l.subresource ? `/${l.subresource}` : ""}`;
+  if (metric === "apiserver_watch_events_total") return `watch events ${l.kind ?? l.resource ?? "?"}`;
+  return `${DISPATCHED}${l.flow_schema ?? "?"}`;
+}
 
 function labels(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -20,7 +29,7 @@ export function parseApiBreakdown(text: string): ApiBreakdown {
     const m = LINE.exec(line);
     if (!m) continue;
     const l = labels(m[2] as string);
-    const key = m[1] === "apiserver_request_total" ? `${l.verb} ${l.resource}${l.subresource ? `/${l.subresource}` : ""}` : `watch events ${l.kind ?? l.resource ?? "?"}`;
+    const key = keyOf(m[1] as string, l);
     out.set(key, (out.get(key) ?? 0) + Number(m[3]));
   }
   return out;

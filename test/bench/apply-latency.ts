@@ -17,8 +17,8 @@ function apply(kubectl: string, kubeconfig: string, file: string): Promise<void>
   return new Promise((resolve, reject) => execFile(kubectl, ["--kubeconfig", kubeconfig, "apply", "-f", file], (err) => (err ? reject(err) : resolve())));
 }
 
-/** Milliseconds from `kubectl apply` to EXTERNAL-IP for each Service (undefined: none within `timeoutMs`). */
-export async function applyToExternalIp(lab: Lab, services: BenchService[], timeoutMs = 30_000): Promise<(number | undefined)[]> {
+/** An informer (not started) recording when each Service ("namespace/name") was first seen with an EXTERNAL-IP. */
+export function watchExternalIps(lab: Lab): { seenAt: Map<string, number>; informer: k8s.Informer<k8s.V1Service> } {
   const core = lab.admin.makeApiClient(k8s.CoreV1Api);
   const seenAt = new Map<string, number>();
   const informer = k8s.makeInformer(lab.admin, "/api/v1/services", () => core.listServiceForAllNamespaces());
@@ -28,6 +28,12 @@ export async function applyToExternalIp(lab: Lab, services: BenchService[], time
   };
   informer.on("add", onService);
   informer.on("update", onService);
+  return { seenAt, informer };
+}
+
+/** Milliseconds from `kubectl apply` to EXTERNAL-IP for each Service (undefined: none within `timeoutMs`). */
+export async function applyToExternalIp(lab: Lab, services: BenchService[], timeoutMs = 30_000): Promise<(number | undefined)[]> {
+  const { seenAt, informer } = watchExternalIps(lab);
   await informer.start();
   const kubectl = await kubectlPath();
   const dir = mkdtempSync(join(tmpdir(), "l2lb-apply-"));

@@ -19,6 +19,29 @@ export interface Implementation {
   stop(): Promise<void>;
 }
 
+/** What both implementations share: one speaker process per node, found, restarted and listed alike. */
+export abstract class SpeakerFleet {
+  abstract readonly name: string;
+  protected readonly speakers = new Map<string, SpeakerProcess>();
+
+  /** Starts `node`'s speaker and records it. */
+  protected abstract launch(node: string): SpeakerProcess;
+
+  speaker(node: string): SpeakerProcess {
+    const s = this.speakers.get(node);
+    if (!s) throw new Error(`no ${this.name} speaker on ${node}`);
+    return s;
+  }
+
+  async restartSpeaker(node: string): Promise<void> {
+    await expectRunning(this.launch(node), 500);
+  }
+
+  processes(): SpeakerProcess[] {
+    return [...this.speakers.values()];
+  }
+}
+
 /** Runs `argv` inside the node's namespace (`ip netns exec` execs it: the child's pid is the program's). */
 export function spawnInNode(lab: Lab, node: string | undefined, logName: string, argv: string[], env: NodeJS.ProcessEnv): SpeakerProcess {
   const logDir = `/tmp/l2lb-${lab.id}-logs`;

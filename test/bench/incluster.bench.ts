@@ -19,6 +19,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { ALLOCATOR_KEY, elect } from "../../runtime/election/rank.ts";
+import { watchExternalIps } from "./apply-latency.ts";
+import { nowMs } from "./client-watch.ts";
+import { usage } from "./implementation.ts";
 import { breakdownGrowth, readApiBreakdown, type ApiBreakdown } from "./api-breakdown.ts";
 import { applyPool, labUnavailable, root, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type SpeakerProcess } from "../control/harness.ts";
 
@@ -43,34 +46,18 @@ interface Snapshot {
   at: number;
 }
 
-const nowMs = (): number => performance.timeOrigin + performance.now();
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
 };
 
-/** CPU seconds and RSS of a process (and its children: `ip netns exec` execs node in place). */
-function usage(pid: number): { cpuS: number; rssMb: number; peakMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { cpuS: ticks / 100, rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
-}
 
 // The speakers run as shipped: compiled, with the bin's Node flags.
 await run("bash", ["-c", `cd "${root}" && . scripts/env.sh && npm run --silent build`], { timeoutMs: 600_000 });
 const lab = await startLab("inbench", NODES);
 const speakers = new Map<string, SpeakerProcess>();
 const core = lab.admin.makeApiClient(k8s.CoreV1Api);
-const seenAt = new Map<string, number>();
-const informer = k8s.makeInformer(lab.admin, "/api/v1/services", () => core.listServiceForAllNamespaces());
-const onService = (s: k8s.V1Service): void => {
-  const key = `${s.metadata?.namespace}/${s.metadata?.name}`;
-  if ((s.status?.loadBalancer?.ingress ?? []).length > 0 && !seenAt.has(key)) seenAt.set(key, nowMs());
-};
-informer.on("add", onService);
-informer.on("update", onService);
+const { seenAt, informer } = watchExternalIps(lab);
 try {
   await applyPool(lab.admin, "bench", { addresses: ["192.0.2.128/25", "2001:db8:1::/112"] });
   await applyPool(lab.admin, "bench", {}, "advertisement");

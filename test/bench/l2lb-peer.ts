@@ -4,15 +4,15 @@
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { kubectl, root, startSpeaker, waitFor, type Lab, type SpeakerProcess } from "../control/harness.ts";
-import { expectRunning, stopAll, type Implementation } from "./implementation.ts";
+import { expectRunning, SpeakerFleet, stopAll, type Implementation } from "./implementation.ts";
 
-export class L2lbPeer implements Implementation {
+export class L2lbPeer extends SpeakerFleet implements Implementation {
   readonly name = "l2lb";
-  private readonly speakers = new Map<string, SpeakerProcess>();
 
   private readonly lab: Lab;
 
   constructor(lab: Lab) {
+    super();
     this.lab = lab;
   }
 
@@ -24,24 +24,10 @@ export class L2lbPeer implements Implementation {
     for (const s of this.speakers.values()) await expectRunning(s, 100);
   }
 
-  private launch(node: string): SpeakerProcess {
+  protected launch(node: string): SpeakerProcess {
     const s = startSpeaker(this.lab, node, { L2LB_DEFAULT_CLASS: "true", L2LB_LOG_LEVEL: "warn" }, { compiled: true });
     this.speakers.set(node, s);
     return s;
-  }
-
-  speaker(node: string): SpeakerProcess {
-    const s = this.speakers.get(node);
-    if (!s) throw new Error(`no l2lb speaker on ${node}`);
-    return s;
-  }
-
-  async restartSpeaker(node: string): Promise<void> {
-    await expectRunning(this.launch(node), 500);
-  }
-
-  processes(): SpeakerProcess[] {
-    return [...this.speakers.values()];
   }
 
   async stop(): Promise<void> {

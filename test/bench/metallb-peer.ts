@@ -15,7 +15,7 @@ import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { kubectl, root, run, waitFor, type Lab, type SpeakerProcess } from "../control/harness.ts";
-import { expectRunning, spawnInNode, stopAll, type Implementation } from "./implementation.ts";
+import { expectRunning, SpeakerFleet, spawnInNode, stopAll, type Implementation } from "./implementation.ts";
 
 const NS = "metallb-system";
 const INSTALLED_KINDS = new Set(["Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap", "Deployment", "DaemonSet"]);
@@ -38,9 +38,8 @@ function freePort(): Promise<number> {
   });
 }
 
-export class MetallbPeer implements Implementation {
+export class MetallbPeer extends SpeakerFleet implements Implementation {
   readonly name = "MetalLB";
-  private readonly speakers = new Map<string, SpeakerProcess>();
   private controller: SpeakerProcess | undefined;
   private readonly podOf = new Map<string, string>();
   private readonly dir: string;
@@ -51,6 +50,7 @@ export class MetallbPeer implements Implementation {
   private readonly nodeAddress: (node: string) => string;
 
   constructor(lab: Lab, tools: { bin: string; config: string }, nodeAddress: (node: string) => string) {
+    super();
     this.lab = lab;
     this.tools = tools;
     this.nodeAddress = nodeAddress;
@@ -106,7 +106,7 @@ export class MetallbPeer implements Implementation {
     writeFileSync(join(this.dir, "memberlist/secretkey"), Buffer.from(secret, "base64"), { mode: 0o600 });
   }
 
-  private launch(node: string): SpeakerProcess {
+  protected launch(node: string): SpeakerProcess {
     const argv = [
       join(this.tools.bin, "speaker"),
       `--kubeconfig=${this.speakerConfig}`,
@@ -123,20 +123,6 @@ export class MetallbPeer implements Implementation {
     const s = spawnInNode(this.lab, node, `metallb-speaker-${node}`, argv, { PATH: process.env.PATH ?? "" });
     this.speakers.set(node, s);
     return s;
-  }
-
-  speaker(node: string): SpeakerProcess {
-    const s = this.speakers.get(node);
-    if (!s) throw new Error(`no MetalLB speaker on ${node}`);
-    return s;
-  }
-
-  async restartSpeaker(node: string): Promise<void> {
-    await expectRunning(this.launch(node), 500);
-  }
-
-  processes(): SpeakerProcess[] {
-    return [...this.speakers.values()];
   }
 
   async stop(): Promise<void> {

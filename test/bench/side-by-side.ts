@@ -82,7 +82,27 @@ async function seedDetails(lab: Lab): Promise<{ pools: Map<string, string>; requ
   return { pools, requests };
 }
 
+/**
+ * Waits (at most two minutes) until the lab's own components are back at their idle load: after
+ * the previous implementation's Services were deleted, kube-controller-manager keeps cleaning up
+ * for a while, and that is nobody's load at rest.
+ */
+async function settle(lab: Lab, baseline: ApiRates, log: (s: string) => void): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const a = await apiCounters(lab);
+    await sleep(5000);
+    const r = ratesBetween(a, await apiCounters(lab), baseline);
+    const labOwn = r.requestsPerS - (r.serviceAccountRequestsPerS ?? 0);
+    if (labOwn <= 1 || Date.now() > deadline) {
+      log(`lab settled: its own components at ${labOwn.toFixed(1)} req/s above idle`);
+      return;
+    }
+  }
+}
+
 async function restRates(lab: Lab, seconds: number, baseline: ApiRates, log: (s: string) => void): Promise<ApiRates> {
+  await settle(lab, baseline, log);
   const a = await apiCounters(lab);
   await sleep(seconds * 1000);
   const b = await apiCounters(lab);
