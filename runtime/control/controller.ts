@@ -786,7 +786,7 @@ export class Controller {
     const current = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
     let next = updateAnnouncedBy(current, this.o.node, mine);
     if (next !== undefined && elect(this.alive.keys(), STATUS_WRITER_KEY) === this.o.node) {
-      const stale = this.staleAnnouncedBy({ ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.announcedBy]: next } } });
+      const stale = this.staleAnnouncedBy(key, next);
       if (stale.size > 0) next = updateAnnouncedBy(next, "\u0000", new Map(), stale);
     }
     return next === current ? undefined : { kind: "announced-by", value: next };
@@ -796,12 +796,11 @@ export class Controller {
    * Status writer: the `announced-by` entries of a Service for addresses nobody announces any more
    * (owner crashed, Local Service lost its endpoints, address withdrawn).
    */
-  private staleAnnouncedBy(s: k8s.V1Service): Set<string> {
+  private staleAnnouncedBy(key: string, ann: string | undefined): Set<string> {
     const byIp = this.addressPlans();
     const drop = new Set<string>();
-    const ann = s.metadata?.annotations?.[ANNOTATIONS.announcedBy];
     if (!ann) return drop;
-    const valid = new Set(this.plan.serviceAddresses.get(`${s.metadata?.namespace ?? ""}/${s.metadata?.name ?? ""}`) ?? []);
+    const valid = new Set(this.plan.serviceAddresses.get(key) ?? []);
     for (const part of ann.split(",")) {
       const ip = part.split("=")[0]?.trim() ?? "";
       const who = part.split("=")[1]?.split("/")[0] ?? "";
@@ -916,7 +915,7 @@ export class Controller {
         if (assigned && !sameIngress(s.status?.loadBalancer?.ingress, want)) ingressWrites.push({ key, target, want, announce });
         // announced-by entries of addresses nobody announces any more (owner crashed, Local
         // Service lost its endpoints, address withdrawn).
-        if (this.staleAnnouncedBy(s).size > 0) this.queueServiceWrite(s);
+        if (this.staleAnnouncedBy(key, s.metadata?.annotations?.[ANNOTATIONS.announcedBy]).size > 0) this.queueServiceWrite(s);
       }
       await runLimited(ingressWrites, STATUS_WRITES_IN_FLIGHT, (w) => this.writeIngress(w.key, w.target, w.want, w.announce));
       // Refusals: once per (service, address, reason) while it lasts.

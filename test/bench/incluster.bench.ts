@@ -21,6 +21,7 @@ import * as k8s from "@kubernetes/client-node";
 import { ALLOCATOR_KEY, elect } from "../../runtime/election/rank.ts";
 import { watchExternalIps } from "./apply-latency.ts";
 import { nowMs } from "./client-watch.ts";
+import { pct } from "./stats.ts";
 import { usage } from "./implementation.ts";
 import { breakdownGrowth, readApiBreakdown, type ApiBreakdown } from "./api-breakdown.ts";
 import { applyPool, labUnavailable, root, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type SpeakerProcess } from "../control/harness.ts";
@@ -46,10 +47,6 @@ interface Snapshot {
   at: number;
 }
 
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-};
 
 
 // The speakers run as shipped: compiled, with the bin's Node flags.
