@@ -14,8 +14,8 @@ export type { ManifestArgs } from "./dynamic/manifest-provider.ts";
 export type { ManifestInputs, ManifestObject, ManifestState } from "./dynamic/manifest-engine.ts";
 
 // The shared contract with the runtime: API group, kinds, annotations, load-balancer class, CRDs.
-export * from "./model/contract.ts";
-export type { LabelSelector, LabelSelectorRequirement } from "./model/labels.ts";
+export * from "./core/model/contract.ts";
+export type { LabelSelector, LabelSelectorRequirement } from "./core/model/labels.ts";
 export type {
   AddressPool as AddressPoolModel,
   AddressPoolSpec,
@@ -23,10 +23,10 @@ export type {
   L2Advertisement as L2AdvertisementModel,
   L2AdvertisementSpec,
   ServiceAllocation,
-} from "./model/pool.ts";
-export type { PolicyRule } from "./model/rbac.ts";
-export { crds, addressPoolCrd, l2AdvertisementCrd } from "./model/crds.ts";
-export type { CustomResourceDefinition, JsonSchema, PrinterColumn } from "./model/crds.ts";
+} from "./core/model/pool.ts";
+export type { PolicyRule } from "./core/model/rbac.ts";
+export { crds, addressPoolCrd, l2AdvertisementCrd } from "./core/model/crds.ts";
+export type { CustomResourceDefinition, JsonSchema, PrinterColumn } from "./core/model/crds.ts";
 
 // The allocator's data types (inputs and results).
 export type {
@@ -44,4 +44,4 @@ export type {
   ServicePort,
   ServiceRequest,
   SharedIpGroup as SharedIpGroupModel,
-} from "./allocation/index.ts";
+} from "./core/allocation/index.ts";

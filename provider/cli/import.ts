@@ -1,7 +1,7 @@
 /**
  * `l2lb import`: MetalLB and OpenELB pool manifests → the equivalent l2lb `AddressPool` and
  * `L2Advertisement` objects, as YAML to apply or as a Pulumi program. The objects are read by the
- * same reader as `l2lb plan` (`provider/manifests`); {@link convertManifests} is pure, the command
+ * same reader as `l2lb plan` (`provider/core/manifests`); {@link convertManifests} is pure, the command
  * only adds files and output.
  *
  * What has no l2lb equivalent (BGP objects, fields l2lb lacks, pools no advertisement announces)
@@ -9,12 +9,12 @@
  */
 import { parseAllDocuments, stringify } from "yaml";
 import { parseArgs } from "node:util";
-import { IpError, parseRange } from "../ip/index.ts";
-import { readManifests } from "../manifests/index.ts";
-import type { ManifestSource } from "../manifests/index.ts";
-import { API_GROUP_VERSION, KINDS } from "../model/contract.ts";
-import type { AddressPool, AddressPoolSpec, L2Advertisement, L2AdvertisementSpec } from "../model/pool.ts";
-import { matchesSelector } from "../model/selectors.ts";
+import { IpError, parseRange } from "../core/ip/index.ts";
+import { readManifests } from "../core/manifests/index.ts";
+import type { ManifestSource } from "../core/manifests/index.ts";
+import { API_GROUP_VERSION, KINDS } from "../core/model/contract.ts";
+import type { AddressPool, AddressPoolSpec, L2Advertisement, L2AdvertisementSpec } from "../core/model/pool.ts";
+import { matchesSelector } from "../core/model/selectors.ts";
 import type { CommandResult, PlanIo } from "./plan.ts";
 
 /** A translated object and the object it came from, e.g. `IPAddressPool "first-pool" in pools.yaml (document 1)`. */
@@ -286,7 +286,7 @@ export function convertManifests(sources: readonly ManifestSource[]): Conversion
 }
 
 // ---------------------------------------------------------------------------------------------
-// Output: the objects as the CRDs define them (provider/model/crds.ts).
+// Output: the objects as the CRDs define them (provider/core/model/crds.ts).
 
 /** The spec with exactly the CRD's fields, in the CRD's order. */
 export function addressPoolSpec(spec: AddressPoolSpec): AddressPoolSpec {

@@ -4,7 +4,7 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { DEFAULT_NAMESPACE } from "../model/contract.ts";
+import { DEFAULT_NAMESPACE } from "../core/model/contract.ts";
 import { defaultSpeakerImage, installationObjects, orderedObjects, type InstallationOptions } from "../components/installation-objects.ts";
 import type { CommandResult } from "./plan.ts";
 

@@ -3,11 +3,11 @@
  * {@link PlanIo} so the command is testable without touching the real file system.
  */
 import { parseArgs } from "node:util";
-import { planAllocation, planToJson } from "../allocation/index.ts";
-import type { Assignment, ConfigProblem, PlanSuccess } from "../allocation/index.ts";
-import { readManifests } from "../manifests/index.ts";
-import type { ManifestSet, ManifestSource } from "../manifests/index.ts";
-import { advertisementSelectsPool } from "../allocation/advertisement.ts";
+import { planAllocation, planToJson } from "../core/allocation/index.ts";
+import type { Assignment, ConfigProblem, PlanSuccess } from "../core/allocation/index.ts";
+import { readManifests } from "../core/manifests/index.ts";
+import type { ManifestSet, ManifestSource } from "../core/manifests/index.ts";
+import { advertisementSelectsPool } from "../core/allocation/advertisement.ts";
 
 /** What the command needs from the outside world. */
 export interface PlanIo {

@@ -10,9 +10,9 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { canonicalAddress, parseRange, rangeSize, tryParseAddress } from "../ip/index.ts";
-import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, API_GROUP, API_VERSION, EVENT_REASONS, KINDS, POOL_USABLE_CONDITION } from "../model/contract.ts";
-import { servedByL2lb } from "../model/served.ts";
+import { canonicalAddress, parseRange, rangeSize, tryParseAddress } from "../core/ip/index.ts";
+import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, API_GROUP, API_VERSION, EVENT_REASONS, KINDS, POOL_USABLE_CONDITION } from "../core/model/contract.ts";
+import { servedByL2lb } from "../core/model/served.ts";
 import type { CommandResult } from "./plan.ts";
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { ANNOTATIONS, LOAD_BALANCER_CLASS } from "../model/contract.ts";
-import type { IpFamilyName, IpFamilyPolicy, ServicePort, ServiceRequest } from "../allocation/index.ts";
+import { ANNOTATIONS, LOAD_BALANCER_CLASS } from "../core/model/contract.ts";
+import type { IpFamilyName, IpFamilyPolicy, ServicePort, ServiceRequest } from "../core/allocation/index.ts";
 import { AllocationProvider, AllocationResource } from "../dynamic/provider.ts";
 import { childName, invalid, stableJson, typeToken } from "./common.ts";
 import type { Installation } from "./installation.ts";

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as engine from "../dynamic/engine.ts";
-import { crds } from "../model/crds.ts";
-import { speakerRbacRules } from "../model/rbac.ts";
-import { ANNOTATIONS, LOAD_BALANCER_CLASS } from "../model/contract.ts";
+import { crds } from "../core/model/crds.ts";
+import { speakerRbacRules } from "../core/model/rbac.ts";
+import { ANNOTATIONS, LOAD_BALANCER_CLASS } from "../core/model/contract.ts";
 import type * as components from "./index.ts";
 
 interface Registered {

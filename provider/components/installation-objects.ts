@@ -2,10 +2,10 @@
 // least-privilege RBAC, the heartbeat Secret (when a key is given) and the speaker DaemonSet. Pure
 // (no Pulumi, no I/O): the `Installation` component writes exactly these objects, and
 // `l2lb manifests` prints them as YAML for kubectl and GitOps users.
-import { DEFAULT_NAMESPACE, SPEAKER_NAME } from "../model/contract.ts";
-import { crds } from "../model/crds.ts";
-import { speakerRbacRules } from "../model/rbac.ts";
-import { speakerLeaseFlowSchema, type FlowSchemaObject } from "../model/flow-control.ts";
+import { DEFAULT_NAMESPACE, SPEAKER_NAME } from "../core/model/contract.ts";
+import { crds } from "../core/model/crds.ts";
+import { speakerRbacRules } from "../core/model/rbac.ts";
+import { speakerLeaseFlowSchema, type FlowSchemaObject } from "../core/model/flow-control.ts";
 
 /** Port of the speaker's `/metrics`, `/healthz` and `/readyz` endpoints. */
 export const SPEAKER_METRICS_PORT = 7472;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { DEFAULT_NAMESPACE, LOAD_BALANCER_CLASS } from "../model/contract.ts";
+import { DEFAULT_NAMESPACE, LOAD_BALANCER_CLASS } from "../core/model/contract.ts";
 import { childName, packageVersion, typeToken } from "./common.ts";
 import {
   defaultSpeakerImage,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { API_GROUP_VERSION, KINDS } from "../model/contract.ts";
-import type { LabelSelector } from "../model/labels.ts";
+import { API_GROUP_VERSION, KINDS } from "../core/model/contract.ts";
+import type { LabelSelector } from "../core/model/labels.ts";
 import type {
   AddressPool as AddressPoolModel,
   AddressPoolSpec,
@@ -9,9 +9,9 @@ import type {
   L2Advertisement as L2AdvertisementModel,
   L2AdvertisementSpec,
   ServiceAllocation,
-} from "../model/pool.ts";
-import type { SharedIpGroup as SharedIpGroupModel } from "../allocation/index.ts";
-import { IpError, isAddress, parseRange } from "../ip/index.ts";
+} from "../core/model/pool.ts";
+import type { SharedIpGroup as SharedIpGroupModel } from "../core/allocation/index.ts";
+import { IpError, isAddress, parseRange } from "../core/ip/index.ts";
 import { childName, invalid, typeToken } from "./common.ts";
 import type { Installation } from "./installation.ts";
 import { applyWithOf, writeObject, type ApplyWith, type Written } from "./writer.ts";

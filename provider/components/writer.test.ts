@@ -6,7 +6,7 @@ import { test, describe, before } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import * as engine from "../dynamic/engine.ts";
-import { ANNOTATIONS, LOAD_BALANCER_CLASS } from "../model/contract.ts";
+import { ANNOTATIONS, LOAD_BALANCER_CLASS } from "../core/model/contract.ts";
 import type * as components from "./index.ts";
 
 interface Registered {

@@ -6,13 +6,13 @@
 // Allocation runs in `check`, which the engine calls in preview and in up: the concrete addresses
 // therefore appear in `pulumi preview --diff`, and `create`/`update` only persist what `check`
 // computed — after making sure no Service outside the stack took one of those addresses since.
-import { planAllocation, sizeToString } from "../allocation/index.ts";
-import type { Assignment, AllocationInput, ConfigProblem, PlanSuccess, ServiceRequest, SharedIpGroup } from "../allocation/index.ts";
-import type { AddressPool, L2Advertisement } from "../model/pool.ts";
-import { advertisementSelectsNode, advertisementSelectsPool } from "../allocation/advertisement.ts";
-import { cidrToRange, parseCidr, parseRange, rangeWithin } from "../ip/index.ts";
-import { NODE_SUBNETS_ANNOTATION } from "../model/contract.ts";
-import type { PublishedSubnet } from "../model/contract.ts";
+import { planAllocation, sizeToString } from "../core/allocation/index.ts";
+import type { Assignment, AllocationInput, ConfigProblem, PlanSuccess, ServiceRequest, SharedIpGroup } from "../core/allocation/index.ts";
+import type { AddressPool, L2Advertisement } from "../core/model/pool.ts";
+import { advertisementSelectsNode, advertisementSelectsPool } from "../core/allocation/advertisement.ts";
+import { cidrToRange, parseCidr, parseRange, rangeWithin } from "../core/ip/index.ts";
+import { NODE_SUBNETS_ANNOTATION } from "../core/model/contract.ts";
+import type { PublishedSubnet } from "../core/model/contract.ts";
 import { loadKubeConfig } from "./cluster-access.ts";
 import { assignedAddresses, canonicalAddresses, foreignConflicts, foreignServices, heldInput, originOf, stackServicesOf, takenPrevious } from "./foreign-services.ts";
 import type { ForeignConflict, ForeignService, ServiceLike, StackServices } from "./foreign-services.ts";

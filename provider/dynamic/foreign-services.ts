@@ -3,14 +3,14 @@
 // or assigned by another stack. The allocation treats their addresses as taken, under MetalLB's
 // sharing rules: `check` plans with them as *held* requests for exactly their addresses, and
 // `create`/`update` look again right before writing. Pure: the engine does the reading.
-import type { Assignment, ServiceRequest, SharedIpGroup } from "../allocation/index.ts";
-import { SHARING_KEY_ANNOTATIONS } from "../allocation/requests.ts";
-import { sharingConflict, sharingProfile } from "../allocation/sharing.ts";
-import { familyName, formatAddress, parseRange, rangeContains, tryParseAddress } from "../ip/index.ts";
-import type { IpRange } from "../ip/index.ts";
-import { serviceRequestOf } from "../manifests/index.ts";
-import { ALLOCATED_IN_CLUSTER, ANNOTATIONS } from "../model/contract.ts";
-import type { AddressPool } from "../model/pool.ts";
+import type { Assignment, ServiceRequest, SharedIpGroup } from "../core/allocation/index.ts";
+import { SHARING_KEY_ANNOTATIONS } from "../core/allocation/requests.ts";
+import { sharingConflict, sharingProfile } from "../core/allocation/sharing.ts";
+import { familyName, formatAddress, parseRange, rangeContains, tryParseAddress } from "../core/ip/index.ts";
+import type { IpRange } from "../core/ip/index.ts";
+import { serviceRequestOf } from "../core/manifests/index.ts";
+import { ALLOCATED_IN_CLUSTER, ANNOTATIONS } from "../core/model/contract.ts";
+import type { AddressPool } from "../core/model/pool.ts";
 
 /** The subset of a Service object read here. */
 export interface ServiceLike {

@@ -15,7 +15,7 @@ import { UNKNOWN } from "./engine.ts";
 import * as engine from "./manifest-engine.ts";
 import type { ManifestObject } from "./manifest-engine.ts";
 import { MANIFEST_MODULE, ManifestProvider } from "./manifest-provider.ts";
-import { crds } from "../model/crds.ts";
+import { crds } from "../core/model/crds.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ENGINE_URL = new URL("./manifest-engine.ts", import.meta.url).href;

@@ -12,8 +12,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { clusterSettings } from "./cluster-access.ts";
 import type { AllocationInputs, CheckResult, ClusterConfig, DiffResult } from "./engine.ts";
-import type { ServiceRequest, SharedIpGroup } from "../allocation/index.ts";
-import type { AddressPool, L2Advertisement } from "../model/pool.ts";
+import type { ServiceRequest, SharedIpGroup } from "../core/allocation/index.ts";
+import type { AddressPool, L2Advertisement } from "../core/model/pool.ts";
 
 /** Package subpath of the provider implementation. Part of the public contract: state written by every release refers to it. */
 export const ALLOCATION_MODULE = "l2lb/dynamic/allocation";

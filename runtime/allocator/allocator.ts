@@ -5,8 +5,8 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { Assignment, PlanSuccess } from "../../provider/allocation/index.ts";
-import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, API_GROUP_VERSION, EVENT_REASONS, KINDS } from "../../provider/model/contract.ts";
+import type { Assignment, PlanSuccess } from "../../provider/core/allocation/index.ts";
+import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, API_GROUP_VERSION, EVENT_REASONS, KINDS } from "../../provider/core/model/contract.ts";
 import type { EventSink } from "../control/events.ts";
 import { realClock, WorkQueue, type Clock, type Outcome } from "../control/work-queue.ts";
 import { allocationInputOf, assignmentOf, servedServices } from "./cluster-input.ts";

@@ -9,14 +9,14 @@
 //   address a previous implementation left in `status.loadBalancer.ingress`, for migration) is
 //   its sticky previous assignment.
 import type * as k8s from "@kubernetes/client-node";
-import type { AllocationInput, Assignment, ServiceRequest } from "../../provider/allocation/index.ts";
-import type { AnnouncingNode } from "../../provider/allocation/advertisement.ts";
-import { isAddress, parseCidr } from "../../provider/ip/index.ts";
-import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, NODE_SUBNETS_ANNOTATION } from "../../provider/model/contract.ts";
-import type { AddressPool, L2Advertisement } from "../../provider/model/pool.ts";
-import { parsePublishedSubnets } from "../../provider/model/published.ts";
-import { servedByL2lb } from "../../provider/model/served.ts";
-import { serviceRequestOf } from "../../provider/manifests/index.ts";
+import type { AllocationInput, Assignment, ServiceRequest } from "../../provider/core/allocation/index.ts";
+import type { AnnouncingNode } from "../../provider/core/allocation/advertisement.ts";
+import { isAddress, parseCidr } from "../../provider/core/ip/index.ts";
+import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
+import type { AddressPool, L2Advertisement } from "../../provider/core/model/pool.ts";
+import { parsePublishedSubnets } from "../../provider/core/model/published.ts";
+import { servedByL2lb } from "../../provider/core/model/served.ts";
+import { serviceRequestOf } from "../../provider/core/manifests/index.ts";
 import { parseAssigned } from "../election/plan.ts";
 import { selectPools, type PoolSelection } from "./pool-selection.ts";
 

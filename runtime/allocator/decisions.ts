@@ -1,5 +1,5 @@
 // From a plan to what the in-cluster allocator writes. Pure.
-import type { Assignment, PlanSuccess } from "../../provider/allocation/index.ts";
+import type { Assignment, PlanSuccess } from "../../provider/core/allocation/index.ts";
 import type { ServedService } from "./cluster-input.ts";
 
 /** The assignment annotations a Service should carry: an assignment, or none (released). */

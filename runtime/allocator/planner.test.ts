@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { planAllocation } from "../../provider/allocation/index.ts";
-import type { AllocationInput } from "../../provider/allocation/index.ts";
+import { planAllocation } from "../../provider/core/allocation/index.ts";
+import type { AllocationInput } from "../../provider/core/allocation/index.ts";
 import { workerPlanner } from "./planner.ts";
 
 describe("worker planner", () => {

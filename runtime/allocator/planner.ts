@@ -1,8 +1,8 @@
 // How the allocator runs `planAllocation`: in a worker thread in the speaker (the event loop keeps
 // heartbeats and renewals on time), or in-process for tests and tools.
 import { Worker } from "node:worker_threads";
-import { planAllocation } from "../../provider/allocation/index.ts";
-import type { AllocationInput, PlanResult } from "../../provider/allocation/index.ts";
+import { planAllocation } from "../../provider/core/allocation/index.ts";
+import type { AllocationInput, PlanResult } from "../../provider/core/allocation/index.ts";
 
 export interface Planner {
   plan(input: AllocationInput): Promise<PlanResult>;

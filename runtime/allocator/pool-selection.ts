@@ -2,9 +2,9 @@
 // (it overlaps an older pool, lies outside every node subnet, no advertisement announces it, or
 // a range of it is on no subnet its advertisements can announce from) is set aside with a
 // reason; the others keep serving. Pure.
-import { usablePools } from "../../provider/allocation/index.ts";
-import { advertisementSelectsPool, unannounceableEntries, type AnnouncingNode } from "../../provider/allocation/advertisement.ts";
-import type { AddressPool, L2Advertisement } from "../../provider/model/pool.ts";
+import { usablePools } from "../../provider/core/allocation/index.ts";
+import { advertisementSelectsPool, unannounceableEntries, type AnnouncingNode } from "../../provider/core/allocation/advertisement.ts";
+import type { AddressPool, L2Advertisement } from "../../provider/core/model/pool.ts";
 
 export type SetAsideReason = "Invalid" | "NotAdvertised" | "Unreachable";
 

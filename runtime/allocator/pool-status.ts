@@ -1,5 +1,5 @@
 // The `Usable` condition the allocator writes on each AddressPool's status. Pure.
-import { POOL_USABLE_CONDITION } from "../../provider/model/contract.ts";
+import { POOL_USABLE_CONDITION } from "../../provider/core/model/contract.ts";
 import type { SetAsidePool } from "./pool-selection.ts";
 
 export interface PoolCondition {

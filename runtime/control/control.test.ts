@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { addressPoolCrd } from "../../provider/model/crds.ts";
+import { addressPoolCrd } from "../../provider/core/model/crds.ts";
 import { planAddresses } from "../election/plan.ts";
 import type { ClusterView } from "../election/plan.ts";
 import { elect } from "../election/rank.ts";

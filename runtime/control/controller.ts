@@ -6,7 +6,7 @@ import type { EventEmitter } from "node:events";
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { formatCidr, subnetOf } from "../../provider/ip/index.ts";
+import { formatCidr, subnetOf } from "../../provider/core/ip/index.ts";
 import {
   ALLOCATED_IN_CLUSTER,
   ANNOTATIONS,
@@ -17,10 +17,10 @@ import {
   KINDS,
   NODE_SUBNETS_ANNOTATION,
   SPEAKER_LEASE_PREFIX,
-} from "../../provider/model/contract.ts";
-import type { PublishedSubnet } from "../../provider/model/contract.ts";
-import { parsePublishedSubnets } from "../../provider/model/published.ts";
-import { servedByL2lb } from "../../provider/model/served.ts";
+} from "../../provider/core/model/contract.ts";
+import type { PublishedSubnet } from "../../provider/core/model/contract.ts";
+import { parsePublishedSubnets } from "../../provider/core/model/published.ts";
+import { servedByL2lb } from "../../provider/core/model/served.ts";
 import { InClusterAllocator } from "../allocator/allocator.ts";
 import { allocationSignature, poolOf } from "../allocator/cluster-input.ts";
 import { workerPlanner } from "../allocator/planner.ts";

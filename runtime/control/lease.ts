@@ -5,8 +5,8 @@
 // over at once.
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { NODE_SUBNETS_ANNOTATION, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_PREFIX } from "../../provider/model/contract.ts";
-import type { PublishedSubnet } from "../../provider/model/contract.ts";
+import { NODE_SUBNETS_ANNOTATION, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_PREFIX } from "../../provider/core/model/contract.ts";
+import type { PublishedSubnet } from "../../provider/core/model/contract.ts";
 
 /** Lease annotations written by the speaker (besides {@link NODE_SUBNETS_ANNOTATION}). */
 export const LEASE_ANNOTATIONS = {

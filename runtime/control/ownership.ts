@@ -11,7 +11,7 @@
 //  - Link down on the announcing interface gives the address up on that interface; with no
 //    interface left, the address is released (and the node stops publishing that subnet, so
 //    its peers elect another owner).
-import type { GratuitousSettings } from "../../provider/model/pool.ts";
+import type { GratuitousSettings } from "../../provider/core/model/pool.ts";
 import type { Plan } from "../election/plan.ts";
 
 export interface Owned {

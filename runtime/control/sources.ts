@@ -5,7 +5,7 @@
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { slimForCache } from "./slim.ts";
-import { API_GROUP, API_VERSION, KINDS, SPEAKER_LEASE_LABEL } from "../../provider/model/contract.ts";
+import { API_GROUP, API_VERSION, KINDS, SPEAKER_LEASE_LABEL } from "../../provider/core/model/contract.ts";
 
 export interface CustomObject extends k8s.KubernetesObject {
   spec?: unknown;

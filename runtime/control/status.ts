@@ -12,8 +12,8 @@
 //   addresses (`departureStep`); the status writer does so for nodes that are gone.
 // - AddressPool `status`: `assigned` (addresses of the pool held by Services), `announced`
 //   (of those, the ones with an owner), `services`, `addresses` (pool size, decimal string).
-import { parseRange, rangeSize } from "../../provider/ip/index.ts";
-import type { AddressPool } from "../../provider/model/pool.ts";
+import { parseRange, rangeSize } from "../../provider/core/ip/index.ts";
+import type { AddressPool } from "../../provider/core/model/pool.ts";
 import type { Plan } from "../election/plan.ts";
 
 export interface Ingress {

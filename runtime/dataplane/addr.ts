@@ -1,8 +1,8 @@
 // Address helpers for the data plane: textual IPv4/IPv6 to bytes and back, subnets, MACs.
 // Not on the per-packet path (packets are compared as bytes); allocation here is fine. Address
-// text is parsed and formatted by the allocator's `provider/ip`; here only the byte form is added.
-import { formatAddress, formatCidr, subnetOf as ipSubnetOf, cidrContains as ipCidrContains, tryParseAddress } from "../../provider/ip/index.ts";
-import type { Address } from "../../provider/ip/index.ts";
+// text is parsed and formatted by the allocator's `provider/core/ip`; here only the byte form is added.
+import { formatAddress, formatCidr, subnetOf as ipSubnetOf, cidrContains as ipCidrContains, tryParseAddress } from "../../provider/core/ip/index.ts";
+import type { Address } from "../../provider/core/ip/index.ts";
 
 function parseAddressOrThrow(text: string): Address {
   const address = tryParseAddress(text);

@@ -3,7 +3,7 @@
 // `ip -j route get`, and watches for changes with `ip monitor link address`.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
-import { globToRegExp } from "../../provider/model/selectors.ts";
+import { globToRegExp } from "../../provider/core/model/selectors.ts";
 import { canonicalIp, subnetOf } from "./addr.ts";
 import type { EligibleInterface, InterfaceSelection } from "./types.ts";
 

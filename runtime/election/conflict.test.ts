@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { sharingProfile } from "../../provider/allocation/sharing.ts";
-import type { ServiceRequest } from "../../provider/allocation/types.ts";
+import { sharingProfile } from "../../provider/core/allocation/sharing.ts";
+import type { ServiceRequest } from "../../provider/core/allocation/types.ts";
 import { claimOrder, planAddresses } from "./index.ts";
 import type { ClusterView, ServiceView } from "./index.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import type { AddressPool, L2Advertisement } from "../../provider/model/pool.ts";
+import type { AddressPool, L2Advertisement } from "../../provider/core/model/pool.ts";
 import {
   EXCLUDE_LABEL,
   allowedInterfaces,

@@ -22,17 +22,17 @@
 // but terminating endpoint count instead (graceful rollouts keep their address answered).
 // Cluster policy announces regardless of endpoints: clients then get a fast refusal from
 // kube-proxy instead of ARP timeouts, and ownership does not move with every rollout.
-import { cidrContains, formatAddress, parseCidr, parseRange, tryParseAddress } from "../../provider/ip/index.ts";
-import type { Address, Cidr, IpRange } from "../../provider/ip/index.ts";
-import type { PublishedSubnet } from "../../provider/model/contract.ts";
-import type { AddressPool, GratuitousSettings, L2Advertisement } from "../../provider/model/pool.ts";
-import { poolAdmits } from "../../provider/allocation/admission.ts";
-import { advertisementSelectsNode, advertisementSelectsPool, allowedInterfaces } from "../../provider/allocation/advertisement.ts";
-import { sharingConflict, type SharingProfile } from "../../provider/allocation/sharing.ts";
+import { cidrContains, formatAddress, parseCidr, parseRange, tryParseAddress } from "../../provider/core/ip/index.ts";
+import type { Address, Cidr, IpRange } from "../../provider/core/ip/index.ts";
+import type { PublishedSubnet } from "../../provider/core/model/contract.ts";
+import type { AddressPool, GratuitousSettings, L2Advertisement } from "../../provider/core/model/pool.ts";
+import { poolAdmits } from "../../provider/core/allocation/admission.ts";
+import { advertisementSelectsNode, advertisementSelectsPool, allowedInterfaces } from "../../provider/core/allocation/advertisement.ts";
+import { sharingConflict, type SharingProfile } from "../../provider/core/allocation/sharing.ts";
 import { orderByRank } from "./rank.ts";
 
-export { advertisementSelectsPool, allowedInterfaces } from "../../provider/allocation/advertisement.ts";
-export { poolAdmits } from "../../provider/allocation/admission.ts";
+export { advertisementSelectsPool, allowedInterfaces } from "../../provider/core/allocation/advertisement.ts";
+export { poolAdmits } from "../../provider/core/allocation/admission.ts";
 
 /** Label that removes a node from every election (Kubernetes well-known label). */
 export const EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";

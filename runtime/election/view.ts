@@ -1,9 +1,9 @@
 // From the objects the speaker's informers hold to the election's ClusterView. Pure: the
 // controller calls it with its caches, the agreement property with generated objects.
 import type * as k8s from "@kubernetes/client-node";
-import { ALLOCATED_IN_CLUSTER, ANNOTATIONS } from "../../provider/model/contract.ts";
-import { sharingProfile } from "../../provider/allocation/sharing.ts";
-import { serviceRequestOf } from "../../provider/manifests/index.ts";
+import { ALLOCATED_IN_CLUSTER, ANNOTATIONS } from "../../provider/core/model/contract.ts";
+import { sharingProfile } from "../../provider/core/allocation/sharing.ts";
+import { serviceRequestOf } from "../../provider/core/manifests/index.ts";
 import { advertisementsOf, poolOf, type ClusterObject } from "../allocator/cluster-input.ts";
 import { claimOrder, endpointNodes } from "./plan.ts";
 import type { ClusterView, NodeView, ServiceView, SpeakerView } from "./plan.ts";

@@ -18,7 +18,7 @@ import { readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { DEFAULT_NAMESPACE } from "../../provider/model/contract.ts";
+import { DEFAULT_NAMESPACE } from "../../provider/core/model/contract.ts";
 import { reuseConnections } from "../control/connection-reuse.ts";
 import { Controller, type ControllerTiming } from "../control/controller.ts";
 import { DataPlane } from "../dataplane/index.ts";

@@ -8,9 +8,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { planAllocation } from "../../provider/allocation/index.ts";
-import type { AllocationInput, PlanSuccess, ServiceRequest } from "../../provider/allocation/index.ts";
-import type { AddressPool } from "../../provider/model/pool.ts";
+import { planAllocation } from "../../provider/core/allocation/index.ts";
+import type { AllocationInput, PlanSuccess, ServiceRequest } from "../../provider/core/allocation/index.ts";
+import type { AddressPool } from "../../provider/core/model/pool.ts";
 
 const NAMESPACES = 50;
 

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
-import { ANNOTATIONS, LOAD_BALANCER_CLASS } from "../../provider/model/contract.ts";
+import { ANNOTATIONS, LOAD_BALANCER_CLASS } from "../../provider/core/model/contract.ts";
 import { elect } from "../../runtime/election/rank.ts";
 import { applyPool, labUnavailable, run, nodeMacs, root, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type SpeakerProcess } from "../control/harness.ts";
 

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { ANNOTATIONS, API_GROUP, API_VERSION, KINDS } from "../../provider/model/contract.ts";
-import { sharingConflict, sharingProfile } from "../../provider/allocation/sharing.ts";
-import { serviceRequestOf } from "../../provider/manifests/index.ts";
+import { ANNOTATIONS, API_GROUP, API_VERSION, KINDS } from "../../provider/core/model/contract.ts";
+import { sharingConflict, sharingProfile } from "../../provider/core/allocation/sharing.ts";
+import { serviceRequestOf } from "../../provider/core/manifests/index.ts";
 import { ALLOCATOR_KEY, elect } from "../../runtime/election/rank.ts";
 import { applyPool, arping, kubectl, labUnavailable, nodeMacs, root, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type Lab, type SpeakerProcess } from "./harness.ts";
 

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { API_GROUP, API_VERSION, KINDS } from "../../provider/model/contract.ts";
-import { crds, MAX_POOL_ENTRIES, MAX_POOL_ENTRY_LENGTH, type JsonSchema } from "../../provider/model/crds.ts";
-import { formatAddress, parseRange } from "../../provider/ip/index.ts";
+import { API_GROUP, API_VERSION, KINDS } from "../../provider/core/model/contract.ts";
+import { crds, MAX_POOL_ENTRIES, MAX_POOL_ENTRY_LENGTH, type JsonSchema } from "../../provider/core/model/crds.ts";
+import { formatAddress, parseRange } from "../../provider/core/ip/index.ts";
 import { root, run } from "./harness.ts";
 
 const required = process.env["L2LB_LAB"] === "1";

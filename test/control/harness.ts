@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import { crds } from "../../provider/model/crds.ts";
-import { API_GROUP, API_VERSION, DEFAULT_NAMESPACE, KINDS, SPEAKER_NAME } from "../../provider/model/contract.ts";
-import { SPEAKER_CLUSTER_RULES, SPEAKER_NAMESPACED_RULES } from "../../provider/model/rbac.ts";
-import { speakerLeaseFlowSchema } from "../../provider/model/flow-control.ts";
+import { crds } from "../../provider/core/model/crds.ts";
+import { API_GROUP, API_VERSION, DEFAULT_NAMESPACE, KINDS, SPEAKER_NAME } from "../../provider/core/model/contract.ts";
+import { SPEAKER_CLUSTER_RULES, SPEAKER_NAMESPACED_RULES } from "../../provider/core/model/rbac.ts";
+import { speakerLeaseFlowSchema } from "../../provider/core/model/flow-control.ts";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 

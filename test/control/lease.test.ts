@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import pino from "pino";
 import { LeaseKeeper, leaseName } from "../../runtime/control/lease.ts";
-import { DEFAULT_NAMESPACE } from "../../provider/model/contract.ts";
+import { DEFAULT_NAMESPACE } from "../../provider/core/model/contract.ts";
 import { labUnavailable, sleep, startLab, type Lab } from "./harness.ts";
 
 const skip = await labUnavailable();

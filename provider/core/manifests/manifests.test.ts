@@ -7,7 +7,7 @@ const read = (text: string) => readManifests([{ source: "test.yaml", text }]);
 
 describe("manifests", () => {
   it("reads MetalLB IPAddressPool, L2Advertisement and a LoadBalancer Service (seed: metallb-basic)", () => {
-    const set = readManifests([{ source: "metallb-basic.yaml", text: readFileSync(new URL("../../examples/plan/metallb-basic.yaml", import.meta.url), "utf8") }]);
+    const set = readManifests([{ source: "metallb-basic.yaml", text: readFileSync(new URL("../../../examples/plan/metallb-basic.yaml", import.meta.url), "utf8") }]);
     assert.deepEqual(set.problems, []);
     assert.deepEqual(set.pools, [{ name: "first-pool", spec: { addresses: ["192.168.28.210-192.168.28.220"] } }]);
     assert.deepEqual(set.advertisements, [{ name: "example", spec: { ipAddressPools: ["first-pool"] } }]);

@@ -64,14 +64,14 @@ export interface CustomResourceDefinition {
 
 // Apply-time checks: CEL rules (`x-kubernetes-validations`) make the API server refuse, at
 // `kubectl apply`, an AddressPool entry or an L2Advertisement interface that `pulumi preview`
-// refuses, with a sentence naming the entry and the fix. They mirror `parseRange` (provider/ip)
+// refuses, with a sentence naming the entry and the fix. They mirror `parseRange` (provider/core/ip)
 // and the components' checks for one object by itself; overlaps between entries or pools, node
 // subnets and everything else that needs other objects stay with the allocator.
 //
-// How Kubernetes' CEL IP library lines up with provider/ip:
+// How Kubernetes' CEL IP library lines up with provider/core/ip:
 // - `isIP`/`ip()` and `isCIDR`/`cidr()` accept the texts parseAddress and parseCidr accept (strict
 //   IPv4 octets, no zones, prefix lengths without leading zeros), except IPv4-mapped IPv6
-//   addresses (::ffff:0:0/96), which they refuse and provider/ip accepts. Those are checked through
+//   addresses (::ffff:0:0/96), which they refuse and provider/core/ip accepts. Those are checked through
 //   a stand-in text: the first "ffff" of the lower-cased text becomes "fffe". That maps
 //   ::ffff:0:0/96 onto ::fffe:0:0/96, keeps the low 32 bits, and keeps an invalid text invalid.
 // - An entry is trimmed as String.prototype.trim trims (an explicit character class: CEL's trim()

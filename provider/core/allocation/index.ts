@@ -2,7 +2,7 @@
  * The allocator: pure, deterministic IP assignment for LoadBalancer Services.
  *
  * ```ts
- * import { planAllocation, planToJson } from "./provider/allocation/index.ts";
+ * import { planAllocation, planToJson } from "./provider/core/allocation/index.ts";
  * const result = planAllocation({ pools, services, previous });
  * if (!result.ok) for (const p of result.problems) console.error(p.message);
  * else console.log(JSON.stringify(planToJson(result)));
