@@ -8,10 +8,7 @@ const config = new pulumi.Config();
 const wait = config.get("waitSeconds");
 
 // The runtime: CRDs, RBAC and the speaker DaemonSet in l2lb-system.
-// `applyWith: server-side-apply` writes every object with l2lb's own server-side apply instead of
-// the Kubernetes provider (for clusters or pipelines without the provider plugin, e.g. the lab).
-const applyWith = config.get("applyWith") as l2lb.ApplyWith | undefined;
-const system = new l2lb.Installation("l2lb", { image: config.get("speakerImage"), applyWith });
+const system = new l2lb.Installation("l2lb", { image: config.get("speakerImage") });
 
 const pool = new l2lb.AddressPool("first-pool", {
   addresses: config.getObject<string[]>("addresses") ?? ["192.168.28.210-192.168.28.220"],
@@ -31,8 +28,7 @@ const deployment = {
     },
   },
 };
-if (applyWith === "server-side-apply") new l2lb.Manifest("nginx", { manifest: { apiVersion: "apps/v1", kind: "Deployment", ...deployment } });
-else new k8s.apps.v1.Deployment("nginx", deployment);
+new k8s.apps.v1.Deployment("nginx", deployment);
 
 const lb = new l2lb.Allocation("lb", {
   pools: [pool],

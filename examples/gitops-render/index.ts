@@ -13,7 +13,7 @@ const render = new k8s.Provider("render", {
 const opts = { provider: render };
 
 const system = new l2lb.Installation("l2lb", {}, opts);
-const pool = new l2lb.AddressPool("first-pool", { addresses: ["192.168.28.210-192.168.28.220"], installation: system }, opts);
+const pool = new l2lb.AddressPool("first-pool", { addresses: config.getObject<string[]>("addresses") ?? ["192.168.28.210-192.168.28.220"], installation: system }, opts);
 const advertisement = new l2lb.L2Advertisement("example", { pools: [pool], installation: system }, opts);
 
 const labels = { app: "nginx" };

@@ -10,7 +10,7 @@ const wait = config.get("waitSeconds");
 
 const system = new l2lb.Installation("l2lb", { image: config.get("speakerImage") });
 const pool = new l2lb.AddressPool("first-pool", {
-  addresses: ["192.168.28.210-192.168.28.220"],
+  addresses: config.getObject<string[]>("addresses") ?? ["192.168.28.210-192.168.28.220"],
   installation: system,
 });
 const advertisement = new l2lb.L2Advertisement("example", { pools: [pool], installation: system });

@@ -8,10 +8,7 @@ import * as l2lb from "l2lb";
 
 const config = new pulumi.Config();
 
-// `applyWith: server-side-apply` writes every object with l2lb's own server-side apply instead of
-// the Kubernetes provider (for clusters or pipelines without the provider plugin).
-const applyWith = config.get("applyWith") as l2lb.ApplyWith | undefined;
-const system = new l2lb.Installation("l2lb", { image: config.get("speakerImage"), applyWith, defaultClass: true });
+const system = new l2lb.Installation("l2lb", { image: config.get("speakerImage"), defaultClass: true });
 
 const firstPool = new l2lb.AddressPool("first-pool", {
   addresses: config.getObject<string[]>("addresses") ?? ["192.168.28.210-192.168.28.220"],

@@ -8,10 +8,7 @@ import * as l2lb from "l2lb";
 const config = new pulumi.Config();
 const wait = config.get("waitSeconds");
 
-// `applyWith: server-side-apply` writes every object with l2lb's own server-side apply instead of
-// the Kubernetes provider (for clusters or pipelines without the provider plugin, e.g. the lab).
-const applyWith = config.get("applyWith") as l2lb.ApplyWith | undefined;
-const system = new l2lb.Installation("l2lb", { image: config.get("speakerImage"), applyWith });
+const system = new l2lb.Installation("l2lb", { image: config.get("speakerImage") });
 const pool = new l2lb.AddressPool("first-pool", {
   addresses: config.getObject<string[]>("addresses") ?? ["192.168.28.210-192.168.28.220"],
   installation: system,
@@ -32,8 +29,7 @@ const deployment = {
     },
   },
 };
-if (applyWith === "server-side-apply") new l2lb.Manifest("nginx", { manifest: { apiVersion: "apps/v1", kind: "Deployment", ...deployment } });
-else new k8s.apps.v1.Deployment("nginx", deployment);
+new k8s.apps.v1.Deployment("nginx", deployment);
 
 const web = new l2lb.SharedIpGroup("web", {
   services: ["default/nginx", "default/nginx-2"],

@@ -282,10 +282,11 @@ export class Allocation extends pulumi.ComponentResource {
             namespace: args.installation.namespace,
             labels: { "app.kubernetes.io/part-of": "l2lb", "app.kubernetes.io/managed-by": "pulumi" },
           },
-          data: pulumi.all([this.plan.assignments, this.plan.assignedPools, this.plan.subnetSource]).apply(([ips, pools, source]) => {
+          // Only the assignments: the Kubernetes provider replaces a ConfigMap whenever its data changes.
+          data: pulumi.all([this.plan.assignments, this.plan.assignedPools]).apply(([ips, pools]) => {
             const rows: Record<string, { ips: string[]; pool: string }> = {};
             for (const key of Object.keys(ips ?? {}).sort()) rows[key] = { ips: (ips[key] ?? "").split(",").filter((s) => s !== ""), pool: pools?.[key] ?? "" };
-            return { "assignments.json": stableJson(rows), "subnet-source": source ?? "" };
+            return { "assignments.json": stableJson(rows) };
           }),
         },
         { parent: this, dependsOn: args.installation.namespaceResource ? [args.installation.namespaceResource] : [] },

@@ -98,7 +98,8 @@ export class AddressPool extends pulumi.ComponentResource {
       {
         apiVersion: API_GROUP_VERSION,
         kind: KINDS.addressPool.kind,
-        metadata: { name: poolName, labels: this.labels },
+        // An empty labels map is omitted: the API server stores none, and the next preview would show it added.
+        metadata: Object.keys(this.labels).length > 0 ? { name: poolName, labels: this.labels } : { name: poolName },
         spec,
       },
       { parent: this, dependsOn: crdDependencies(args.installation, undefined) },

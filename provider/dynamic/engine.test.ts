@@ -34,6 +34,22 @@ describe("check", () => {
     assert.deepEqual(r.inputs.pools, [POOL]);
   });
 
+  test("a node's own address inside a pool: a warning on the sink and in the state, the allocation unchanged, no update by itself", async () => {
+    const heard: string[] = [];
+    const r = await check({}, base({ nodeAddresses: ["192.168.28.210"] }), {}, never, undefined, (w) => heard.push(w));
+    assert.equal(r.failures, undefined);
+    assert.deepEqual(r.inputs.assignments, { "default/nginx": "192.168.28.211" });
+    const expected = [
+      `AddressPool "first-pool" lists 192.168.28.210 (in its range 192.168.28.210-192.168.28.220), a node's own address, which is never handed out; remove it from the pool (split the range around it) so the pool lists only addresses Services may get.`,
+    ];
+    assert.deepEqual(heard, expected);
+    assert.deepEqual(r.inputs.warnings, expected);
+    assert.equal(diff(r.inputs, { ...r.inputs, warnings: undefined }).changes, false, "warnings alone never make an update");
+    const quiet: string[] = [];
+    const clean = await check({}, base(), {}, never, undefined, (w) => quiet.push(w));
+    assert.deepEqual([quiet, clean.inputs.warnings], [[], undefined]);
+  });
+
   test("the old assignment is sticky; a new service takes the next free address", async () => {
     const olds = { ...base(), assignments: { "default/nginx": "192.168.28.215" }, assignedPools: { "default/nginx": "first-pool" } };
     const web = { namespace: "default", name: "web", ports: [{ port: 8080 }] };
@@ -378,6 +394,11 @@ describe("diff", () => {
   test("no change when only the serialized provider, credentials or derived fields differ", () => {
     const news = { ...state, __provider: "exports.handler = something new", kubeconfig: "other", poolUsage: { x: 1 }, nodeSubnetsUsed: ["1.0.0.0/8"] };
     assert.deepEqual(diff({ ...state, __provider: "old code" }, news), { changes: false, replaces: [], deleteBeforeReplace: false });
+  });
+
+  test("the speakers publishing their subnets after up is no change when no address moves", () => {
+    const news = { ...state, subnetSource: "speakers: published by 3 of 3 nodes (l2lb.dev/subnets)", nodeSubnetsUsed: ["192.168.28.0/24"] };
+    assert.equal(diff(state, news).changes, false);
   });
 
   test("an empty list and a missing list are the same", () => {

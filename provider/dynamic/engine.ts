@@ -110,8 +110,12 @@ export interface NodeFacts {
 
 /** Fields that are inputs of the computation (a change in any is a change of the resource). */
 const INPUT_KEYS = ["identity", "pools", "services", "sharedIpGroups", "advertisements", "namespaceLabels", "nodeSubnets", "nodeAddresses"] as const;
-/** Computed fields shown in the diff. `nodeSubnetsUsed` and `poolUsage` follow from these and are left out to keep diffs readable. */
-const COMPUTED_KEYS = ["assignments", "assignedPools", "subnetSource"] as const;
+/**
+ * Computed fields shown in the diff. `nodeSubnetsUsed` and `poolUsage` follow from these and are left
+ * out to keep diffs readable; `subnetSource` only says where the subnets came from (it changes when
+ * the speakers first publish theirs), so it is reported but never makes an update by itself.
+ */
+const COMPUTED_KEYS = ["assignments", "assignedPools"] as const;
 
 // ---------------------------------------------------------------------------------------------
 // check

@@ -65,7 +65,7 @@ export interface Lab {
   nodes: string[];
   admin: k8s.KubeConfig;
   adminPath: string;
-  /** Kubeconfig of the speaker ServiceAccount (token; exactly the installation's RBAC). */
+  /** Kubeconfig of the speaker ServiceAccount (token; exactly the installation's RBAC); "" until installed. */
   speakerKubeconfig: string;
   apiPort: number;
   ns(node: string): string;
@@ -77,8 +77,12 @@ function labEnv(id: string, dir: string, netDir: string): NodeJS.ProcessEnv {
   return { ...process.env, L2LB_LAB_DIR: dir, L2LB_NET_ID: id, L2LB_NET_DIR: netDir };
 }
 
-/** Starts the control plane and network for `nodes` (eth0 192.0.2.11, .12, ...). */
-export async function startLab(id: string, nodes: string[]): Promise<Lab> {
+/**
+ * Starts the control plane and network for `nodes` (eth0 192.0.2.11, .12, ...). With `install`
+ * (the default) the CRDs and the speaker's RBAC are applied and `speakerKubeconfig` is set; without
+ * it the cluster is empty (a program installs l2lb) and {@link speakerCredentials} sets it later.
+ */
+export async function startLab(id: string, nodes: string[], opts: { install?: boolean } = {}): Promise<Lab> {
   const dir = `/tmp/l2lb-${id}-lab`;
   const netDir = `/tmp/l2lb-net-${id}`;
   const env = labEnv(id, dir, netDir);
@@ -97,8 +101,11 @@ export async function startLab(id: string, nodes: string[]): Promise<Lab> {
     const adminPath = join(dir, "kubeconfig");
     const admin = new k8s.KubeConfig();
     admin.loadFromFile(adminPath);
-    await installSpeaker(admin, adminPath);
-    const speakerKubeconfig = (await run("bash", [cluster, "kubeconfig-for", DEFAULT_NAMESPACE, SPEAKER_NAME], { env })).trim().split("\n").pop() as string;
+    let speakerKubeconfig = "";
+    if (opts.install ?? true) {
+      await installSpeaker(admin, adminPath);
+      speakerKubeconfig = await kubeconfigOfSpeaker(env);
+    }
     const apiPort = Number(readFileSync(join(dir, "apiserver.port"), "utf8").trim());
     return {
       id,
@@ -117,6 +124,20 @@ export async function startLab(id: string, nodes: string[]): Promise<Lab> {
     await down();
     throw err;
   }
+}
+
+function kubeconfigOfSpeaker(env: NodeJS.ProcessEnv): Promise<string> {
+  return run("bash", [join(root, "test/lab/cluster.sh"), "kubeconfig-for", DEFAULT_NAMESPACE, SPEAKER_NAME], { env }).then((out) => out.trim().split("\n").pop() as string);
+}
+
+/**
+ * Waits until an installation (a Pulumi program, `kubectl apply`) has created the speaker's
+ * ServiceAccount and RoleBinding, then sets `lab.speakerKubeconfig` to that account's token.
+ */
+export async function speakerCredentials(lab: Lab, timeoutMs = 240_000): Promise<string> {
+  await waitFor("the installation's speaker RoleBinding", () => kubectl(lab, "-n", DEFAULT_NAMESPACE, "get", "rolebinding", SPEAKER_NAME).then(() => true), timeoutMs, 500);
+  lab.speakerKubeconfig = await kubeconfigOfSpeaker(labEnv(lab.id, lab.dir, lab.netDir));
+  return lab.speakerKubeconfig;
 }
 
 /** CRDs, namespace, ServiceAccount, exactly the installation's RBAC rules, and its Lease FlowSchema. */

@@ -76,13 +76,17 @@ replaces() {
   ' "$1"
 }
 
-# build NAME VERSION MODULE MODVERSION LOCALVERSION LDFLAGS PKG... (PKG "etcdmain" = generated main)
+# build NAME VERSION MODULE MODVERSION LOCALVERSION LDFLAGS PKG... (PKG "etcdmain" = generated main;
+# PKG "copied:<dir in MODULE>" = that command's directory copied into the wrapper and built there, after
+# its `go:generate` step, for commands whose module zip lacks generated files they embed).
+# EXTRA_REPLACE (newline-separated "old => new version") adds replace lines to the wrapper's go.mod.
 build() {
   local name="$1" version="$2" module="$3" modversion="$4" localver="$5" ldflags="$6"; shift 6
   local dest="$L2LB_TOOLS_DIR/$name-$version" tmp gomod start end pkg tools=() mainpkg=""
-  local have=1
+  local have=1 copied=() dir src
   for pkg in "$@"; do
     [ "$pkg" = etcdmain ] && pkg=etcd
+    pkg="${pkg#copied:}"
     [[ "$pkg" =~ /v[0-9]+$ ]] && pkg="${pkg%/v*}"   # go names a .../cmd/x/v3 binary x
     [ -x "$dest/bin/${pkg##*/}" ] || have=""
   done
@@ -100,8 +104,13 @@ build() {
   {
     printf 'module l2lb.invalid/build/%s\n\ngo 1.24.0\n\nrequire %s %s\n\n' "$name" "$module" "$modversion"
     replaces "$gomod" "$localver"
+    [ -z "${EXTRA_REPLACE:-}" ] || printf '%s\n' "$EXTRA_REPLACE" | sed '/^$/d; s/^/replace /'
     for pkg in "$@"; do
-      if [ "$pkg" = etcdmain ]; then mainpkg=1; else printf 'tool %s\n' "$pkg"; tools+=("$pkg"); fi
+      case "$pkg" in
+        etcdmain) mainpkg=1 ;;
+        copied:*) copied+=("${pkg#copied:}") ;;
+        *) printf 'tool %s\n' "$pkg"; tools+=("$pkg") ;;
+      esac
     done
   } >"$tmp/go.mod"
   if [ -n "$mainpkg" ]; then
@@ -120,12 +129,27 @@ func main() { etcdmain.Main(os.Args) }
 EOF
     tools+=("./cmd/etcd")
   fi
+  for dir in "${copied[@]}"; do
+    src="$(cd / && GOFLAGS= go mod download -json "$module@$modversion" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')/$dir"
+    mkdir -p "$tmp/$dir"
+    cp "$src"/* "$tmp/$dir/"
+    chmod -R u+w "$tmp/$dir"
+    tools+=("./$dir")
+  done
   say "$name: resolving modules (go mod tidy)"
   if ! (cd "$tmp" && go mod tidy >"$tmp/tidy.log" 2>&1); then
     say "$name $version: FAILED: go mod tidy"; tail -20 "$tmp/tidy.log" >&2
     printf '%s %s FAILED tidy after %ss\n' "$(date -u +%FT%TZ)" "$name-$version" "$(($(date +%s) - start))" >>"$log"
     return 1
   fi
+  for dir in "${copied[@]}"; do
+    say "$name: go generate ./$dir"
+    if ! (cd "$tmp/$dir" && go generate . >"$tmp/generate.log" 2>&1); then
+      say "$name $version: FAILED: go generate"; tail -20 "$tmp/generate.log" >&2
+      printf '%s %s FAILED generate after %ss\n' "$(date -u +%FT%TZ)" "$name-$version" "$(($(date +%s) - start))" >>"$log"
+      return 1
+    fi
+  done
   say "$name: compiling ${tools[*]} (-p $jobs)"
   mkdir -p "$tmp/out/bin"
   if ! (cd "$tmp" && go build -p "$jobs" -ldflags="-s -w $ldflags" -o "$tmp/out/bin/" "${tools[@]}" >"$tmp/build.log" 2>&1); then
@@ -240,7 +264,10 @@ build_one() {
     pulumi)
       # The CLI lives in pkg/v3 (replace sdk/v3 => ../sdk and others); the Node.js language host is its
       # own module under sdk/nodejs/cmd.
+      # pkg/v3 needs github.com/atotto/clipboard, whose tagged sources the proxy does not serve: a fork with
+      # the same API stands in.
       local cli="${PULUMI_CLI_VERSION:-$PULUMI_VERSION}"
+      EXTRA_REPLACE="github.com/atotto/clipboard => github.com/tgummerer/clipboard $PULUMI_CLI_CLIPBOARD_FORK" \
       build pulumi "$cli" github.com/pulumi/pulumi/pkg/v3 "v$cli" "v$cli" \
         "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$cli" \
         github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ;;
@@ -250,10 +277,14 @@ build_one() {
         "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
         github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 ;;
     pulumi-kubernetes)
+      # The provider's module is served only at the commit of the release (a pseudo-version); its sdk/v4
+      # replace (=> ../sdk) becomes the released SDK module. The command embeds a schema its
+      # `go:generate` writes with the version (VERSION), so the command is copied and generated here.
+      VERSION="$PULUMI_KUBERNETES_VERSION" \
       build pulumi-kubernetes "$PULUMI_KUBERNETES_VERSION" github.com/pulumi/pulumi-kubernetes/provider/v4 \
-        "v$PULUMI_KUBERNETES_VERSION" "v$PULUMI_KUBERNETES_VERSION" \
+        "$PULUMI_KUBERNETES_PROVIDER_MODULE_VERSION" "v$PULUMI_KUBERNETES_VERSION" \
         "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=v$PULUMI_KUBERNETES_VERSION" \
-        github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes ;;
+        copied:cmd/pulumi-resource-kubernetes ;;
     metallb)
       install_module metallb "$METALLB_VERSION" go.universe.tf/metallb \
         go.universe.tf/metallb/controller go.universe.tf/metallb/speaker ;;

@@ -62,14 +62,13 @@ trap 'exit 130' INT TERM
 step "1. Tools: Kubernetes, etcd, kwok and Pulumi from Go modules (cached in $L2LB_CACHE/tools), the build"
 bash "$L2LB_ROOT"/test/lab/build-tools.sh 2>&1 | sed 's/^/  /' | tail -n 12
 . test/lab/tools.sh
-missing="$(lab_tools_missing kubernetes etcd kwok pulumi | tr '\n' ' ')"
+missing="$(lab_tools_missing kubernetes etcd kwok pulumi pulumi-kubernetes | tr '\n' ' ')"
 [ -z "${missing// }" ] || die "lab tools missing: $missing"
 if [ ! -f dist/provider/dynamic/manifest-engine.js ] || [ -n "$(find provider runtime -name '*.ts' -newer dist/provider/index.js -print -quit)" ]; then
   say "building dist/ (npm run build)"; npm run --silent build >/dev/null
 fi
-note "pulumi-resource-kubernetes (the Kubernetes provider plugin) cannot be built here: its Go module is not served."
-note "So the programs run with config applyWith=server-side-apply: every object is written by l2lb's own"
-note "server-side apply (dynamic resource, field manager l2lb) instead of @pulumi/kubernetes. Same objects."
+note "the programs run as a user runs them: @pulumi/kubernetes objects, applied by the Kubernetes provider plugin"
+note "(pulumi-resource-kubernetes $PULUMI_KUBERNETES_VERSION, built above) and the Pulumi engine $PULUMI_CLI_VERSION."
 
 # ----------------------------------------------------------------------------------------------
 step "2. Lab: kube-apiserver + controller-manager + scheduler + kwok (3 nodes), bridge + node/client namespaces"
@@ -78,6 +77,7 @@ bash "$L2LB_ROOT"/test/lab/cluster.sh up "${SPECS[@]}" 2>&1 | grep -v '^KUBECONF
 net_started=1
 bash "$L2LB_ROOT"/test/lab/network.sh up "${SPECS[@]}" 2>&1 | grep '\[net\]' | sed 's/^/  /'
 . test/lab/pulumi.sh
+lab_pulumi_kubernetes_ready || die "the Kubernetes provider plugin cannot be installed for the lab's engine"
 export KUBECONFIG="$L2LB_LAB_DIR/kubeconfig"
 kubectl() { "$L2LB_KUBERNETES_BIN/kubectl" "$@"; }
 kubectl get nodes -o wide | sed 's/^/  /'
@@ -137,7 +137,6 @@ deploy() {
   cd "$dir"
   pulumi stack init lab --non-interactive >/dev/null 2>&1
   pulumi config set kubernetes:kubeconfig "$KUBECONFIG" >/dev/null
-  pulumi config set applyWith server-side-apply >/dev/null
   pulumi config set --path 'addresses[0]' "$POOL" >/dev/null
   local kv; for kv in "$@"; do pulumi config set --path "${kv%%=*}" "${kv#*=}" >/dev/null; done
   say "pulumi preview --diff   (the allocation runs at preview: every address is shown before anything exists)"
@@ -154,6 +153,9 @@ deploy() {
   wait "$up_pid" || { up_pid=""; tail -n 40 "$scratch/$scenario-up.txt"; die "pulumi up failed"; }
   up_pid=""
   grep -E '^Resources:|created|Duration' "$scratch/$scenario-up.txt" | tail -n 3 | sed 's/^/  | /'
+  say "pulumi preview --expect-no-changes   (right after up: nothing to do)"
+  pulumi preview --expect-no-changes --non-interactive >"$scratch/$scenario-again.txt" 2>&1 || { cat "$scratch/$scenario-again.txt"; die "the preview after up is not empty"; }
+  grep -E 'unchanged' "$scratch/$scenario-again.txt" | tail -n 1 | sed 's/^ */  | /'
   cd "$L2LB_ROOT"
 }
 

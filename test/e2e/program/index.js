@@ -6,29 +6,25 @@
 //   dual              RequireDualStack: one IPv4 and one IPv6 address
 //   default/legacy    created outside the program; patched (annotations, class, type) and
 //                     restored on destroy
-// Config: addresses (list, required: the lab's VIP ranges), apiIps (list), applyWith (default
-// server-side-apply: the Kubernetes provider plugin is not available in the lab).
+// Config: addresses (list, required: the lab's VIP ranges), apiIps (list). Every object is written
+// by the default writer, the Kubernetes provider.
 import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
 import * as l2lb from "l2lb";
 
 const config = new pulumi.Config();
-const applyWith = config.get("applyWith") ?? "server-side-apply";
 
-const system = new l2lb.Installation("l2lb", { applyWith });
+const system = new l2lb.Installation("l2lb");
 const pool = new l2lb.AddressPool("first-pool", { addresses: config.requireObject("addresses"), installation: system });
 const advertisement = new l2lb.L2Advertisement("example", { pools: [pool], installation: system });
 
 const labels = { app: "nginx" };
-new l2lb.Manifest("nginx", {
-  manifest: {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name: "nginx", namespace: "default", labels },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { containers: [{ name: "nginx", image: "nginx", ports: [{ containerPort: 80 }] }] } },
-    },
+new k8s.apps.v1.Deployment("nginx", {
+  metadata: { name: "nginx", namespace: "default", labels },
+  spec: {
+    replicas: 2,
+    selector: { matchLabels: labels },
+    template: { metadata: { labels }, spec: { containers: [{ name: "nginx", image: "nginx", ports: [{ containerPort: 80 }] }] } },
   },
 });
 
