@@ -13,7 +13,8 @@ describe("addresses", () => {
     assert.equal(canonicalIp("::1"), "::1");
     assert.equal(canonicalIp("fe80::"), "fe80::");
     assert.equal(canonicalIp("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2:3:4:5:6");
-    assert.equal(canonicalIp("::ffff:192.0.2.1"), "::ffff:c000:201");
+    assert.equal(canonicalIp("::ffff:192.0.2.1"), "::ffff:192.0.2.1");
+    assert.equal(canonicalIp("::FFFF:C000:201"), "::ffff:192.0.2.1"); // RFC 5952 §5: IPv4-mapped, dotted
     assert.equal(canonicalIp("2001:db8:0:1:0:0:0:0"), "2001:db8:0:1::");
   });
 

@@ -136,13 +136,22 @@ export function isAddress(text: string): boolean {
   return tryParseAddress(text) !== undefined;
 }
 
-/** Formats an address: dotted quad for IPv4, RFC 5952 canonical text for IPv6. */
+function formatIPv4(value: bigint): string {
+  const n = Number(value);
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/**
+ * Formats an address: dotted quad for IPv4, RFC 5952 canonical text for IPv6 (lower case, the
+ * longest run of two or more zero groups as `::`, the leftmost on a tie). An IPv4-mapped IPv6
+ * address (`::ffff:0:0/96`) is written with its IPv4 address dotted, `::ffff:192.0.2.1`, as RFC
+ * 5952 §5 recommends (and as Go's `net/netip`, hence Kubernetes, writes it); no other prefix is,
+ * since only this one says for certain that the low 32 bits are an IPv4 address.
+ */
 export function formatAddress(address: Address): string {
   const { family, value } = address;
-  if (family === 4) {
-    const n = Number(value);
-    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-  }
+  if (family === 4) return formatIPv4(value);
+  if (value >> 32n === 0xffffn) return `::ffff:${formatIPv4(value & 0xffff_ffffn)}`;
   const hex32 = value.toString(16).padStart(32, "0");
   const groups: number[] = [];
   for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex32.slice(i, i + 4), 16));
