@@ -30,7 +30,10 @@ export type { CustomResourceDefinition, JsonSchema, PrinterColumn } from "./core
 
 // The allocator's data types (inputs and results).
 export type {
+  AllocationFailure,
   AllocationInput,
+  AllocationResult,
+  AllocationSuccess,
   Assignment,
   IpFamilyName,
   IpFamilyPolicy,

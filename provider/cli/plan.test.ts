@@ -184,4 +184,18 @@ describe("l2lb plan behaviour", () => {
     assert.equal(outside.code, 1);
     assert.match(outside.stderr, /lies outside every node subnet/);
   });
+  it("warns on stderr about a node's own address inside a pool, in either output format, exit status unchanged", () => {
+    const node = `---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {addresses: [{type: InternalIP, address: 10.0.0.1}]}\n`;
+    const warning = `warning: AddressPool "p" lists 10.0.0.1 (in its range 10.0.0.1-10.0.0.2), a node's own address, which is never handed out; remove it from the pool (split the range around it) so the pool lists only addresses Services may get.\n`;
+    const table = planCommand(["-f", "m.yaml"], memoryIo({ "m.yaml": pool + node + service("a") }));
+    assert.equal(table.code, 0);
+    assert.equal(table.stderr, warning);
+    assert.match(table.stdout, /default\/a\s+10\.0\.0\.2\s+p/);
+    const json = planCommand(["-f", "m.yaml", "-o", "json"], memoryIo({ "m.yaml": pool + node + service("a") }));
+    assert.equal(json.stderr, warning);
+    assert.deepEqual(JSON.parse(json.stdout).services["default/a"].ips, ["10.0.0.2"], "stdout is the JSON document alone");
+    const refused = planCommand(["-f", "m.yaml"], memoryIo({ "m.yaml": pool + node + service("a", ", annotations: {metallb.io/address-pool: nope}") }));
+    assert.equal(refused.code, 3);
+    assert.ok(refused.stderr.startsWith(warning), refused.stderr);
+  });
 });

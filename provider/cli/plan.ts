@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { planAllocation, planToJson } from "../core/allocation/index.ts";
-import type { Assignment, ConfigProblem, PlanSuccess } from "../core/allocation/index.ts";
+import type { AllocationSuccess, Assignment, ConfigProblem } from "../core/allocation/index.ts";
 import { readManifests } from "../core/manifests/index.ts";
 import type { ManifestSet, ManifestSource } from "../core/manifests/index.ts";
 import { advertisementSelectsPool } from "../core/allocation/advertisement.ts";
@@ -85,7 +85,7 @@ function pad(rows: string[][]): string {
 }
 
 /** The human view of a plan. With `withChanges` the CHANGE column shows what differs from the state file. */
-export function renderTable(plan: PlanSuccess, withChanges: boolean): string {
+export function renderTable(plan: AllocationSuccess, withChanges: boolean): string {
   const changes = new Map(plan.changes.map((c) => [c.service, c]));
   const rows: string[][] = [withChanges ? ["SERVICE", "ADDRESSES", "POOL", "CHANGE"] : ["SERVICE", "ADDRESSES", "POOL"]];
   const failures: string[] = [];
@@ -209,8 +209,11 @@ export function planCommand(args: readonly string[], io: PlanIo): CommandResult 
     return { code: EXIT.invalid, stdout: "", stderr: `${warnings}l2lb plan: the configuration is invalid (${plural(result.problems.length, "problem")}):\n${lines}\n` };
   }
   const stdout = output === "json" ? `${JSON.stringify(planToJson(result), null, 2)}\n` : renderTable(result, previous !== undefined);
-  if (result.refused.length === 0) return { code: EXIT.planned, stdout, stderr: warnings };
-  return { code: EXIT.servicesRefused, stdout, stderr: `${warnings}${describeRefused(result.refused, set.origins)}` };
+  // The allocator's warnings (e.g. a node's address inside a pool) go to stderr with the others:
+  // stdout stays the plan alone (a `-o json` document is still `--state` input), the exit status unchanged.
+  const allWarnings = warnings + result.warnings.map((w) => `warning: ${w}\n`).join("");
+  if (result.refused.length === 0) return { code: EXIT.planned, stdout, stderr: allWarnings };
+  return { code: EXIT.servicesRefused, stdout, stderr: `${allWarnings}${describeRefused(result.refused, set.origins)}` };
 }
 
 /** The stderr report of the refused Services' problems, each naming where it was defined. */

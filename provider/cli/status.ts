@@ -13,6 +13,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { canonicalAddress, parseRange, rangeSize, tryParseAddress } from "../core/ip/index.ts";
 import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, API_GROUP, API_VERSION, EVENT_REASONS, KINDS, POOL_USABLE_CONDITION } from "../core/model/contract.ts";
 import { servedByL2lb } from "../core/model/served.ts";
+import { withTimeout } from "../dynamic/cluster-access.ts";
 import type { CommandResult } from "./plan.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -352,20 +353,6 @@ export interface ClusterOptions {
 
 export type SnapshotReader = (options: ClusterOptions) => Promise<ClusterSnapshot>;
 
-async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} timed out after 20 s`)), 20_000);
-      }),
-    ]);
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
-}
-
 const CREDENTIALS_HINT = "check --kubeconfig and --context (or KUBECONFIG) and that the API server is reachable";
 
 /** An error's message, with its cause's (a failed fetch says why only there), without a final period. */
@@ -389,7 +376,7 @@ function listingFailure(what: string, err: unknown): Error {
 
 async function listing<T>(what: string, request: () => Promise<T>): Promise<T> {
   try {
-    return await withTimeout(request(), `listing ${what}`);
+    return await withTimeout(request(), 20_000, `listing ${what} timed out after 20 s`);
   } catch (err) {
     throw listingFailure(what, err);
   }

@@ -40,3 +40,22 @@ export async function loadKubeConfig(
   if (!kc.getCurrentCluster()) throw new Error(unconfigured);
   return kc;
 }
+
+/**
+ * `promise`, or a rejection with `message` once `ms` passed (the timer is cleared either way).
+ * For calls to the API server, which may hang on an unreachable cluster; used by both providers'
+ * engines and by `l2lb status`.
+ */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}

@@ -13,7 +13,7 @@ import { advertisementSelectsNode, advertisementSelectsPool } from "../core/allo
 import { cidrToRange, parseCidr, parseRange, rangeWithin } from "../core/ip/index.ts";
 import { NODE_SUBNETS_ANNOTATION } from "../core/model/contract.ts";
 import type { PublishedSubnet } from "../core/model/contract.ts";
-import { loadKubeConfig } from "./cluster-access.ts";
+import { loadKubeConfig, withTimeout } from "./cluster-access.ts";
 import { assignedAddresses, canonicalAddresses, foreignConflicts, foreignServices, heldInput, originOf, stackServicesOf, takenPrevious } from "./foreign-services.ts";
 import type { ForeignConflict, ForeignService, ServiceLike, StackServices } from "./foreign-services.ts";
 
@@ -64,6 +64,11 @@ export interface AllocationState extends AllocationInputs {
    * none moved). Shown in the preview; not compared by `diff`.
    */
   moveReasons?: Record<string, string>;
+  /**
+   * The allocator's warnings (valid but probably not meant, e.g. a node's own address inside a
+   * pool), absent when none. Shown in the preview (see {@link WarningSink}); not compared by `diff`.
+   */
+  warnings?: string[];
 }
 
 /** Cluster credentials found by the provider's `configure` (stack configuration). */
@@ -81,6 +86,37 @@ export interface CheckResult {
   inputs: Record<string, unknown>;
   failures?: CheckFailure[];
 }
+
+/**
+ * The failures as the Pulumi engine should receive them: each one's property path moved into its
+ * sentence (`pools["first-pool"].spec.addresses[0]: AddressPool "first-pool" ...`), the property
+ * left empty. The engine prints a failure with a property as `property <p> value <v> has a
+ * problem: <reason>`, where `<v>` is `inputs[<p>]` — a top-level lookup, so for a path such as
+ * `pools["first-pool"].spec.addresses[0]` it prints `value {<nil>}`, and for a top-level property
+ * it dumps the whole input. Without a property it prints `<type> resource '<name>' has a problem:
+ * <reason>`: the path and the sentence, nothing else. Applied by the provider (`provider.ts`) at
+ * the engine boundary; `check` keeps the structured form for tests and other callers.
+ */
+export function checkFailuresForEngine(failures: readonly CheckFailure[]): CheckFailure[] {
+  return failures.map((f) => ({ property: "", reason: f.property ? `${f.property}: ${f.reason}` : f.reason }));
+}
+
+/**
+ * Where `check` reports the allocator's warnings. A dynamic provider has no way to return a
+ * warning from `check`: its result carries only `failures`, which fail the preview, and
+ * `pulumi.log` in the provider process is not connected to the engine (pulumi/pulumi#6065,
+ * pulumi/pulumi#18249). So a warning reaches `pulumi preview` two ways:
+ * - written to the provider process's stderr (this sink, by default), which the engine relays as
+ *   a diagnostic message on every preview and up — also when nothing else changes;
+ * - as the `warnings` property of the checked inputs (the state), which `pulumi preview --diff`
+ *   shows whenever the allocation is created or updated, and which stays in the stack's state.
+ * Neither changes what is allocated, and `diff` ignores `warnings`, so a warning alone is no update.
+ */
+export type WarningSink = (warning: string) => void;
+
+const warnOnStderr: WarningSink = (warning) => {
+  process.stderr.write(`warning: l2lb allocation: ${warning}\n`);
+};
 
 /** Reads what the allocation needs to know about the cluster's Nodes. Replaceable in tests. */
 export type NodeReader = (cluster: ClusterConfig) => Promise<NodeFacts>;
@@ -137,6 +173,7 @@ export async function check(
   cluster: ClusterConfig = {},
   readNodes: NodeReader = readNodesFromCluster,
   readServices: ServiceReader = readNodes === readNodesFromCluster ? readServicesFromCluster : noServices,
+  warn: WarningSink = warnOnStderr,
 ): Promise<CheckResult> {
   const inputs: Record<string, unknown> = { ...news, stateVersion: STATE_VERSION };
   const failures = validateShape(news);
@@ -182,6 +219,8 @@ export async function check(
   if (unaccounted.length > 0) return { inputs, failures: unaccounted.map((c) => unaccountedFailure(c, planned.plan)) };
 
   const moveReasons = movesOf(previous, outcome.assignments, planned.plan, taken);
+  const { warnings } = planned.plan;
+  for (const warning of warnings) warn(warning);
   Object.assign(inputs, {
     assignments: outcome.assignments,
     assignedPools: outcome.assignedPools,
@@ -189,6 +228,7 @@ export async function check(
     subnetSource: view.subnetSource,
     nodeSubnetsUsed: view.nodeSubnets ?? [],
     ...(Object.keys(moveReasons).length > 0 ? { moveReasons } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
   });
   return { inputs };
 }
@@ -639,20 +679,6 @@ export function nodeFacts(nodes: NodeLike[]): NodeFacts {
   return { nodes: nodes.length, publishing, subnets: [...subnets].sort(), addresses: [...addresses].sort(), publishers };
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(message)), ms);
-      }),
-    ]);
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // helpers
 
@@ -682,8 +708,9 @@ export function normalize(value: unknown): unknown {
   return value;
 }
 
-function deepEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+/** Equal once {@link normalize}d (absent, empty and `null` alike; key order ignored). */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(normalize(a)) === JSON.stringify(normalize(b));
 }
 
 function withoutKeys<T>(record: Record<string, T>, keys: ReadonlyMap<string, unknown>): Record<string, T> {

@@ -13,8 +13,8 @@
 // Waiting follows the Kubernetes provider's conventions, read from the manifest's own annotations:
 // `pulumi.com/skipAwait: "true"` turns it off, `pulumi.com/timeoutSeconds` bounds it.
 import type { KubernetesObject } from "@kubernetes/client-node";
-import type { ClusterConfig } from "./engine.ts";
-import { UNKNOWN, containsUnknown, isRecord, normalize } from "./engine.ts";
+import type { CheckFailure, ClusterConfig, DiffResult } from "./engine.ts";
+import { UNKNOWN, containsUnknown, deepEqual, isRecord, normalize } from "./engine.ts";
 import { loadKubeConfig } from "./cluster-access.ts";
 
 export { loadKubeConfig };
@@ -61,16 +61,7 @@ export interface ManifestState extends ManifestInputs {
   status: Record<string, unknown>;
 }
 
-export interface CheckFailure {
-  property: string;
-  reason: string;
-}
-
-export interface DiffResult {
-  changes: boolean;
-  replaces: string[];
-  deleteBeforeReplace: boolean;
-}
+export type { CheckFailure, DiffResult };
 
 /** The client operations the engine needs; {@link connect} makes the real one, tests may pass their own. */
 export interface ObjectClient {
@@ -422,10 +413,6 @@ function statusCode(err: unknown): number | undefined {
 function describe(manifest: ManifestObject): string {
   const ns = manifest.metadata?.namespace;
   return `${manifest.kind} ${ns ? `${ns}/` : ""}${manifest.metadata?.name}`;
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(normalize(a)) === JSON.stringify(normalize(b));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import { ALLOCATION_MODULE, AllocationProvider } from "./provider.ts";
-import { UNKNOWN } from "./engine.ts";
+import { check, checkFailuresForEngine, UNKNOWN } from "./engine.ts";
 import { startDynamicHost } from "../../test/pulumi/dynamic-host.ts";
 import type { HostClient } from "../../test/pulumi/dynamic-host.ts";
 import { node, startFakeApiServer } from "../../test/pulumi/fake-apiserver.ts";
@@ -27,6 +27,21 @@ const news = (extra: Record<string, unknown> = {}): Record<string, unknown> => (
   nodeSubnets: ["192.168.28.0/24"],
   ...extra,
 });
+
+/** The type token of the allocation's dynamic resource. */
+const ALLOCATION_TYPE = "pulumi-nodejs:dynamic/l2lb:Allocation";
+
+/**
+ * The line the Pulumi engine prints for one check failure of the resource named `lb`, as
+ * `issueCheckFailures` (pulumi/pkg/resource/deploy/step_generator.go, v3.274) formats it with
+ * `diag.GetResourcePropertyInvalidValueError` / `GetResourceInvalidError`: with a property, the
+ * value is looked up as a *top-level* input (`{<nil>}` when the property is a nested path).
+ */
+function engineDiagnostic(f: { property: string; reason: string }, inputs: Record<string, unknown>): string {
+  if (f.property === "") return `${ALLOCATION_TYPE} resource 'lb' has a problem: ${f.reason}`;
+  const value = f.property in inputs ? `{${JSON.stringify(inputs[f.property])}}` : "{<nil>}";
+  return `${ALLOCATION_TYPE} resource 'lb': property ${f.property} value ${value} has a problem: ${f.reason}`;
+}
 
 /** What `pulumi.dynamic.Resource` stores in `__provider`. */
 async function serialize(provider: AllocationProvider): Promise<string> {
@@ -129,13 +144,21 @@ describe("through the dynamic-provider host (gRPC)", () => {
     assert.equal(r.inputs.assignedPools, UNKNOWN);
   });
 
-  test("failures arrive as property-level diagnostics", async () => {
+  test("failures reach the engine as sentences that start with the property path", async () => {
     api.setNodes([node("n1", "10.0.0.10", [{ interface: "eth0", cidr: "10.0.0.0/24", address: "10.0.0.10" }])]);
     try {
-      const r = await host.check({}, { ...news({ nodeSubnets: undefined }), __provider: provider });
+      const inputs = { ...news({ nodeSubnets: undefined }), __provider: provider };
+      const r = await host.check({}, inputs);
       assert.ok(r.failures.length > 0);
-      assert.match(r.failures[0]!.property, /^pools\["first-pool"\]/);
-      assert.match(r.failures[0]!.reason, /first-pool/);
+      const lines = r.failures.map((f) => engineDiagnostic(f, inputs));
+      assert.match(
+        lines[0]!,
+        /^pulumi-nodejs:dynamic\/l2lb:Allocation resource 'lb' has a problem: pools\["first-pool"\]\.spec\.addresses\[0\]: AddressPool "first-pool" .*lies outside every node subnet \(the node subnets are 10\.0\.0\.0\/24\).*\.$/,
+      );
+      for (const line of lines) assert.doesNotMatch(line, /<nil>|value \{/, line);
+      // Every structured failure of the engine module is there, path and whole sentence.
+      const structured = await check({}, inputs, { kubeconfig: api.kubeconfig });
+      assert.deepEqual(lines, structured.failures!.map((f) => `${ALLOCATION_TYPE} resource 'lb' has a problem: ${f.property}: ${f.reason}`));
     } finally {
       api.setNodes([node("n1", "192.168.28.10", [{ interface: "eth0", cidr: "192.168.28.0/24", address: "192.168.28.10" }])]);
     }
@@ -166,5 +189,20 @@ describe("through the dynamic-provider host (gRPC)", () => {
 
     const renamed = await host.check(updated, { ...news({ identity: "other" }), __provider: provider });
     assert.deepEqual((await host.diff(created.id, updated, renamed.inputs)).replaces, ["identity"]);
+  });
+});
+
+describe("check failures for the engine", () => {
+  test("move the property path into the sentence and leave the property empty", () => {
+    assert.deepEqual(
+      checkFailuresForEngine([
+        { property: 'services["default/web"]', reason: 'Service "default/web" asks for 192.0.2.9, which no pool contains.' },
+        { property: "", reason: "Already a sentence about the whole resource." },
+      ]),
+      [
+        { property: "", reason: 'services["default/web"]: Service "default/web" asks for 192.0.2.9, which no pool contains.' },
+        { property: "", reason: "Already a sentence about the whole resource." },
+      ],
+    );
   });
 });

@@ -11,7 +11,7 @@
 // self-contained.
 import * as pulumi from "@pulumi/pulumi";
 import { clusterSettings } from "./cluster-access.ts";
-import type { AllocationInputs, CheckResult, ClusterConfig, DiffResult } from "./engine.ts";
+import type { AllocationInputs, CheckFailure, CheckResult, ClusterConfig, DiffResult } from "./engine.ts";
 import type { ServiceRequest, SharedIpGroup } from "../core/allocation/index.ts";
 import type { AddressPool, L2Advertisement } from "../core/model/pool.ts";
 
@@ -21,6 +21,8 @@ export const ALLOCATION_MODULE = "l2lb/dynamic/allocation";
 /** The implementation module's surface, as the serialized provider calls it. */
 interface Engine {
   check(olds: Record<string, unknown>, news: Record<string, unknown>, cluster: ClusterConfig): Promise<CheckResult>;
+  /** The failures with their property paths moved into the sentences, as the engine prints them well. */
+  checkFailuresForEngine(failures: readonly CheckFailure[]): CheckFailure[];
   diff(olds: Record<string, unknown>, news: Record<string, unknown>): DiffResult;
   /** Given the stack's cluster settings, first confirms no Service outside the stack took a planned address since `check`. */
   create(inputs: Record<string, unknown>, cluster: ClusterConfig): Promise<{ id: string; outs: Record<string, unknown> }>;
@@ -51,7 +53,10 @@ export class AllocationProvider implements pulumi.dynamic.ResourceProvider {
 
   async check(olds: pulumi.dynamic.CheckResult["inputs"], news: pulumi.Inputs): Promise<pulumi.dynamic.CheckResult> {
     const engine: Engine = await import(this.module);
-    return engine.check(olds ?? {}, news, this.cluster);
+    const result = await engine.check(olds ?? {}, news, this.cluster);
+    // The engine would print a nested property path as `value {<nil>}`; see checkFailuresForEngine.
+    if (!result.failures?.length || typeof engine.checkFailuresForEngine !== "function") return result;
+    return { inputs: result.inputs, failures: engine.checkFailuresForEngine(result.failures) };
   }
 
   async diff(_id: pulumi.ID, olds: pulumi.Inputs, news: pulumi.Inputs): Promise<pulumi.dynamic.DiffResult> {

@@ -151,7 +151,7 @@ test("preview --diff, up, move, unknowns, a refused pool, refresh and destroy wi
     for (const cmd of [["preview", "--diff"], ["up", "--yes"]]) {
       const r = await pulumi(cmd);
       assert.notEqual(r.code, 0, `${cmd[0]} must fail`);
-      assert.match(r.stdout + r.stderr, /property pools\["first-pool"\]\.spec\.addresses\[0\] value \{<nil>\} has a problem: AddressPool "first-pool"/);
+      assert.match(r.stdout + r.stderr, /resource '[^']+' has a problem: pools\["first-pool"\]\.spec\.addresses\[0\]: AddressPool "first-pool"/);
       assert.match(r.stdout + r.stderr, /lies outside every node subnet \(the node subnets are 10\.9\.0\.0\/24\)/);
     }
     assert.deepEqual(await outputs(), before);
@@ -164,7 +164,7 @@ test("preview --diff, up, move, unknowns, a refused pool, refresh and destroy wi
     await must("pulumi", ["config", "set", "--path", "advertiseNodes.rack", "r2"], { env, cwd: program });
     const r = await pulumi(["preview", "--diff"]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stdout + r.stderr, /property pools\["first-pool"\]\.spec\.addresses\[0\] .*is on no subnet of the nodes its L2Advertisement "example" selects \(node-c: 10\.9\.0\.0\/24\)/);
+    assert.match(r.stdout + r.stderr, /has a problem: pools\["first-pool"\]\.spec\.addresses\[0\]: .*is on no subnet of the nodes its L2Advertisement "example" selects \(node-c: 10\.9\.0\.0\/24\)/);
     await must("pulumi", ["config", "rm", "advertiseNodes"], { env, cwd: program });
     await publish("192.168.28.0/24");
     const ok = await pulumi(["preview", "--expect-no-changes"]);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { planToJson } from "./json.ts";
+import { planAllocation } from "./plan.ts";
 import { errorOf, ips, plan, pool, poolOf, stateOf, svc } from "./helpers.test.ts";
 import type { ServiceRequest } from "./types.ts";
 
@@ -138,7 +139,7 @@ describe("pools", () => {
     ["10.0.0.0-10.0.0.3", false, ["10.0.0.0", "10.0.0.1"], 4n],
     ["2001:db8::/126", false, ["2001:db8::1", "2001:db8::2"], 2n],
     ["2001:db8::/127", false, ["2001:db8::", "2001:db8::1"], 2n],
-    ["2001:db8::/64", false, ["2001:db8::1", "2001:db8::2"], (1n << 64n) - 2n],
+    ["2001:db8::/64", false, ["2001:db8::1", "2001:db8::2"], (1n << 64n) - 2n - 128n], // and the RFC 2526 subnet anycast addresses
   ];
   for (const [range, allow, expected, size] of ends) {
     it(`CIDR ends: ${range}${allow ? " with allowFirstLastIPs" : ""}`, () => {
@@ -164,6 +165,22 @@ describe("pools", () => {
   it("the address a node subnet was written with is a node address", () => {
     const r = plan({ pools: [pool("p", ["192.168.2.10-192.168.2.11"])], nodeSubnets: ["192.168.2.10/24"], services: [svc("d/1")] });
     assert.deepEqual(ips(r, "d/1"), ["192.168.2.11"]);
+  });
+  it("never hands out the reserved subnet anycast addresses of a /64 (RFC 2526), and sizes count them out", () => {
+    const r = plan({
+      pools: [pool("p", ["2001:db8::fdff:ffff:ffff:ff7f-2001:db8::fdff:ffff:ffff:ffff", "2001:db8:0:1:fdff:ffff:ffff:ffc0/122"])],
+      services: ["d/1", "d/2"].map((k) => svc(k, { ipFamilies: ["IPv6"] })),
+    });
+    assert.deepEqual(ips(r, "d/1"), ["2001:db8::fdff:ffff:ffff:ff7f"]);
+    assert.match(errorOf(r, "d/2"), /pool "p" has no free IPv6 address/);
+    assert.equal(r.pools.p?.size, 1n);
+    assert.equal(plan({ pools: [pool("p", ["2001:db8::/48"])], services: [] }).pools.p?.size, (1n << 80n) - 2n - 65536n * 128n);
+    const requested = planAllocation({
+      pools: [pool("p", ["2001:db8::/64"])],
+      services: [svc("d/1", { ipFamilies: ["IPv6"], annotations: { "metallb.io/loadBalancerIPs": "2001:db8::fdff:ffff:ffff:ff80" } })],
+    });
+    assert.ok(!requested.ok);
+    assert.match(requested.problems[0]?.message ?? "", /reserved subnet anycast address.*RFC 2526/);
   });
   it("IPv6 node subnets exclude the Subnet-Router anycast address", () => {
     const r = plan({ pools: [pool("p", ["2001:db8::-2001:db8::1"])], nodeSubnets: ["2001:db8::/64"], services: [svc("d/1", { ipFamilies: ["IPv6"] })] });
@@ -287,6 +304,21 @@ describe("dual-stack", () => {
   it("PreferDualStack takes both when the first pool has both, one otherwise", () => {
     assert.deepEqual(plan({ pools: [dual], services: [svc("d/x", { ipFamilyPolicy: "PreferDualStack" })] }).services["d/x"], { ips: ["10.0.1.1", "2001:db8::1"], pool: "b-dual" });
     assert.deepEqual(plan({ pools: [v4, dual], services: [svc("d/x", { ipFamilyPolicy: "PreferDualStack" })] }).services["d/x"], { ips: ["10.0.0.1"], pool: "a-v4" });
+  });
+  it("PreferDualStack with IPv6 first takes its primary family first: the IPv4-only pool that sorts first is passed over", () => {
+    const r = plan({ pools: [v4, dual], services: [svc("d/x", { ipFamilyPolicy: "PreferDualStack", ipFamilies: ["IPv6", "IPv4"] })] });
+    assert.deepEqual(r.services["d/x"], { ips: ["2001:db8::1", "10.0.1.1"], pool: "b-dual" });
+    const v6only = plan({ pools: [v4, pool("c-v6", ["2001:db8:1::1-2001:db8:1::9"])], services: [svc("d/x", { ipFamilyPolicy: "PreferDualStack", ipFamilies: ["IPv6"] })] });
+    assert.deepEqual(v6only.services["d/x"], { ips: ["2001:db8:1::1"], pool: "c-v6" });
+  });
+  it("PreferDualStack falls back to the other family only when no pool has a free address of the primary one", () => {
+    const r = plan({ pools: [v4], services: [svc("d/x", { ipFamilyPolicy: "PreferDualStack", ipFamilies: ["IPv6", "IPv4"] })] });
+    assert.deepEqual(r.services["d/x"], { ips: ["10.0.0.1"], pool: "a-v4" });
+    const full = plan({
+      pools: [v4, pool("c-v6", ["2001:db8:1::1"])],
+      services: [svc("d/a", { ipFamilies: ["IPv6"] }), svc("d/x", { ipFamilyPolicy: "PreferDualStack", ipFamilies: ["IPv6", "IPv4"] })],
+    });
+    assert.deepEqual(full.services["d/x"], { ips: ["10.0.0.1"], pool: "a-v4" });
   });
   it("SingleStack IPv6 takes only an IPv6 address; addresses follow ipFamilies order", () => {
     assert.deepEqual(ips(plan({ pools: [dual], services: [svc("d/x", { ipFamilies: ["IPv6"] })] }), "d/x"), ["2001:db8::1"]);

@@ -1,4 +1,4 @@
-import type { Assignment, PlanSuccess } from "./types.ts";
+import type { AllocationSuccess, Assignment } from "./types.ts";
 
 /** Decimal text of a pool size (bigint is not JSON-serialisable). */
 export function sizeToString(size: bigint): string {
@@ -12,7 +12,7 @@ export interface PlanJson {
 }
 
 /** Converts a successful plan into its JSON document (the format `--state` reads back). */
-export function planToJson(result: PlanSuccess): PlanJson {
+export function planToJson(result: AllocationSuccess): PlanJson {
   const pools: PlanJson["pools"] = {};
   for (const [name, usage] of Object.entries(result.pools)) pools[name] = { size: sizeToString(usage.size), used: usage.used };
   return { services: result.services, pools };

@@ -1,11 +1,11 @@
 /**
  * Pools compiled for allocation: validated, parsed into sorted bigint ranges, with every
- * exclusion (CIDR ends, IPv4 .0/.255 when avoiding buggy IPs, node subnets' network and
- * broadcast addresses, node addresses) expressed arithmetically. Nothing enumerates a pool:
+ * exclusion (CIDR ends, IPv4 .0/.255 when avoiding buggy IPs, IPv6 subnet anycast addresses,
+ * node subnets' network and broadcast addresses, node addresses) expressed arithmetically. Nothing enumerates a pool:
  * sizes are computed, and first-fit walks forward from a cursor that never moves back.
  */
 import { familyName, formatAddress, IpError, parseCidr, parseRange, rangesOverlap, reservedOfSubnet, tryParseAddress } from "../ip/index.ts";
-import type { Cidr, Family, IpRange } from "../ip/index.ts";
+import type { Address, Cidr, Family, IpRange } from "../ip/index.ts";
 import type { AddressPool } from "../model/pool.ts";
 import { admissionRefusal, poolAdmits as admits, type AdmissionSubject } from "./admission.ts";
 import { selectorProblems } from "./selectors.ts";
@@ -44,6 +44,8 @@ export interface Exclusions {
   /** Sorted values, for counting the exclusions inside a range. */
   sorted: Map<Family, bigint[]>;
   subnets: (Cidr & { text: string })[];
+  /** The nodes' own addresses (given, or written in a node subnet), sorted by family and value, once each. */
+  nodeAddresses: Address[];
 }
 
 export const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -55,6 +57,7 @@ export function compileExclusions(nodeSubnets: readonly string[], nodeAddresses:
     [6, new Map()],
   ]);
   const subnets: Exclusions["subnets"] = [];
+  const own: Address[] = [];
   nodeSubnets.forEach((text, i) => {
     try {
       const cidr = parseCidr(text, { allowHostBits: true });
@@ -67,6 +70,7 @@ export function compileExclusions(nodeSubnets: readonly string[], nodeAddresses:
       });
       if (cidr.address !== cidr.network) {
         reasons.get(cidr.family)!.set(cidr.address, `it is a node's own address (${text})`);
+        own.push({ family: cidr.family, value: cidr.address });
       }
     } catch (e) {
       problems.push({
@@ -87,11 +91,14 @@ export function compileExclusions(nodeSubnets: readonly string[], nodeAddresses:
       return;
     }
     reasons.get(a.family)!.set(a.value, `it is a node's own address`);
+    own.push(a);
   });
   const sorted = new Map<Family, bigint[]>();
   for (const [f, m] of reasons) sorted.set(f, [...m.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
   subnets.sort((a, b) => a.family - b.family || (a.network < b.network ? -1 : a.network > b.network ? 1 : a.prefixLength - b.prefixLength));
-  return { reasons, sorted, subnets };
+  own.sort((a, b) => a.family - b.family || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  const ownOnce = own.filter((a, i) => i === 0 || a.family !== own[i - 1]!.family || a.value !== own[i - 1]!.value);
+  return { reasons, sorted, subnets, nodeAddresses: ownOnce };
 }
 
 function floorDiv(a: bigint, b: bigint): bigint {
@@ -109,6 +116,40 @@ function isBuggy(family: Family, value: bigint): boolean {
   if (family !== 4) return false;
   const low = value & 0xffn;
   return low === 0n || low === 255n;
+}
+
+/** Number of interface IDs of an IPv6 /64 (its low 64 bits). */
+const IID_SPAN = 1n << 64n;
+/**
+ * RFC 2526 reserves the 128 highest interface IDs of every subnet with 64-bit (EUI-64 format)
+ * interface IDs as subnet anycast addresses: fdff:ffff:ffff:ff80 to fdff:ffff:ffff:ffff (the
+ * universal/local bit is 0, hence fdff, not ffff). Routers and Mobile IPv6 home agents answer
+ * them, so a Service must never get one. Pools do not say the prefix of their link, and IPv6
+ * links are /64 in practice, so they are excluded in every /64 of every pool — like IPv4 .0/.255
+ * under avoidBuggyIPs, as arithmetic, never enumerated. (The Subnet-Router anycast address, the
+ * interface ID 0 of RFC 4291 §2.6.1, is excluded where the subnet is known: as the first address
+ * of a CIDR shorter than /127 and as the network address of a node subnet; a /127 has none, RFC 6164.)
+ */
+const SUBNET_ANYCAST_FIRST = 0xfdff_ffff_ffff_ff80n;
+const SUBNET_ANYCAST_LAST = 0xfdff_ffff_ffff_ffffn;
+
+function isSubnetAnycast(family: Family, value: bigint): boolean {
+  if (family !== 6) return false;
+  const iid = value & (IID_SPAN - 1n);
+  return iid >= SUBNET_ANYCAST_FIRST && iid <= SUBNET_ANYCAST_LAST;
+}
+
+/** Number of x in [0, n] whose interface ID lies in the subnet anycast window (0 for n < 0). */
+function subnetAnycastUpTo(n: bigint): bigint {
+  if (n < 0n) return 0n;
+  const width = SUBNET_ANYCAST_LAST - SUBNET_ANYCAST_FIRST + 1n;
+  const partial = (n % IID_SPAN) - SUBNET_ANYCAST_FIRST + 1n;
+  return (n / IID_SPAN) * width + (partial < 0n ? 0n : partial > width ? width : partial);
+}
+
+/** Number of subnet anycast addresses (RFC 2526) in [first, last]. */
+function countSubnetAnycast(first: bigint, last: bigint): bigint {
+  return last < first ? 0n : subnetAnycastUpTo(last) - subnetAnycastUpTo(first - 1n);
 }
 
 /** Lower bound in a sorted bigint array. */
@@ -131,6 +172,9 @@ export function exclusionReason(pool: CompiledPool, range: PoolRange, value: big
   if (pool.avoidBuggyIPs && isBuggy(range.family, value)) {
     return `it ends in .${(value & 0xffn).toString()} and pool "${pool.name}" avoids buggy IPs (avoidBuggyIPs)`;
   }
+  if (isSubnetAnycast(range.family, value)) {
+    return `it is a reserved subnet anycast address (RFC 2526: interface IDs fdff:ffff:ffff:ff80 to fdff:ffff:ffff:ffff of every /64), which routers answer`;
+  }
   return ex.reasons.get(range.family)?.get(value);
 }
 
@@ -138,6 +182,7 @@ function usableCount(pool: { avoidBuggyIPs: boolean }, range: PoolRange, ex: Exc
   let total = range.last - range.first + 1n;
   const buggy = pool.avoidBuggyIPs && range.family === 4;
   if (buggy) total -= countResidue(range.first, range.last, 0n) + countResidue(range.first, range.last, 255n);
+  if (range.family === 6) total -= countSubnetAnycast(range.first, range.last);
   const extra = new Set<bigint>();
   if (range.skipEnds) {
     extra.add(range.first);
@@ -145,7 +190,7 @@ function usableCount(pool: { avoidBuggyIPs: boolean }, range: PoolRange, ex: Exc
   }
   const pts = ex.sorted.get(range.family) ?? [];
   for (let i = lowerBound(pts, range.first); i < pts.length && (pts[i] as bigint) <= range.last; i++) extra.add(pts[i] as bigint);
-  for (const v of extra) if (!(buggy && isBuggy(range.family, v))) total -= 1n;
+  for (const v of extra) if (!(buggy && isBuggy(range.family, v)) && !isSubnetAnycast(range.family, v)) total -= 1n;
   return total;
 }
 

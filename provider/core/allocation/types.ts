@@ -83,7 +83,7 @@ export interface AllocationInput {
    * fail the plan: that Service — or every member of that group — is refused (its outcome is an
    * `{ error }` naming the problems, and it takes no address), every other Service is planned
    * exactly as if the refused ones were absent, and the problems are listed in
-   * {@link PlanSuccess.refused}. Problems of pools, node subnets and node addresses still fail
+   * {@link AllocationSuccess.refused}. Problems of pools, node subnets and node addresses still fail
    * the plan. Default false: any problem fails the plan (what a preview must do).
    */
   isolateServiceProblems?: boolean;
@@ -130,7 +130,8 @@ export interface PoolUsage {
   used: number;
 }
 
-export interface PlanSuccess {
+/** A valid configuration's allocation: what `planAllocation` returns when nothing fails it. */
+export interface AllocationSuccess {
   ok: true;
   /** By `"<namespace>/<name>"`, in sorted key order. */
   services: Record<string, ServiceOutcome>;
@@ -144,14 +145,29 @@ export interface PlanSuccess {
    * when none (always empty without that option, since any problem then fails the plan).
    */
   refused: ConfigProblem[];
+  /**
+   * What is valid but probably not meant, as full sentences naming the pool and address and the
+   * fix (e.g. a node's own address inside a pool: it is never handed out); sorted, empty when
+   * none. They never change the allocation.
+   */
+  warnings: string[];
 }
 
-export interface PlanFailure {
+/** An invalid configuration: nothing is allocated. */
+export interface AllocationFailure {
   ok: false;
   problems: ConfigProblem[];
 }
 
-export type PlanResult = PlanSuccess | PlanFailure;
+/** What `planAllocation` returns. */
+export type AllocationResult = AllocationSuccess | AllocationFailure;
+
+/** @deprecated The former name of {@link AllocationSuccess}. */
+export type PlanSuccess = AllocationSuccess;
+/** @deprecated The former name of {@link AllocationFailure}. */
+export type PlanFailure = AllocationFailure;
+/** @deprecated The former name of {@link AllocationResult}. */
+export type PlanResult = AllocationResult;
 
 /** A pool `usablePools` set aside, and why. */
 export interface PoolSetAside {

@@ -27,8 +27,6 @@ export interface Unit {
   required: Family[];
   requestedIps?: Address[];
   requestedPool?: string;
-  /** Previous addresses that are individually still valid; tried first by the auto phase. */
-  hints: Map<Family, bigint[]>;
 }
 
 /** The compiled pools and what every check against them needs. */
@@ -165,7 +163,7 @@ export function readUnits(
 }
 
 function serviceUnit(s: ParsedService): Unit {
-  const unit: Unit = { id: s.key, object: s.object, members: [s], backendKey: s.backendKey, ports: s.ports, wanted: s.wanted, required: s.required, hints: new Map() };
+  const unit: Unit = { id: s.key, object: s.object, members: [s], backendKey: s.backendKey, ports: s.ports, wanted: s.wanted, required: s.required };
   if (s.sharingKey !== undefined) unit.sharingKey = s.sharingKey;
   if (s.requestedIps !== undefined) unit.requestedIps = s.requestedIps;
   if (s.requestedPool !== undefined) unit.requestedPool = s.requestedPool;
@@ -272,7 +270,6 @@ function readGroup(
     ports: members.flatMap((m) => m.ports),
     wanted,
     required,
-    hints: new Map(),
   };
   if (requests.ips !== undefined) unit.requestedIps = requests.ips;
   if (requests.pool !== undefined) unit.requestedPool = requests.pool;
