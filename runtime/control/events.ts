@@ -1,9 +1,9 @@
 // Kubernetes events about Services (and pools), deduplicated like client-go's recorder: the
 // same (object, type, reason, message) within `aggregateWindowMs` bumps `count` on the existing
 // event instead of creating a new one.
-import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { withTimeout } from "./lease.ts";
+import { realClock, withTimeout, type Clock } from "./clock.ts";
+import type { EventApi } from "./kube-api.ts";
 
 export interface EventTarget {
   kind: string;
@@ -18,7 +18,8 @@ export interface EventSink {
 }
 
 export class EventRecorder implements EventSink {
-  private readonly api: k8s.CoreV1Api;
+  private readonly api: EventApi;
+  private readonly clock: Clock;
   private readonly seen = new Map<string, { name: string; namespace: string; count: number; at: number; first: Date }>();
   private readonly component = "l2lb-speaker";
   private readonly node: string;
@@ -26,8 +27,9 @@ export class EventRecorder implements EventSink {
   private readonly aggregateWindowMs: number;
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(kubeConfig: k8s.KubeConfig, node: string, logger: Logger, aggregateWindowMs = 10 * 60_000) {
-    this.api = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  constructor(api: EventApi, node: string, logger: Logger, aggregateWindowMs = 10 * 60_000, clock: Clock = realClock) {
+    this.api = api;
+    this.clock = clock;
     this.node = node;
     this.logger = logger;
     this.aggregateWindowMs = aggregateWindowMs;
@@ -53,36 +55,27 @@ export class EventRecorder implements EventSink {
       if (prev !== undefined && Date.now() - prev.at < this.aggregateWindowMs) {
         prev.count++;
         prev.at = Date.now();
-        await withTimeout(
-          this.api.patchNamespacedEvent(
-            { name: prev.name, namespace: prev.namespace, body: { count: prev.count, lastTimestamp: now.toISOString() } },
-            k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-          ),
-          5000,
-          "event patch",
-        );
+        await withTimeout(this.api.patchEvent(prev.namespace, prev.name, { count: prev.count, lastTimestamp: now.toISOString() }), 5000, "event patch", this.clock);
         return;
       }
       const name = `${target.name}.${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
       await withTimeout(
-        this.api.createNamespacedEvent({
-          namespace,
-          body: {
-            metadata: { name, namespace },
-            involvedObject: { kind: target.kind, apiVersion: target.apiVersion, namespace: target.namespace, name: target.name, uid: target.uid },
-            type,
-            reason,
-            message,
-            count: 1,
-            firstTimestamp: now,
-            lastTimestamp: now,
-            source: { component: this.component, host: this.node },
-            reportingComponent: "l2lb.dev/speaker",
-            reportingInstance: this.node,
-          },
+        this.api.createEvent(namespace, {
+          metadata: { name, namespace },
+          involvedObject: { kind: target.kind, apiVersion: target.apiVersion, namespace: target.namespace, name: target.name, uid: target.uid },
+          type,
+          reason,
+          message,
+          count: 1,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          source: { component: this.component, host: this.node },
+          reportingComponent: "l2lb.dev/speaker",
+          reportingInstance: this.node,
         }),
         5000,
         "event create",
+        this.clock,
       );
       this.seen.set(key, { name, namespace, count: 1, at: Date.now(), first: now });
       if (this.seen.size > 5000) {

@@ -5,6 +5,11 @@
 // followed, when a key is configured, by "\n" and the hex HMAC-SHA256 of the JSON under the
 // per-cluster key. Receivers ignore datagrams with a bad or missing MAC, unknown versions,
 // or sequence numbers not above the last one seen for that incarnation (replays).
+//
+// Both address families: without a bind address the endpoint opens one socket per family on the
+// same port (IPv4 on 0.0.0.0, IPv6-only on ::), and sends to each peer on the socket of its
+// address's family. Peers are addressed by the endpoint their Lease publishes (the node's
+// InternalIP, IPv4 or IPv6), so an IPv6-only cluster gets the quick failover path too.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { EventEmitter } from "node:events";
@@ -27,11 +32,41 @@ export interface HeartbeatPeer {
 export interface HeartbeatOptions {
   node: string;
   incarnation: string;
-  /** Address to bind; default `0.0.0.0` (or `::` when `family` is 6). */
+  /** Address to bind (that family only); default both families, `0.0.0.0` and `::`, on one port. */
   bindAddress?: string;
   port: number;
   intervalMs: number;
   key?: Buffer | undefined;
+}
+
+/** What the controller needs from the heartbeat endpoint (the UDP one, or a fake in tests). */
+export interface HeartbeatTransport extends EventEmitter<HeartbeatEvents> {
+  /** Datagrams sent so far. */
+  readonly sent: number;
+  start(): Promise<void>;
+  /** Stops sending; with `sendLeaving`, first tells every peer this node leaves (no claims). */
+  stop(sendLeaving: boolean): Promise<void>;
+  setPeers(peers: HeartbeatPeer[]): void;
+  /** The addresses this node answers for; sent at once when they changed. */
+  setClaims(claims: string[]): void;
+}
+
+/** Parses a heartbeat endpoint as published on a Lease: `host:port` or `[v6]:port`. */
+export function parseEndpoint(value: string | undefined): { host: string; port: number } | undefined {
+  if (!value) return undefined;
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:]+):(\d+)$/.exec(value);
+  if (!m) return undefined;
+  return { host: m[1] as string, port: Number(m[2]) };
+}
+
+export function formatEndpoint(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) as the IPv4 address it maps; others unchanged. */
+function unmapped(host: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  return m ? (m[1] as string) : host;
 }
 
 /** Encodes a message; exported for tests. */
@@ -72,7 +107,7 @@ export interface HeartbeatEvents {
 }
 
 /** Sends our heartbeats to the current peer list and emits the authenticated ones we receive. */
-export class Heartbeat extends EventEmitter<HeartbeatEvents> {
+export class Heartbeat extends EventEmitter<HeartbeatEvents> implements HeartbeatTransport {
   private socket4: Socket | undefined;
   private socket6: Socket | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -90,21 +125,53 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> {
 
   async start(): Promise<void> {
     const bind = this.opts.bindAddress;
-    const family = bind !== undefined && isIP(bind) === 6 ? 6 : 4;
-    const sock = createSocket({ type: family === 6 ? "udp6" : "udp4", reuseAddr: true });
-    sock.on("message", (buf, rinfo) => this.onMessage(buf, rinfo));
-    sock.on("error", () => {});
-    await new Promise<void>((resolve, reject) => {
-      sock.once("error", reject);
-      sock.bind(this.opts.port, bind ?? (family === 6 ? "::" : "0.0.0.0"), () => {
-        sock.off("error", reject);
-        resolve();
-      });
-    });
-    if (family === 6) this.socket6 = sock;
-    else this.socket4 = sock;
+    const families: (4 | 6)[] = bind !== undefined ? [isIP(bind) === 6 ? 6 : 4] : [4, 6];
+    // Port 0 (tests): the second family takes the port the first one got, as in production.
+    let port = this.opts.port;
+    let firstError: unknown;
+    for (const family of families) {
+      try {
+        const sock = await this.open(family, bind ?? (family === 6 ? "::" : "0.0.0.0"), port);
+        if (port === 0) port = sock.address().port;
+        if (family === 6) this.socket6 = sock;
+        else this.socket4 = sock;
+      } catch (err) {
+        // A host without this family (IPv6 disabled, say) keeps the other one.
+        firstError ??= err;
+      }
+    }
+    if (this.socket4 === undefined && this.socket6 === undefined) throw firstError;
     this.timer = setInterval(() => this.send(false), this.opts.intervalMs);
     this.timer.unref();
+  }
+
+  private async open(family: 4 | 6, address: string, port: number): Promise<Socket> {
+    // IPv6-only, so an IPv4 socket can hold the same port whatever net.ipv6.bindv6only says.
+    const sock = createSocket({ type: family === 6 ? "udp6" : "udp4", reuseAddr: true, ...(family === 6 ? { ipv6Only: true } : {}) });
+    sock.on("message", (buf, rinfo) => this.onMessage(buf, rinfo));
+    sock.on("error", () => {});
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once("error", reject);
+        sock.bind(port, address, () => {
+          sock.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      try {
+        sock.close();
+      } catch {
+        // never bound
+      }
+      throw err;
+    }
+    return sock;
+  }
+
+  /** The local port of this endpoint's socket of `family`, once started (undefined without one). */
+  localPort(family: 4 | 6): number | undefined {
+    return (family === 6 ? this.socket6 : this.socket4)?.address().port;
   }
 
   setPeers(peers: HeartbeatPeer[]): void {
@@ -122,9 +189,10 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> {
   send(leaving: boolean): void {
     const buf = encodeHeartbeat({ node: this.opts.node, incarnation: this.opts.incarnation, seq: ++this.seq, claims: this.claims, leaving }, this.opts.key);
     for (const p of this.peers) {
-      const sock = isIP(p.host) === 6 ? this.socket6 : this.socket4;
+      const host = unmapped(p.host);
+      const sock = isIP(host) === 6 ? this.socket6 : this.socket4;
       if (sock === undefined) continue;
-      sock.send(buf, p.port, p.host, () => {});
+      sock.send(buf, p.port, host, () => {});
       this.sent++;
     }
   }

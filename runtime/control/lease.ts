@@ -7,6 +7,10 @@ import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { NODE_SUBNETS_ANNOTATION, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_PREFIX } from "../../provider/core/model/contract.ts";
 import type { PublishedSubnet } from "../../provider/core/model/contract.ts";
+import { realClock, wallNow, withTimeout, type Clock } from "./clock.ts";
+import { kubeApi, type LeaseApi } from "./kube-api.ts";
+
+export { withTimeout } from "./clock.ts";
 
 /** Lease annotations written by the speaker (besides {@link NODE_SUBNETS_ANNOTATION}). */
 export const LEASE_ANNOTATIONS = {
@@ -16,7 +20,10 @@ export const LEASE_ANNOTATIONS = {
 } as const;
 
 export interface LeaseKeeperOptions {
-  kubeConfig: k8s.KubeConfig;
+  /** The API the Lease is written through; or a kubeconfig to build it from. */
+  api?: LeaseApi;
+  kubeConfig?: k8s.KubeConfig;
+  clock?: Clock;
   namespace: string;
   node: string;
   holder: string;
@@ -37,23 +44,16 @@ function isStatus(err: unknown, code: number): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
 }
 
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
 export class LeaseKeeper {
-  private readonly api: k8s.CoordinationV1Api;
+  private readonly api: LeaseApi;
+  private readonly clock: Clock;
   private readonly opts: LeaseKeeperOptions;
   private current: k8s.V1Lease | undefined;
   private subnets: PublishedSubnet[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private inflight: Promise<void> | undefined;
   private stopped = false;
-  /** performance.now() of the last successful write; -Infinity before the first. */
+  /** clock.now() of the last successful write; -Infinity before the first. */
   lastOkAt = -Infinity;
   /** When the last successful renewal was sent: the renewTime peers saw is no earlier than this. */
   lastOkSentAt = -Infinity;
@@ -61,7 +61,10 @@ export class LeaseKeeper {
 
   constructor(opts: LeaseKeeperOptions) {
     this.opts = opts;
-    this.api = opts.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    this.clock = opts.clock ?? realClock;
+    if (opts.api !== undefined) this.api = opts.api;
+    else if (opts.kubeConfig !== undefined) this.api = kubeApi(opts.kubeConfig);
+    else throw new Error("LeaseKeeper needs an api or a kubeConfig");
   }
 
   get name(): string {
@@ -89,7 +92,7 @@ export class LeaseKeeper {
     const loop = (): void => {
       if (this.stopped) return;
       void this.renewNow().finally(() => {
-        if (!this.stopped) this.timer = setTimeout(loop, this.opts.renewIntervalMs);
+        if (!this.stopped) this.timer = this.clock.setTimeout(loop, this.opts.renewIntervalMs);
       });
     };
     loop();
@@ -138,7 +141,7 @@ export class LeaseKeeper {
   private async renewOnce(): Promise<void> {
     // After release() nothing may write the lease again: peers would wait for it to expire.
     if (this.stopped) return;
-    const started = performance.now();
+    const started = this.clock.now();
     const timeout = Math.max(this.opts.renewIntervalMs * 2, 1000);
     const ns = this.opts.namespace;
     try {
@@ -146,19 +149,19 @@ export class LeaseKeeper {
         // First write of this incarnation: take over whatever a previous process left behind.
         let existing: k8s.V1Lease | undefined;
         try {
-          existing = await withTimeout(this.api.readNamespacedLease({ name: this.name, namespace: ns }), timeout, "lease read");
+          existing = await withTimeout(this.api.readLease(ns, this.name), timeout, "lease read", this.clock);
         } catch (err) {
           if (!isStatus(err, 404)) throw err;
         }
         this.current = existing;
-        const body = this.body(new k8s.V1MicroTime());
+        const body = this.body(new k8s.V1MicroTime(wallNow(this.clock)));
         this.current = existing
-          ? await withTimeout(this.api.replaceNamespacedLease({ name: this.name, namespace: ns, body }), timeout, "lease replace")
-          : await withTimeout(this.api.createNamespacedLease({ namespace: ns, body }), timeout, "lease create");
+          ? await withTimeout(this.api.replaceLease(ns, this.name, body), timeout, "lease replace", this.clock)
+          : await withTimeout(this.api.createLease(ns, body), timeout, "lease create", this.clock);
       } else {
-        const body = this.body(new k8s.V1MicroTime());
+        const body = this.body(new k8s.V1MicroTime(wallNow(this.clock)));
         try {
-          this.current = await withTimeout(this.api.replaceNamespacedLease({ name: this.name, namespace: ns, body }), timeout, "lease renew");
+          this.current = await withTimeout(this.api.replaceLease(ns, this.name, body), timeout, "lease renew", this.clock);
         } catch (err) {
           if (isStatus(err, 409) || isStatus(err, 404)) {
             // Someone else wrote it (or it was deleted): re-read and rewrite as ours.
@@ -169,7 +172,7 @@ export class LeaseKeeper {
           throw err;
         }
       }
-      const now = performance.now();
+      const now = this.clock.now();
       this.lastOkAt = now;
       this.lastOkSentAt = started;
       this.lastError = undefined;
@@ -178,7 +181,7 @@ export class LeaseKeeper {
       const message = err instanceof Error ? err.message : String(err);
       if (this.lastError === undefined) this.opts.logger.warn({ err: message }, "lease renewal failed");
       this.lastError = message;
-      this.opts.onRenew?.((performance.now() - started) / 1000, false);
+      this.opts.onRenew?.((this.clock.now() - started) / 1000, false);
     }
   }
 
@@ -190,23 +193,23 @@ export class LeaseKeeper {
    */
   async release(timeoutMs = 1000): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    const deadline = performance.now() + timeoutMs;
-    const remaining = (): number => Math.max(deadline - performance.now(), 100);
-    if (this.inflight) await Promise.race([this.inflight, new Promise((r) => setTimeout(r, remaining()))]);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    const deadline = this.clock.now() + timeoutMs;
+    const remaining = (): number => Math.max(deadline - this.clock.now(), 100);
+    if (this.inflight) {
+      let waited: unknown;
+      await Promise.race([this.inflight, new Promise((r) => (waited = this.clock.setTimeout(() => r(undefined), remaining())))]);
+      this.clock.clearTimeout(waited);
+    }
     try {
       const ns = this.opts.namespace;
       let resourceVersion = this.current?.metadata?.resourceVersion;
       if (this.current === undefined) {
-        const existing = await withTimeout(this.api.readNamespacedLease({ name: this.name, namespace: ns }), remaining(), "lease read");
+        const existing = await withTimeout(this.api.readLease(ns, this.name), remaining(), "lease read", this.clock);
         if (!this.mayDelete(existing)) return;
         resourceVersion = existing.metadata?.resourceVersion;
       }
-      await withTimeout(
-        this.api.deleteNamespacedLease({ name: this.name, namespace: ns, body: { preconditions: { resourceVersion } } }),
-        remaining(),
-        "lease delete",
-      );
+      await withTimeout(this.api.deleteLease(ns, this.name, resourceVersion), remaining(), "lease delete", this.clock);
       this.opts.logger.info({ lease: this.name }, "lease deleted");
     } catch (err) {
       if (!isStatus(err, 404)) {
@@ -222,11 +225,11 @@ export class LeaseKeeper {
     if (lease.spec?.holderIdentity === this.opts.holder) return true;
     const renewed = lease.spec?.renewTime ?? lease.spec?.acquireTime;
     const seconds = lease.spec?.leaseDurationSeconds ?? this.opts.durationSeconds;
-    return renewed !== undefined && new Date(renewed).getTime() + seconds * 1000 < Date.now();
+    return renewed !== undefined && new Date(renewed).getTime() + seconds * 1000 < wallNow(this.clock);
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
   }
 }

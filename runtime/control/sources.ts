@@ -26,7 +26,27 @@ export type SourceKind = "service" | "endpointslice" | "node" | "namespace" | "p
 
 type Cache<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.ObjectCache<T>;
 
-export class Sources {
+/** The informers' caches as the controller reads them: what `Sources` is, and what a fake provides. */
+export interface ClusterSource {
+  readonly services: k8s.ObjectCache<k8s.V1Service>;
+  readonly endpointSlices: k8s.ObjectCache<k8s.V1EndpointSlice>;
+  readonly nodes: k8s.ObjectCache<k8s.V1Node>;
+  readonly namespaces: k8s.ObjectCache<k8s.V1Namespace>;
+  readonly pools: k8s.ObjectCache<CustomObject>;
+  readonly advertisements: k8s.ObjectCache<CustomObject>;
+  readonly leases: k8s.ObjectCache<k8s.V1Lease>;
+  /** The last watch error, for the log line that announces fail-static. */
+  readonly lastError: string | undefined;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Every informer has listed successfully at least once. */
+  isSynced(): boolean;
+}
+
+/** Builds the informers for a controller (its namespace, logger and change callback). */
+export type SourceFactory = (options: Omit<SourcesOptions, "kubeConfig" | "restartDelayMs">) => ClusterSource;
+
+export class Sources implements ClusterSource {
   readonly services: Cache<k8s.V1Service>;
   readonly endpointSlices: Cache<k8s.V1EndpointSlice>;
   readonly nodes: Cache<k8s.V1Node>;

@@ -2,17 +2,9 @@
 // workqueue is used by controllers: a key is queued at most once, processed by one worker at a
 // time, and a failed key is retried after a growing delay while other keys keep flowing. The
 // handler reads the current desired state itself, so a retry always writes what is wanted now.
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import { realClock, type Clock } from "./clock.ts";
 
-export const realClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export { realClock, type Clock } from "./clock.ts";
 
 /** What a handler tells the queue about one key. */
 export type Outcome = "done" | "retry";

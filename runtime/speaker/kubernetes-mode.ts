@@ -20,7 +20,12 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { DEFAULT_NAMESPACE } from "../../provider/core/model/contract.ts";
 import { reuseConnections } from "../control/connection-reuse.ts";
+import { workerPlanner } from "../allocator/planner.ts";
+import { realClock } from "../control/clock.ts";
 import { Controller, type ControllerTiming } from "../control/controller.ts";
+import { Heartbeat } from "../control/heartbeat.ts";
+import { kubeApi } from "../control/kube-api.ts";
+import { Sources } from "../control/sources.ts";
 import { DataPlane } from "../dataplane/index.ts";
 import type { RouteHandler } from "./http-server.ts";
 
@@ -76,7 +81,12 @@ export async function runKubernetes(opts: KubernetesModeOptions): Promise<Runnin
     node,
     namespace,
     holder: env.POD_NAME || node,
-    kubeConfig,
+    // The real API client, informers, heartbeat endpoint and clock (the fast tests pass fakes).
+    api: kubeApi(kubeConfig),
+    sources: (o) => new Sources({ ...o, kubeConfig }),
+    heartbeat: (o) => new Heartbeat(o),
+    clock: realClock,
+    planner: workerPlanner(),
     logger: opts.logger,
     registry: opts.registry,
     dataPlane,

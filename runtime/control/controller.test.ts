@@ -1,0 +1,216 @@
+// The controller against fakes (testing.ts): an in-memory API server, an in-memory heartbeat
+// network, a recording data plane and a fake clock. No root, no lab, no real time: what the
+// real-apiserver tests (test/control/) prove slowly, the main paths proved in a second.
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import type * as k8s from "@kubernetes/client-node";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { ANNOTATIONS, API_GROUP_VERSION, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
+import { inProcessPlanner } from "../allocator/planner.ts";
+import { elect } from "../election/rank.ts";
+import { Controller } from "./controller.ts";
+import type { ControlApi } from "./kube-api.ts";
+import { FakeApiServer, FakeDataPlane, FakeHeartbeatNetwork, TestClock } from "./testing.ts";
+
+const NAMESPACE = "l2lb-system";
+
+interface Speaker {
+  controller: Controller;
+  dataPlane: FakeDataPlane;
+}
+
+/** A cluster of `nodes` on 192.0.2.0/24 with one pool and one advertisement, and its speakers. */
+class Cluster {
+  readonly clock = new TestClock();
+  readonly api = new FakeApiServer(this.clock);
+  readonly net = new FakeHeartbeatNetwork(this.clock);
+  readonly speakers = new Map<string, Speaker>();
+  readonly nodes: string[];
+
+  constructor(nodes: string[]) {
+    this.nodes = nodes;
+    this.api.put("namespace", { metadata: { name: "default" } });
+    this.api.put("pool", { apiVersion: API_GROUP_VERSION, kind: KINDS.addressPool.kind, metadata: { name: "lan", creationTimestamp: new Date("2026-01-01T00:00:00Z") }, spec: { addresses: ["192.0.2.100-192.0.2.199"] } });
+    this.api.put("advertisement", { apiVersion: API_GROUP_VERSION, kind: KINDS.l2Advertisement.kind, metadata: { name: "all" }, spec: {} });
+    nodes.forEach((name, i) => this.api.put("node", { metadata: { name }, status: { addresses: [{ type: "InternalIP", address: this.addressOf(i) }] } }));
+  }
+
+  private addressOf(i: number): string {
+    return `192.0.2.${11 + i}`;
+  }
+
+  async start(): Promise<void> {
+    for (const [i, node] of this.nodes.entries()) {
+      const dataPlane = new FakeDataPlane(this.clock, this.addressOf(i));
+      const controller = new Controller({
+        node,
+        namespace: NAMESPACE,
+        api: this.api.client(node),
+        sources: this.api.sources(),
+        clock: this.clock,
+        heartbeat: (o) => this.net.endpoint(o),
+        planner: inProcessPlanner,
+        logger: pino({ level: "silent" }),
+        registry: new Registry(),
+        dataPlane,
+        heartbeatPort: 7473,
+      });
+      await controller.start();
+      this.speakers.set(node, { controller, dataPlane });
+    }
+  }
+
+  service(name: string, ip: string): void {
+    this.api.put("service", {
+      metadata: { name, namespace: "default", annotations: { [ANNOTATIONS.assignedIps]: ip } },
+      spec: { type: "LoadBalancer", loadBalancerClass: LOAD_BALANCER_CLASS, ports: [{ port: 80, protocol: "TCP" }] },
+    });
+  }
+
+  svc(name: string): k8s.V1Service | undefined {
+    return this.api.get<k8s.V1Service>("service", "default", name);
+  }
+
+  /** The nodes whose data plane answers for `ip`. */
+  announcers(ip: string): string[] {
+    return [...this.speakers].filter(([, s]) => s.dataPlane.ips().includes(ip)).map(([n]) => n);
+  }
+
+  /** Times at which `node`'s data plane was told to answer for `ip` after `since`. */
+  gained(node: string, ip: string, since = -Infinity): number[] {
+    return (this.speakers.get(node)?.dataPlane.history ?? []).filter((h) => h.at > since && h.ips.includes(ip)).map((h) => h.at);
+  }
+
+  async stop(): Promise<void> {
+    this.api.down = false;
+    this.api.blocked.clear();
+    const stopped = Promise.all([...this.speakers.values()].map((s) => s.controller.stop()));
+    await this.clock.advance(2000);
+    await stopped;
+  }
+}
+
+/** An address of the pool whose winner among `among` is `node`. */
+function ipWonBy(node: string, among: string[], exclude: string[] = []): string {
+  for (let i = 100; i < 200; i++) {
+    const ip = `192.0.2.${i}`;
+    if (!exclude.includes(ip) && elect(among, ip) === node) return ip;
+  }
+  throw new Error(`no address won by ${node}`);
+}
+
+/** Gaps between successive times. */
+const gaps = (times: number[]): number[] => times.slice(1).map((t, i) => t - (times[i] as number));
+
+let cluster: Cluster | undefined;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+describe("controller with a fake API server, heartbeat network and clock", () => {
+  it("announces a Service's assigned address and writes its status, announced-by, events, pool usage and node subnets", async () => {
+    const c = (cluster = new Cluster(["node-a"]));
+    c.service("web", "192.0.2.150");
+    await c.start();
+    await c.clock.advance(3000);
+    const { dataPlane } = c.speakers.get("node-a") as Speaker;
+    assert.deepEqual(dataPlane.owned, [{ ip: "192.0.2.150", interfaces: ["eth0"] }]);
+    const svc = c.svc("web");
+    assert.deepEqual(svc?.status?.loadBalancer?.ingress, [{ ip: "192.0.2.150" }]);
+    assert.equal(svc?.metadata?.annotations?.[ANNOTATIONS.announcedBy], "192.0.2.150=node-a/eth0");
+    const reasons = c.api.events.filter((e) => e.involvedObject.name === "web").map((e) => e.reason);
+    assert.ok(reasons.includes("Announcing") && reasons.includes("AddressAssigned"), reasons.join());
+    const pool = c.api.get<{ status?: Record<string, unknown> } & k8s.KubernetesObject>("pool", undefined, "lan");
+    assert.equal(pool?.status?.assigned, 1);
+    assert.equal(pool?.status?.announced, 1);
+    const node = c.api.get<k8s.V1Node>("node", undefined, "node-a");
+    assert.equal(node?.metadata?.annotations?.[NODE_SUBNETS_ANNOTATION], JSON.stringify([{ interface: "eth0", cidr: "192.0.2.0/24", address: "192.0.2.11" }]));
+  });
+
+  it("a peer that loses one signal keeps its address; one that loses both is taken over by the next node, before its Lease expires", async () => {
+    const nodes = ["node-a", "node-b", "node-c"];
+    const ip = ipWonBy("node-b", nodes);
+    const next = elect(["node-a", "node-c"], ip) as string;
+    const c = (cluster = new Cluster(nodes));
+    c.service("web", ip);
+    await c.start();
+    await c.clock.advance(3000);
+    assert.deepEqual(c.announcers(ip), ["node-b"]);
+
+    // Heartbeats lost (UDP dropped both ways), renewals go on: nobody moves.
+    let since = c.clock.now();
+    c.net.isolate("node-b");
+    await c.clock.advance(8000);
+    assert.deepEqual(c.announcers(ip), ["node-b"], "heartbeats lost alone");
+    assert.deepEqual(c.gained(next, ip, since), [], "no takeover on lost heartbeats alone");
+    c.net.dropped.clear();
+    await c.clock.advance(1000);
+
+    // API lost (renewals fail, its Lease expires), heartbeats go on: fail-static, nobody moves.
+    since = c.clock.now();
+    c.api.blocked.add("node-b");
+    await c.clock.advance(10_000);
+    assert.deepEqual(c.announcers(ip), ["node-b"], "API lost alone");
+    assert.deepEqual(c.gained(next, ip, since), [], "no takeover on lost renewals alone");
+    c.api.blocked.delete("node-b");
+    await c.clock.advance(3000);
+    assert.deepEqual(c.announcers(ip), ["node-b"]);
+
+    // Both lost (a crash, or a partition from the API and the peers): the next node takes over on
+    // the quick path, and node-b, isolated, stops answering.
+    since = c.clock.now();
+    c.net.isolate("node-b");
+    c.api.blocked.add("node-b");
+    while (!c.announcers(ip).includes(next) && c.clock.now() - since < 10_000) await c.clock.advance(100);
+    const took = c.clock.now() - since;
+    assert.ok(took >= 700 && took < 5000, `taken over after ${took} ms (quick path, before the 5 s Lease expiry)`);
+    await c.clock.advance(3000);
+    assert.deepEqual(c.announcers(ip), [next], "only the next node answers; the isolated one released");
+  });
+
+  it("a write the API server keeps refusing (403) is retried with exponential backoff, and the address stays announced", async () => {
+    const c = (cluster = new Cluster(["node-a"]));
+    const refused: (keyof ControlApi)[] = ["patchServiceIngress", "patchServiceAnnotations", "patchNodeAnnotations"];
+    c.api.refuse = (method) => (refused.includes(method) ? 403 : undefined);
+    c.service("web", "192.0.2.150");
+    await c.start();
+    await c.clock.advance(120_000);
+    assert.deepEqual(c.speakers.get("node-a")?.dataPlane.ips(), ["192.0.2.150"]);
+    for (const [method, target] of [
+      ["patchServiceIngress", "default/web"],
+      ["patchServiceAnnotations", "default/web"],
+      ["patchNodeAnnotations", "node-a"],
+    ] as const) {
+      const times = c.api.callsOf(method, target).map((x) => x.at);
+      // 100 ms doubling per failure up to the 30 s cap: 12 attempts in two minutes, not ~1200.
+      assert.deepEqual(gaps(times), [100, 200, 400, 800, 1600, 3200, 6400, 12_800, 25_600, 30_000, 30_000].slice(0, times.length - 1), `${method}: ${gaps(times).slice(0, 20).join(", ")}`);
+      assert.ok(times.length >= 10 && times.length <= 12, `${method}: ${times.length} attempts`);
+    }
+  });
+
+  it("an API outage keeps every data plane answering (fail-static), with no hand-over during or after it", async () => {
+    const nodes = ["node-a", "node-b", "node-c"];
+    const ips: string[] = [];
+    for (const n of nodes) ips.push(ipWonBy(n, nodes, ips));
+    const c = (cluster = new Cluster(nodes));
+    ips.forEach((ip, i) => c.service(`web-${i}`, ip));
+    await c.start();
+    await c.clock.advance(3000);
+    const owners = (): string[][] => ips.map((ip) => c.announcers(ip));
+    assert.deepEqual(owners(), nodes.map((n) => [n]));
+    const since = c.clock.now();
+    c.api.down = true;
+    await c.clock.advance(60_000);
+    assert.deepEqual(owners(), nodes.map((n) => [n]), "during the outage");
+    for (const n of nodes) assert.deepEqual(c.speakers.get(n)?.dataPlane.history.filter((h) => h.at > since), [], `${n}: data plane untouched during the outage`);
+    // Renewals keep trying, about once a second per node, not in a tight loop.
+    const renewals = c.api.calls.filter((x) => x.at > since && x.method === "replaceLease").length;
+    assert.ok(renewals <= 3 * 61, `${renewals} lease writes in 60 s`);
+    c.api.down = false;
+    await c.clock.advance(10_000);
+    assert.deepEqual(owners(), nodes.map((n) => [n]), "after the outage");
+    for (const n of nodes) assert.deepEqual(c.speakers.get(n)?.dataPlane.history.filter((h) => h.at > since), [], `${n}: data plane untouched after the outage`);
+  });
+});

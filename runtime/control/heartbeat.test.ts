@@ -1,0 +1,64 @@
+// Heartbeats over both address families on loopback (no root): an IPv6-only cluster keeps the
+// quick failover path, and the default endpoint serves IPv4 and IPv6 peers on one port.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Heartbeat, type HeartbeatMessage, type HeartbeatOptions } from "./heartbeat.ts";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function endpoint(node: string, bindAddress?: string): { hb: Heartbeat; got: HeartbeatMessage[]; from: string[] } {
+  const o: HeartbeatOptions = { node, incarnation: `i-${node}`, port: 0, intervalMs: 20, key: Buffer.from("k") };
+  const hb = new Heartbeat(bindAddress === undefined ? o : { ...o, bindAddress });
+  const got: HeartbeatMessage[] = [];
+  const from: string[] = [];
+  hb.on("message", (m, rinfo) => {
+    got.push(m);
+    from.push(rinfo.address);
+  });
+  return { hb, got, from };
+}
+
+describe("heartbeats over IPv6", () => {
+  it("two endpoints on ::1 exchange beats both ways", async () => {
+    const a = endpoint("a", "::1");
+    const b = endpoint("b", "::1");
+    await a.hb.start();
+    await b.hb.start();
+    assert.equal(a.hb.localPort(4), undefined, "bound to ::1: IPv6 only");
+    a.hb.setPeers([{ node: "b", host: "::1", port: b.hb.localPort(6) as number }]);
+    b.hb.setPeers([{ node: "a", host: "::1", port: a.hb.localPort(6) as number }]);
+    a.hb.setClaims(["2001:db8::10"]);
+    await sleep(150);
+    await a.hb.stop(false);
+    await b.hb.stop(false);
+    assert.ok(b.got.length >= 3, `b heard ${b.got.length}`);
+    assert.ok(a.got.length >= 3, `a heard ${a.got.length}`);
+    assert.deepEqual(b.got[0]?.claims, ["2001:db8::10"]);
+    assert.ok(b.got.every((m) => m.node === "a") && b.from.every((x) => x === "::1"));
+  });
+
+  it("the default endpoint listens on both families on one port and sends to each peer on its family", async () => {
+    const dual = endpoint("dual");
+    const v4 = endpoint("v4", "127.0.0.1");
+    const v6 = endpoint("v6", "::1");
+    await dual.hb.start();
+    await v4.hb.start();
+    await v6.hb.start();
+    const port = dual.hb.localPort(4) as number;
+    assert.equal(dual.hb.localPort(6), port, "one port for both families");
+    dual.hb.setPeers([
+      { node: "v4", host: "127.0.0.1", port: v4.hb.localPort(4) as number },
+      // A peer published as an IPv4-mapped address is reached over IPv4.
+      { node: "v4m", host: "::ffff:127.0.0.1", port: v4.hb.localPort(4) as number },
+      { node: "v6", host: "::1", port: v6.hb.localPort(6) as number },
+    ]);
+    v4.hb.setPeers([{ node: "dual", host: "127.0.0.1", port }]);
+    v6.hb.setPeers([{ node: "dual", host: "::1", port }]);
+    await sleep(150);
+    for (const e of [dual, v4, v6]) await e.hb.stop(false);
+    assert.ok(dual.got.some((m) => m.node === "v4") && dual.got.some((m) => m.node === "v6"), `dual heard ${[...new Set(dual.got.map((m) => m.node))].join()}`);
+    assert.ok(dual.from.includes("127.0.0.1") && dual.from.includes("::1"));
+    assert.ok(v4.got.filter((m) => m.node === "dual").length >= 3, "v4 hears dual");
+    assert.ok(v6.got.filter((m) => m.node === "dual").length >= 3, "v6 hears dual");
+  });
+});

@@ -1,0 +1,341 @@
+// Fakes for the controller's fast tests: an in-memory API server (the writes of kube-api.ts, the
+// informers of sources.ts, one client per speaker that can be cut off), a heartbeat network
+// whose links can be dropped, a data plane that records what it was told, and a fake clock with
+// a wall clock. No root, no sockets, no real time.
+import { EventEmitter } from "node:events";
+import type * as k8s from "@kubernetes/client-node";
+import { FakeClock } from "../allocator/testing.ts";
+import type { DataPlaneEvents, EligibleInterface, OwnedAddress } from "../dataplane/types.ts";
+import type { DataPlaneLike } from "./announcer.ts";
+import type { Clock } from "./clock.ts";
+import type { HeartbeatEvents, HeartbeatMessage, HeartbeatOptions, HeartbeatPeer, HeartbeatTransport } from "./heartbeat.ts";
+import type { ControlApi } from "./kube-api.ts";
+import type { ClusterSource, CustomObject, SourceFactory, SourceKind, SourcesOptions } from "./sources.ts";
+
+/** A fake clock that also tells wall-clock time (Lease renew times), moving with it. */
+export class TestClock extends FakeClock implements Clock {
+  static readonly EPOCH = Date.parse("2026-01-01T00:00:00Z");
+  wallNow(): number {
+    return TestClock.EPOCH + this.now();
+  }
+}
+
+/** An error as the client raises it: `code` is the HTTP status. */
+export function httpError(code: number, message = `HTTP ${code}`): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+export interface ApiCall {
+  at: number;
+  client: string;
+  method: keyof ControlApi;
+  /** `namespace/name` or `name` of the object written. */
+  target: string;
+  ok: boolean;
+}
+
+type Store = Map<string, k8s.KubernetesObject>;
+
+const key = (namespace: string | undefined, name: string): string => (namespace ? `${namespace}/${name}` : name);
+const keyOfObject = (o: k8s.KubernetesObject): string => key(o.metadata?.namespace, o.metadata?.name ?? "");
+
+class StoreCache<T extends k8s.KubernetesObject> implements k8s.ObjectCache<T> {
+  private readonly store: Store;
+  constructor(store: Store) {
+    this.store = store;
+  }
+  get(name: string, namespace?: string): T | undefined {
+    return this.store.get(key(namespace, name)) as T | undefined;
+  }
+  list(namespace?: string): T[] {
+    return [...this.store.values()].filter((o) => namespace === undefined || o.metadata?.namespace === namespace) as T[];
+  }
+}
+
+/** An in-memory API server: objects by kind, resourceVersions, and watchers told of every change. */
+export class FakeApiServer {
+  readonly clock: Clock;
+  private readonly stores = new Map<SourceKind, Store>();
+  private readonly watchers = new Set<SourcesOptions["onChange"]>();
+  private rv = 1;
+  readonly calls: ApiCall[] = [];
+  readonly events: k8s.CoreV1Event[] = [];
+  /** The API server is unreachable for every client. */
+  down = false;
+  /** Clients (speakers) cut off from the API server. */
+  readonly blocked = new Set<string>();
+  /** Refuses matching writes with this HTTP status (a 403 from a missing RBAC rule, say). */
+  refuse: ((method: keyof ControlApi, target: string) => number | undefined) | undefined;
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+    for (const k of ["service", "endpointslice", "node", "namespace", "pool", "advertisement", "lease"] as SourceKind[]) this.stores.set(k, new Map());
+  }
+
+  private store(kind: SourceKind): Store {
+    return this.stores.get(kind) as Store;
+  }
+
+  /** Creates or replaces an object (as an admin would), telling the watchers. */
+  put<T extends k8s.KubernetesObject>(kind: SourceKind, obj: T): T {
+    const copy = structuredClone(obj);
+    copy.metadata = { ...copy.metadata, resourceVersion: String(this.rv++), uid: copy.metadata?.uid ?? `uid-${keyOfObject(obj)}` };
+    const existed = this.store(kind).has(keyOfObject(copy));
+    this.store(kind).set(keyOfObject(copy), copy);
+    this.notify(kind, existed ? "update" : "add", copy);
+    return structuredClone(copy);
+  }
+
+  remove(kind: SourceKind, namespace: string | undefined, name: string): void {
+    const obj = this.store(kind).get(key(namespace, name));
+    if (obj === undefined) return;
+    this.store(kind).delete(key(namespace, name));
+    this.notify(kind, "delete", obj);
+  }
+
+  get<T extends k8s.KubernetesObject>(kind: SourceKind, namespace: string | undefined, name: string): T | undefined {
+    return this.store(kind).get(key(namespace, name)) as T | undefined;
+  }
+
+  /** Calls of `method` (optionally on `target`). */
+  callsOf(method: keyof ControlApi, target?: string): ApiCall[] {
+    return this.calls.filter((c) => c.method === method && (target === undefined || c.target === target));
+  }
+
+  private notify(kind: SourceKind, verb: "add" | "update" | "delete", obj: k8s.KubernetesObject): void {
+    // Informers deliver after the write returned, not inside it.
+    for (const w of this.watchers) queueMicrotask(() => w(kind, verb, obj));
+  }
+
+  /** Informers of one speaker: caches over the server's objects. */
+  sources(): SourceFactory {
+    return (o) => {
+      let started = false;
+      const source: ClusterSource = {
+        services: new StoreCache<k8s.V1Service>(this.store("service")),
+        endpointSlices: new StoreCache<k8s.V1EndpointSlice>(this.store("endpointslice")),
+        nodes: new StoreCache<k8s.V1Node>(this.store("node")),
+        namespaces: new StoreCache<k8s.V1Namespace>(this.store("namespace")),
+        pools: new StoreCache<CustomObject>(this.store("pool")),
+        advertisements: new StoreCache<CustomObject>(this.store("advertisement")),
+        leases: new StoreCache<k8s.V1Lease>(this.store("lease")),
+        lastError: undefined,
+        start: async () => {
+          started = true;
+          this.watchers.add(o.onChange);
+          for (const [kind, store] of this.stores) for (const obj of store.values()) o.onChange(kind, "add", obj);
+        },
+        stop: async () => {
+          this.watchers.delete(o.onChange);
+        },
+        isSynced: () => started,
+      };
+      return source;
+    };
+  }
+
+  /** The API client of one speaker. */
+  client(name: string): ControlApi {
+    const call = async <T>(method: keyof ControlApi, target: string, fn: () => T): Promise<T> => {
+      await Promise.resolve();
+      const record: ApiCall = { at: this.clock.now(), client: name, method, target, ok: false };
+      this.calls.push(record);
+      if (this.down || this.blocked.has(name)) throw new Error("connect ECONNREFUSED");
+      const refused = this.refuse?.(method, target);
+      if (refused !== undefined) throw httpError(refused);
+      const out = fn();
+      record.ok = true;
+      return out;
+    };
+    const leaseOf = (namespace: string, leaseName: string): k8s.V1Lease => {
+      const l = this.get<k8s.V1Lease>("lease", namespace, leaseName);
+      if (l === undefined) throw httpError(404);
+      return l;
+    };
+    const writeLease = (namespace: string, body: k8s.V1Lease, create: boolean): k8s.V1Lease => {
+      const current = this.get<k8s.V1Lease>("lease", namespace, body.metadata?.name ?? "");
+      if (create && current !== undefined) throw httpError(409);
+      if (!create && current === undefined) throw httpError(404);
+      const rv = body.metadata?.resourceVersion;
+      if (!create && rv !== undefined && rv !== current?.metadata?.resourceVersion) throw httpError(409);
+      return this.put("lease", { ...body, metadata: { ...body.metadata, namespace } });
+    };
+    const service = (namespace: string, svcName: string, rv: string | undefined): k8s.V1Service => {
+      const s = this.get<k8s.V1Service>("service", namespace, svcName);
+      if (s === undefined) throw httpError(404);
+      if (rv !== undefined && rv !== s.metadata?.resourceVersion) throw httpError(409);
+      return structuredClone(s);
+    };
+    const mergeAnnotations = (current: Record<string, string> | undefined, patch: Record<string, string | null>): Record<string, string> => {
+      const next = { ...current };
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === null) delete next[k];
+        else next[k] = v;
+      }
+      return next;
+    };
+    return {
+      readLease: (namespace, leaseName) => call("readLease", key(namespace, leaseName), () => structuredClone(leaseOf(namespace, leaseName))),
+      createLease: (namespace, body) => call("createLease", key(namespace, body.metadata?.name ?? ""), () => writeLease(namespace, body, true)),
+      replaceLease: (namespace, leaseName, body) => call("replaceLease", key(namespace, leaseName), () => writeLease(namespace, body, false)),
+      deleteLease: (namespace, leaseName, rv) =>
+        call("deleteLease", key(namespace, leaseName), () => {
+          const l = leaseOf(namespace, leaseName);
+          if (rv !== undefined && rv !== l.metadata?.resourceVersion) throw httpError(409);
+          this.remove("lease", namespace, leaseName);
+        }),
+      createEvent: (namespace, body) =>
+        call("createEvent", key(namespace, body.metadata?.name ?? ""), () => {
+          this.events.push(structuredClone(body));
+        }),
+      patchEvent: (namespace, eventName, patch) =>
+        call("patchEvent", key(namespace, eventName), () => {
+          const e = this.events.find((x) => x.metadata?.name === eventName && x.metadata.namespace === namespace);
+          if (e === undefined) throw httpError(404);
+          e.count = patch.count;
+        }),
+      patchServiceAnnotations: (namespace, svcName, rv, annotations) =>
+        call("patchServiceAnnotations", key(namespace, svcName), () => {
+          const s = service(namespace, svcName, rv);
+          this.put("service", { ...s, metadata: { ...s.metadata, annotations: mergeAnnotations(s.metadata?.annotations, annotations) } });
+        }),
+      patchServiceIngress: (namespace, svcName, rv, ingress) =>
+        call("patchServiceIngress", key(namespace, svcName), () => {
+          const s = service(namespace, svcName, rv);
+          this.put("service", { ...s, status: { ...s.status, loadBalancer: { ingress: structuredClone(ingress) as k8s.V1LoadBalancerIngress[] } } });
+        }),
+      patchNodeAnnotations: (nodeName, annotations) =>
+        call("patchNodeAnnotations", nodeName, () => {
+          const n = this.get<k8s.V1Node>("node", undefined, nodeName);
+          if (n === undefined) throw httpError(404);
+          this.put("node", { ...n, metadata: { ...n.metadata, annotations: mergeAnnotations(n.metadata?.annotations, annotations) } });
+        }),
+      patchPoolStatus: (poolName, status) =>
+        call("patchPoolStatus", poolName, () => {
+          const p = this.get<CustomObject>("pool", undefined, poolName);
+          if (p === undefined) throw httpError(404);
+          this.put("pool", { ...p, status: { ...(p.status as object), ...status } });
+        }),
+    };
+  }
+}
+
+/** Heartbeat endpoints that reach each other in memory; links can be dropped one way or both. */
+export class FakeHeartbeatNetwork {
+  private readonly clock: Clock;
+  readonly endpoints = new Map<string, FakeHeartbeat>();
+  /** `from>to` links that drop every datagram. */
+  readonly dropped = new Set<string>();
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+  }
+
+  endpoint(o: HeartbeatOptions): FakeHeartbeat {
+    const e = new FakeHeartbeat(o, this.clock, this);
+    this.endpoints.set(o.node, e);
+    return e;
+  }
+
+  /** Drops every datagram from and to `node` (a crashed or partitioned node). */
+  isolate(node: string): void {
+    for (const other of this.endpoints.keys()) {
+      this.dropped.add(`${node}>${other}`);
+      this.dropped.add(`${other}>${node}`);
+    }
+  }
+
+  deliver(from: string, to: string, m: HeartbeatMessage): boolean {
+    if (this.dropped.has(`${from}>${to}`)) return false;
+    const e = this.endpoints.get(to);
+    if (e === undefined || !e.running) return false;
+    queueMicrotask(() => e.emit("message", m, { address: to, port: 7473 }));
+    return true;
+  }
+}
+
+export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements HeartbeatTransport {
+  sent = 0;
+  running = false;
+  peers: HeartbeatPeer[] = [];
+  claims: string[] = [];
+  private seq = 0;
+  private timer: unknown;
+  private readonly o: HeartbeatOptions;
+  private readonly clock: Clock;
+  private readonly net: FakeHeartbeatNetwork;
+
+  constructor(o: HeartbeatOptions, clock: Clock, net: FakeHeartbeatNetwork) {
+    super();
+    this.o = o;
+    this.clock = clock;
+    this.net = net;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    const loop = (): void => {
+      if (!this.running) return;
+      this.send(false);
+      this.timer = this.clock.setTimeout(loop, this.o.intervalMs);
+    };
+    this.timer = this.clock.setTimeout(loop, this.o.intervalMs);
+  }
+
+  async stop(sendLeaving: boolean): Promise<void> {
+    if (sendLeaving) {
+      this.claims = [];
+      this.send(true);
+    }
+    this.running = false;
+    this.clock.clearTimeout(this.timer);
+  }
+
+  setPeers(peers: HeartbeatPeer[]): void {
+    this.peers = peers.filter((p) => p.node !== this.o.node);
+  }
+
+  setClaims(claims: string[]): void {
+    const sorted = [...claims].sort();
+    const changed = sorted.join() !== this.claims.join();
+    this.claims = sorted;
+    if (changed) this.send(false);
+  }
+
+  private send(leaving: boolean): void {
+    const m: HeartbeatMessage = { node: this.o.node, incarnation: this.o.incarnation, seq: ++this.seq, claims: this.claims, leaving };
+    for (const p of this.peers) {
+      this.net.deliver(this.o.node, p.node, m);
+      this.sent++;
+    }
+  }
+}
+
+/** A data plane that records the owned sets it is given. */
+export class FakeDataPlane extends EventEmitter<DataPlaneEvents> implements DataPlaneLike {
+  owned: OwnedAddress[] = [];
+  /** Every owned set handed over, with the time. */
+  readonly history: { at: number; ips: string[] }[] = [];
+  private readonly clock: Clock;
+  private readonly eligible: EligibleInterface[];
+
+  constructor(clock: Clock, address: string, prefixLength = 24) {
+    super();
+    this.clock = clock;
+    this.eligible = [{ name: "eth0", ifindex: 2, mac: "02:00:00:00:00:01", up: true, addresses: [{ address, prefixLength }], subnets: [] }];
+  }
+
+  setOwned(addresses: OwnedAddress[]): void {
+    this.owned = addresses;
+    this.history.push({ at: this.clock.now(), ips: addresses.map((a) => a.ip).sort() });
+  }
+
+  interfaces(): EligibleInterface[] {
+    return this.eligible;
+  }
+
+  /** The addresses answered for now. */
+  ips(): string[] {
+    return this.owned.map((a) => a.ip).sort();
+  }
+}
