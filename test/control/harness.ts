@@ -215,7 +215,7 @@ export function speakerNodeFlags(): string[] {
 }
 
 /** Runs a speaker inside the node's namespace, as the speaker ServiceAccount. Logs: /tmp/l2lb-<id>-logs/<node>.log (kept). */
-export function startSpeaker(lab: Lab, node: string, extraEnv: Record<string, string> = {}, opts: { compiled?: boolean } = {}): SpeakerProcess {
+export function startSpeaker(lab: Lab, node: string, extraEnv: Record<string, string> = {}, opts: { compiled?: boolean; args?: string[] } = {}): SpeakerProcess {
   const logDir = `/tmp/l2lb-${lab.id}-logs`;
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, `${node}.log`);
@@ -223,7 +223,7 @@ export function startSpeaker(lab: Lab, node: string, extraEnv: Record<string, st
   // Compiled: exactly as the image and the demo run the bin (dist/, with its shebang's Node flags).
   // The sources run without them: Node strips types with WebAssembly, which --lite-mode turns off.
   const program = opts.compiled ? [...speakerNodeFlags(), join(root, "dist/runtime/speaker/main.js")] : [join(root, "runtime/speaker/main.ts")];
-  const child = spawn("ip", ["netns", "exec", lab.ns(node), process.execPath, ...program, "--metrics-host", "127.0.0.1"], {
+  const child = spawn("ip", ["netns", "exec", lab.ns(node), process.execPath, ...program, "--metrics-host", "127.0.0.1", ...(opts.args ?? [])], {
     env: {
       PATH: process.env.PATH ?? "",
       NODE_NAME: node,

@@ -3,7 +3,8 @@
 // lab's Pulumi engine, speakers in the node namespaces with the token of the ServiceAccount the
 // program created. For each: `pulumi preview --diff` with concrete addresses, `up` landing them,
 // ARP/NDP answered, a preview and a refresh right after `up` with no change at all, a one-Service
-// move, and `destroy` leaving nothing of l2lb. gitops-render is rendered twice (byte-identical
+// move, and `destroy` leaving nothing of l2lb; basic again with the speakers started only after
+// `up` (the preview stays empty when they publish their subnets). gitops-render is rendered twice (byte-identical
 // files) and applied with kubectl; in-cluster serves a Service made with kubectl.
 //
 // Needs root and the lab tools including pulumi-resource-kubernetes (test/lab/build-tools.sh);
@@ -75,9 +76,13 @@ describe("every example, deployed with the Kubernetes provider on the lab", { sk
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
+  /** The speakers as the installed DaemonSet runs them: its ServiceAccount's token and its container's args. */
   async function startSpeakers(): Promise<void> {
+    await stopSpeakers();
     await speakerCredentials(lab);
-    speakers = NODES.map((n) => startSpeaker(lab, n));
+    const ds = JSON.parse(await kubectl(lab, "-n", "l2lb-system", "get", "daemonset", "l2lb-speaker", "-o", "json")) as { spec: { template: { spec: { containers: { args?: string[] }[] } } } };
+    const args = ds.spec.template.spec.containers[0]?.args ?? [];
+    speakers = NODES.map((n) => startSpeaker(lab, n, {}, { args }));
   }
 
   async function stopSpeakers(): Promise<void> {
@@ -92,16 +97,22 @@ describe("every example, deployed with the Kubernetes provider on the lab", { sk
     return Object.fromEntries(list.items.map((s) => [s.metadata.name, { ingress: (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip), annotations: s.metadata.annotations ?? {} }]));
   }
 
-  /** Each address answered (ARP) by the node the election ranks first, and nobody else. */
+  /** Each address answered (ARP for IPv4, NDP for IPv6) by the node the election ranks first, and nobody else. */
   async function answeredByOwner(ips: string[]): Promise<void> {
-    for (const ip of ips.filter((a) => !a.includes(":"))) {
+    for (const ip of ips) {
       const owner = elect(NODES, ip)!;
-      const replies = await waitFor(`ARP answers for ${ip}`, async () => {
-        const r = await arping(lab, ip, 2);
-        return r.length >= 2 ? r : undefined;
+      const replies = await waitFor(`${ip.includes(":") ? "NDP" : "ARP"} answers for ${ip}`, async () => {
+        const r = ip.includes(":") ? await neighbourSolicitation(ip) : await arping(lab, ip, 2);
+        return r.length >= (ip.includes(":") ? 1 : 2) ? r : undefined;
       }, 20_000, 200);
       assert.deepEqual([...new Set(replies)], [macs.get(owner)], `${ip} answered by ${owner}`);
     }
+  }
+
+  /** The target link-layer addresses one neighbour solicitation from the client returns. */
+  async function neighbourSolicitation(ip: string): Promise<string[]> {
+    const out = await run("ip", ["netns", "exec", lab.clientNs, "ndisc6", "-1", "-r", "2", "-w", "500", ip, "eth0"]).catch(() => "");
+    return [...out.matchAll(/Target link-layer address: ([0-9A-Fa-f:]{17})/g)].map((m) => m[1]!.toLowerCase());
   }
 
   /** `up` with the speakers started as soon as the program has created their ServiceAccount. */
@@ -177,6 +188,27 @@ describe("every example, deployed with the Kubernetes provider on the lab", { sk
 
   test("basic (seed 000): nginx gets the previewed address; pinning it elsewhere moves it", async () => {
     await lifecycle("basic", { addresses: [POOL_V4] }, { config: { nginxIps: ["192.0.2.219"] }, moved: ["default/nginx"] });
+  });
+
+  test("basic with the speakers started only after up: the preview stays empty before and after they publish their subnets", async () => {
+    const stack = new Stack(join(root, "examples", "basic"), join(scratch, "basic-late"), env);
+    // waitSeconds=false: up does not wait for an EXTERNAL-IP, so it can finish with no speaker running.
+    await stack.init("late", { "kubernetes:kubeconfig": lab.adminPath, addresses: [POOL_V4], waitSeconds: "false" });
+    const planned = assignmentsIn(await stack.must("preview", "--diff"));
+    await stack.must("up", "--yes", "--skip-preview");
+    const before = await stack.pulumi("preview", "--diff", "--expect-no-changes");
+    assert.equal(before.code, 0, `the preview after up, no speaker yet, is not empty:\n${before.stdout}${before.stderr}`);
+    await startSpeakers();
+    const ip = planned["default/nginx"]!;
+    await waitFor("nginx's EXTERNAL-IP", async () => ((await services()).nginx?.ingress[0] === ip ? true : undefined), 30_000, 200);
+    await waitFor("every node's published subnets", async () => {
+      const nodes = JSON.parse(await kubectl(lab, "get", "nodes", "-o", "json")) as { items: { metadata: { annotations?: Record<string, string> } }[] };
+      return nodes.items.every((n) => n.metadata.annotations?.["l2lb.dev/subnets"]) ? true : undefined;
+    }, 30_000, 200);
+    const after = await stack.pulumi("preview", "--diff", "--expect-no-changes");
+    assert.equal(after.code, 0, `the preview after the speakers published their subnets is not empty:\n${after.stdout}${after.stderr}`);
+    progress(`basic, speakers after up: ${ip}; preview empty before and after the speakers published their subnets`);
+    await destroyLeavesNothing(stack);
   });
 
   test("shared-ip (seed 002): nginx and nginx-2 share one address and move together", async () => {

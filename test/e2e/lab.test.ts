@@ -1,10 +1,11 @@
 // End to end on the lab (test/lab/README.md): a real kube-apiserver with three kwok nodes
 // (192.0.2.11-13, 2001:db8:1::11-13), the node and client network namespaces on one bridge, the
-// Pulumi CLI with a local backend running test/e2e/program (every object written by l2lb's
-// server-side apply: the Kubernetes provider plugin cannot be built here), and one real
+// Pulumi CLI with a local backend running test/e2e/program (every object written by the
+// Kubernetes provider plugin, the components' default writer), and one real
 // `l2lb-speaker` (Kubernetes mode) per node namespace with the token of the Installation's
 // ServiceAccount. Covers: preview --diff with concrete addresses, up landing exactly them,
-// EXTERNAL-IP, ARP and NDP answered with the elected node's MAC, a one-service move, failover after
+// EXTERNAL-IP, a preview and a refresh right after up with no change, ARP and NDP answered with the
+// elected node's MAC, a one-service move, failover after
 // SIGKILL of the owner's speaker, and destroy leaving nothing of the stack behind.
 //
 // Needs root, the lab tools (test/lab/build-tools.sh), arping, ndisc6 and the build (dist/); skips
@@ -70,7 +71,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 
 async function unavailable(): Promise<string | false> {
   if (process.getuid?.() !== 0) return "needs root (network namespaces, raw sockets)";
-  const missing = (await must("bash", ["-c", `. "${root}scripts/env.sh" && . "${root}test/lab/tools.sh" && lab_tools_missing pulumi kubernetes etcd kwok`])).trim();
+  const missing = (await must("bash", ["-c", `. "${root}scripts/env.sh" && . "${root}test/lab/tools.sh" && lab_tools_missing pulumi pulumi-kubernetes kubernetes etcd kwok`])).trim();
   if (missing) return `lab tools not built (${missing.replace(/\n/g, ", ")}); run test/lab/build-tools.sh`;
   for (const tool of ["ip", "arping", "ndisc6", "ping"]) {
     if ((await run("bash", ["-c", `command -v ${tool}`])).code !== 0) return `${tool} is not installed`;
@@ -303,7 +304,7 @@ describe("l2lb end to end on the lab", { skip, timeout: 900_000 }, () => {
     const moves = [...new Set([...preview.stdout.matchAll(/^\s+~ (default\/[a-z0-9-]+)\s*: "([^"]+)" => "([^"]+)"/gm)].map((m) => `${m[1]} ${m[2]} => ${m[3]}`))];
     progress(`preview after pinning api to ${target}: ${moves.join("; ")}`);
     assert.deepEqual(moves, [`default/api ${before} => ${target}`]);
-    const steps = [...preview.stdout.matchAll(/^\s*(~|\+-) ((?:pulumi-nodejs:dynamic|kubernetes:)\S+): \((update|replace)\)\s*\n\s*\[id=[^\]]*\]\s*\n\s*\[urn=[^\]]*::([^\]]+)\]/gm)].map((m) => `${m[3]} ${m[2]} ${m[4]}`).sort();
+    const steps = [...preview.stdout.matchAll(/^\s*(~|\+-) ?((?:pulumi-nodejs:dynamic|kubernetes:)\S+): \((update|replace)\)\s*\n\s*\[id=[^\]]*\]\s*\n\s*\[urn=[^\]]*::([^\]]+)\]/gm)].map((m) => `${m[3]} ${m[2]} ${m[4]}`).sort();
     // The Kubernetes provider replaces a ConfigMap whose data changes (its default): the record.
     assert.deepEqual(steps, ["replace kubernetes:core/v1:ConfigMap lb-record", "update kubernetes:core/v1:Service lb-api", "update pulumi-nodejs:dynamic/l2lb:Allocation lb-plan"], preview.stdout);
     const up = await pulumi("up", "--yes");

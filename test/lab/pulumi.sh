@@ -55,6 +55,17 @@ lab_pulumi_install_plugins() {
     --file "$L2LB_PULUMI_KUBERNETES_BIN/pulumi-resource-kubernetes" >&2
 }
 
+# The Kubernetes provider plugin, once built, is installed into the shared plugin dir the first time
+# this file is sourced (under a lock: tests source it concurrently), like `pulumi plugin install`
+# would download it.
+if [ -x "$L2LB_PULUMI_BIN/pulumi" ] && [ -x "$L2LB_PULUMI_KUBERNETES_BIN/pulumi-resource-kubernetes" ] \
+  && [ ! -d "$L2LB_PULUMI_PLUGINS/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION" ]; then
+  (
+    flock 9
+    [ -d "$L2LB_PULUMI_PLUGINS/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION" ] || lab_pulumi_install_plugins
+  ) 9>"$L2LB_PULUMI_PLUGINS/.install.lock"
+fi
+
 # lab_pulumi_ready: the CLI, a language host and the dynamic-provider shim are usable.
 lab_pulumi_ready() {
   if [ ! -x "$L2LB_PULUMI_BIN/pulumi" ]; then echo "not built: pulumi (test/lab/build-tools.sh pulumi)" >&2; return 1; fi
