@@ -12,7 +12,7 @@ import { isOurs, type ClusterCache } from "./cluster-view.ts";
 import type { WriteApi } from "./kube-api.ts";
 import type { ControlMetrics } from "./metrics.ts";
 import type { ControlState } from "./state.ts";
-import { departureStep, updateAnnouncedBy, type IngressEntry } from "./status.ts";
+import { departureStep, parseAnnouncedBy, updateAnnouncedBy, type IngressEntry } from "./status.ts";
 import { WorkQueue, type Outcome } from "./work-queue.ts";
 
 /** Service writes (announced-by, departed ingress) in flight at once. */
@@ -103,10 +103,9 @@ export class ServiceMarks {
     const drop = new Set<string>();
     if (!ann) return drop;
     const valid = new Set(state.plan().serviceAddresses.get(key) ?? []);
-    for (const part of ann.split(",")) {
-      const ip = part.split("=")[0]?.trim() ?? "";
-      const who = part.split("=")[1]?.split("/")[0] ?? "";
-      if (!valid.has(ip) || byIp.get(ip)?.owner === undefined || !alive.has(who)) drop.add(ip);
+    for (const [ip, announcer] of parseAnnouncedBy(ann)) {
+      const node = announcer.split("/")[0] ?? "";
+      if (!valid.has(ip) || byIp.get(ip)?.owner === undefined || !alive.has(node)) drop.add(ip);
     }
     return drop;
   }

@@ -16,7 +16,7 @@ import type { WriteApi } from "./kube-api.ts";
 import type { ControlMetrics } from "./metrics.ts";
 import type { ServiceMarks } from "./service-marks.ts";
 import type { ControlState } from "./state.ts";
-import { desiredIngress, poolUsage, sameIngress, type IngressEntry, type PoolUsage } from "./status.ts";
+import { desiredIngress, poolUsage, sameIngress, type IngressEntry, type PoolStatusUsage } from "./status.ts";
 import { WorkQueue, type Outcome } from "./work-queue.ts";
 
 /** Ingress and pool writes of the status writer in flight at once (a burst is written in parallel, not one by one). */
@@ -45,7 +45,7 @@ export class StatusWriter {
   private syncedAt = -Infinity;
   private readonly reported = new Set<string>();
   private readonly noOwnerReported = new Map<string, string>();
-  private usage: { version: number; byPool: Map<string, PoolUsage> } = { version: -1, byPool: new Map() };
+  private usage: { version: number; byPool: Map<string, PoolStatusUsage> } = { version: -1, byPool: new Map() };
 
   constructor(o: StatusWriterOptions) {
     this.o = o;
@@ -122,15 +122,15 @@ export class StatusWriter {
     if (!this.queue.isBackingOff(key)) this.queue.add(key);
   }
 
-  private poolUsage(plan: Plan): Map<string, PoolUsage> {
+  private poolUsage(plan: Plan): Map<string, PoolStatusUsage> {
     const version = this.o.state.planVersion();
     if (this.usage.version !== version) this.usage = { version, byPool: poolUsage(plan, this.o.cache.source.pools.list().map(poolOf)) };
     return this.usage.byPool;
   }
 
-  private samePoolUsage(status: unknown, want: PoolUsage | undefined): boolean {
+  private samePoolUsage(status: unknown, want: PoolStatusUsage | undefined): boolean {
     if (want === undefined) return true;
-    const cur = (status ?? {}) as Partial<PoolUsage>;
+    const cur = (status ?? {}) as Partial<PoolStatusUsage>;
     return cur.assigned === want.assigned && cur.announced === want.announced && cur.services === want.services && cur.addresses === want.addresses;
   }
 

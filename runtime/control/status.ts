@@ -108,7 +108,8 @@ export function departureStep(
   return { kind: "announced-by", ips, value: entries.size === 0 ? undefined : formatAnnouncedBy(entries) };
 }
 
-export interface PoolUsage {
+/** What an AddressPool's status reports (as the status writer writes it): counts and the size in addresses. */
+export interface PoolStatusUsage {
   assigned: number;
   announced: number;
   services: number;
@@ -116,8 +117,8 @@ export interface PoolUsage {
 }
 
 /** Usage of each pool, by pool name. */
-export function poolUsage(plan: Plan, pools: readonly AddressPool[]): Map<string, PoolUsage> {
-  const out = new Map<string, PoolUsage>();
+export function poolUsage(plan: Plan, pools: readonly AddressPool[]): Map<string, PoolStatusUsage> {
+  const out = new Map<string, PoolStatusUsage>();
   for (const p of pools) {
     let size = 0n;
     for (const text of p.spec.addresses ?? []) {
