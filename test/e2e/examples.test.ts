@@ -1,5 +1,5 @@
 // Every example program deployed on the lab as a user deploys it: the examples exactly as written,
-// their objects applied by the Kubernetes provider plugin (the components' default writer) and the
+// their objects applied by the Kubernetes provider plugin and the
 // lab's Pulumi engine, speakers in the node namespaces with the token of the ServiceAccount the
 // program created. For each: `pulumi preview --diff` with concrete addresses, `up` landing them,
 // ARP/NDP answered, a preview and a refresh right after `up` with no change at all, a one-Service
@@ -80,7 +80,9 @@ describe("every example, deployed with the Kubernetes provider on the lab", { sk
   async function startSpeakers(): Promise<void> {
     await stopSpeakers();
     await speakerCredentials(lab);
-    const ds = JSON.parse(await kubectl(lab, "-n", "l2lb-system", "get", "daemonset", "l2lb-speaker", "-o", "json")) as { spec: { template: { spec: { containers: { args?: string[] }[] } } } };
+    const ds = JSON.parse(
+      await waitFor("the installation's speaker DaemonSet", () => kubectl(lab, "-n", "l2lb-system", "get", "daemonset", "l2lb-speaker", "-o", "json"), 120_000, 500),
+    ) as { spec: { template: { spec: { containers: { args?: string[] }[] } } } };
     const args = ds.spec.template.spec.containers[0]?.args ?? [];
     speakers = NODES.map((n) => startSpeaker(lab, n, {}, { args }));
   }
@@ -141,6 +143,17 @@ describe("every example, deployed with the Kubernetes provider on the lab", { sk
     assert.deepEqual(annotated, [], "no Service keeps an l2lb annotation");
   }
 
+  /** Runs a stack's scenario; if it fails, stops the speakers and destroys the stack so the next scenario starts clean. */
+  async function scenario(stack: Stack, body: () => Promise<void>): Promise<void> {
+    try {
+      await body();
+    } catch (err) {
+      await stopSpeakers();
+      await stack.pulumi("destroy", "--yes");
+      throw err;
+    }
+  }
+
   /**
    * The common life of a program with an Allocation: preview shows the addresses; up lands them,
    * answered by the elected nodes; preview and refresh right after find nothing; `move` changes
@@ -149,6 +162,10 @@ describe("every example, deployed with the Kubernetes provider on the lab", { sk
   async function lifecycle(example: string, config: Record<string, string | string[]>, move: { config: Record<string, string | string[]>; moved: string[] }): Promise<void> {
     const stack = new Stack(join(root, "examples", example), join(scratch, example), env);
     await stack.init("lab", { "kubernetes:kubeconfig": lab.adminPath, ...config });
+    await scenario(stack, () => lifecycleSteps(stack, example, move));
+  }
+
+  async function lifecycleSteps(stack: Stack, example: string, move: { config: Record<string, string | string[]>; moved: string[] }): Promise<void> {
     const preview = await stack.pulumi("preview", "--diff");
     assert.equal(preview.code, 0, preview.stdout + preview.stderr);
     const planned = assignmentsIn(preview.stdout);
@@ -194,21 +211,25 @@ describe("every example, deployed with the Kubernetes provider on the lab", { sk
     const stack = new Stack(join(root, "examples", "basic"), join(scratch, "basic-late"), env);
     // waitSeconds=false: up does not wait for an EXTERNAL-IP, so it can finish with no speaker running.
     await stack.init("late", { "kubernetes:kubeconfig": lab.adminPath, addresses: [POOL_V4], waitSeconds: "false" });
-    const planned = assignmentsIn(await stack.must("preview", "--diff"));
-    await stack.must("up", "--yes", "--skip-preview");
-    const before = await stack.pulumi("preview", "--diff", "--expect-no-changes");
-    assert.equal(before.code, 0, `the preview after up, no speaker yet, is not empty:\n${before.stdout}${before.stderr}`);
-    await startSpeakers();
-    const ip = planned["default/nginx"]!;
-    await waitFor("nginx's EXTERNAL-IP", async () => ((await services()).nginx?.ingress[0] === ip ? true : undefined), 30_000, 200);
-    await waitFor("every node's published subnets", async () => {
-      const nodes = JSON.parse(await kubectl(lab, "get", "nodes", "-o", "json")) as { items: { metadata: { annotations?: Record<string, string> } }[] };
-      return nodes.items.every((n) => n.metadata.annotations?.["l2lb.dev/subnets"]) ? true : undefined;
-    }, 30_000, 200);
-    const after = await stack.pulumi("preview", "--diff", "--expect-no-changes");
-    assert.equal(after.code, 0, `the preview after the speakers published their subnets is not empty:\n${after.stdout}${after.stderr}`);
-    progress(`basic, speakers after up: ${ip}; preview empty before and after the speakers published their subnets`);
-    await destroyLeavesNothing(stack);
+    // As on a cluster where no speaker ever ran: the Nodes carry no published subnets yet.
+    await kubectl(lab, "annotate", "nodes", "--all", "l2lb.dev/subnets-");
+    await scenario(stack, async () => {
+      const planned = assignmentsIn(await stack.must("preview", "--diff"));
+      await stack.must("up", "--yes", "--skip-preview");
+      const before = await stack.pulumi("preview", "--diff", "--expect-no-changes");
+      assert.equal(before.code, 0, `the preview after up, no speaker yet, is not empty:\n${before.stdout}${before.stderr}`);
+      await startSpeakers();
+      const ip = planned["default/nginx"]!;
+      await waitFor("nginx's EXTERNAL-IP", async () => ((await services()).nginx?.ingress[0] === ip ? true : undefined), 30_000, 200);
+      await waitFor("every node's published subnets", async () => {
+        const nodes = JSON.parse(await kubectl(lab, "get", "nodes", "-o", "json")) as { items: { metadata: { annotations?: Record<string, string> } }[] };
+        return nodes.items.every((n) => n.metadata.annotations?.["l2lb.dev/subnets"]) ? true : undefined;
+      }, 30_000, 200);
+      const after = await stack.pulumi("preview", "--diff", "--expect-no-changes");
+      assert.equal(after.code, 0, `the preview after the speakers published their subnets is not empty:\n${after.stdout}${after.stderr}`);
+      progress(`basic, speakers after up: ${ip}; preview empty before and after the speakers published their subnets`);
+      await destroyLeavesNothing(stack);
+    });
   });
 
   test("shared-ip (seed 002): nginx and nginx-2 share one address and move together", async () => {
@@ -227,17 +248,19 @@ describe("every example, deployed with the Kubernetes provider on the lab", { sk
   test("in-cluster: the runtime with defaultClass; a Service made with kubectl gets an address and is answered", async () => {
     const stack = new Stack(join(root, "examples", "in-cluster"), join(scratch, "in-cluster"), env);
     await stack.init("lab", { "kubernetes:kubeconfig": lab.adminPath, addresses: [POOL_V4], eipAddresses: ["198.51.100.10-198.51.100.20"] });
-    const preview = await stack.pulumi("preview", "--diff");
-    assert.equal(preview.code, 0, preview.stdout + preview.stderr);
-    await upWithSpeakers(stack);
-    await kubectl(lab, "apply", "-f", join(root, "examples/kubectl/metallb-nginx.yaml"));
-    const ip = await waitFor("nginx's EXTERNAL-IP", async () => (await services("metallb-basic")).nginx?.ingress[0], 30_000, 200);
-    assert.equal(ip, "192.0.2.200", "the first address of the first pool, as MetalLB's walkthrough shows");
-    await answeredByOwner([ip]);
-    await expectNoChanges(stack, "after up and a kubectl-made Service");
-    progress(`in-cluster: metallb-basic/nginx got ${ip}; preview and refresh: no changes`);
-    await kubectl(lab, "delete", "-f", join(root, "examples/kubectl/metallb-nginx.yaml"), "--wait=true");
-    await destroyLeavesNothing(stack);
+    await scenario(stack, async () => {
+      const preview = await stack.pulumi("preview", "--diff");
+      assert.equal(preview.code, 0, preview.stdout + preview.stderr);
+      await upWithSpeakers(stack);
+      await kubectl(lab, "apply", "-f", join(root, "examples/kubectl/metallb-nginx.yaml"));
+      const ip = await waitFor("nginx's EXTERNAL-IP", async () => (await services("metallb-basic")).nginx?.ingress[0], 30_000, 200);
+      assert.equal(ip, "192.0.2.200", "the first address of the first pool, as MetalLB's walkthrough shows");
+      await answeredByOwner([ip]);
+      await expectNoChanges(stack, "after up and a kubectl-made Service");
+      progress(`in-cluster: metallb-basic/nginx got ${ip}; preview and refresh: no changes`);
+      await kubectl(lab, "delete", "-f", join(root, "examples/kubectl/metallb-nginx.yaml"), "--wait=true");
+      await destroyLeavesNothing(stack);
+    });
   });
 
   test("gitops-render: two runs render byte-identical files; kubectl applies them and the Services get the rendered addresses", async () => {

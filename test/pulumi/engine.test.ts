@@ -1,7 +1,7 @@
 // The allocation with the real Pulumi engine against a real API server (the lab: kube-apiserver
 // with kwok nodes): `pulumi preview --diff`, `up`, a change that moves one Service, unknown inputs,
-// a failing check, `refresh` and `destroy`. The program is test/pulumi/programs/allocation; the
-// Kubernetes provider plugin is not available in the lab, so only the allocation runs here.
+// a failing check, `refresh` and `destroy`. The program is test/pulumi/programs/allocation: only
+// the allocation runs here (the components' Kubernetes objects are deployed by test/e2e).
 //
 // Needs the lab tools (test/lab/build-tools.sh: pulumi, kubernetes, etcd, kwok); skips saying why
 // without them, unless L2LB_LAB=1 demands them.
@@ -189,7 +189,7 @@ test("preview --diff, up, move, unknowns, a refused pool, refresh and destroy wi
     await must("pulumi", ["config", "rm", "kubeconfigInput"], { env, cwd: program });
     const none = await run("pulumi", ["preview", "--non-interactive"], { env: { ...env, KUBECONFIG: join(labDir, "missing-kubeconfig") }, cwd: program });
     assert.notEqual(none.code, 0);
-    assert.match(none.stdout + none.stderr, /property nodeSubnets .*cannot read the cluster's Nodes/);
+    assert.match(none.stdout + none.stderr, /has a problem: nodeSubnets: cannot read the cluster's Nodes/);
     await must("pulumi", ["config", "set", "kubernetes:kubeconfig", join(labDir, "kubeconfig")], { env, cwd: program });
   });
 

@@ -81,16 +81,7 @@ export function parseRange(text: string): IpRange {
     throw new IpError(`An empty address range is not allowed; write a single address, a CIDR or first-last.`);
   }
   const trimmed = text.trim();
-  if (trimmed.includes("/")) {
-    const cidr = parseCidr(trimmed);
-    return {
-      family: cidr.family,
-      first: cidr.network,
-      last: cidr.network | hostMask(cidr.family, cidr.prefixLength),
-      kind: "cidr",
-      prefixLength: cidr.prefixLength,
-    };
-  }
+  if (trimmed.includes("/")) return cidrToRange(parseCidr(trimmed));
   if (trimmed.includes("-")) {
     const parts = trimmed.split("-");
     if (parts.length !== 2) {
