@@ -8,11 +8,6 @@ export { ALLOCATION_MODULE, AllocationProvider, AllocationResource } from "./dyn
 export type { AllocationResourceArgs } from "./dynamic/provider.ts";
 export type { AllocationInputs, AllocationState, ClusterConfig } from "./dynamic/engine.ts";
 
-// The manifest writer: one Kubernetes object by server-side apply (field manager `l2lb`), without the Kubernetes provider plugin.
-export { MANIFEST_MODULE, Manifest, ManifestProvider } from "./dynamic/manifest-provider.ts";
-export type { ManifestArgs } from "./dynamic/manifest-provider.ts";
-export type { ManifestInputs, ManifestObject, ManifestState } from "./dynamic/manifest-engine.ts";
-
 // The shared contract with the runtime: API group, kinds, annotations, load-balancer class, CRDs.
 export * from "./core/model/contract.ts";
 export type { LabelSelector, LabelSelectorRequirement } from "./core/model/labels.ts";

@@ -5,7 +5,6 @@ import type { IpFamilyName, IpFamilyPolicy, ServicePort, ServiceRequest } from "
 import { AllocationProvider, AllocationResource } from "../dynamic/provider.ts";
 import { childName, invalid, stableJson, typeToken } from "./common.ts";
 import type { Installation } from "./installation.ts";
-import { applyWithOf, writeObject, type ApplyWith, type Written } from "./writer.ts";
 import type { AddressPool, L2Advertisement, SharedIpGroup } from "./pools.ts";
 
 /** Annotations the allocator reads from a Service (requests in l2lb's, MetalLB's and OpenELB's spellings). */
@@ -119,13 +118,6 @@ export interface AllocationArgs {
   context?: string;
   /** Module specifier of the provider implementation. Default `l2lb/dynamic/allocation`; override only in tests. */
   providerModule?: string;
-  /**
-   * Writer of the Services, Service patches and the record ConfigMap (see `ApplyWith`). Default:
-   * the installation's, else `"kubernetes-provider"`. With `"server-side-apply"`, `existing`
-   * Services are patched by server-side apply with field manager `l2lb` (destroy removes exactly
-   * l2lb's fields), and waiting for EXTERNAL-IP follows the same `waitSeconds`.
-   */
-  applyWith?: ApplyWith;
 }
 
 interface Entry {
@@ -152,11 +144,14 @@ export class Allocation extends pulumi.ComponentResource {
   /** Size and use of every pool. */
   readonly poolUsage: pulumi.Output<Record<string, { size: string; used: number }>>;
   /** Services created for `services`, by declaration key. */
-  readonly services: Record<string, Written<k8s.core.v1.Service>>;
-  /** Patches of `existing` Services, by `"<namespace>/<name>"`. */
-  readonly patches: Record<string, Written<k8s.core.v1.ServicePatch>>;
+  readonly services: Record<string, k8s.core.v1.Service>;
+  /**
+   * Patches of `existing` Services, by `"<namespace>/<name>"`. Each takes the type and class over
+   * from their current manager (`pulumi.com/patchForce`); destroy gives them back.
+   */
+  readonly patches: Record<string, k8s.core.v1.ServicePatch>;
   /** ConfigMap recording the allocation (when an installation is given). */
-  readonly record?: Written<k8s.core.v1.ConfigMap>;
+  readonly record?: k8s.core.v1.ConfigMap;
   /** `spec.loadBalancerClass` to give every Service served by l2lb. */
   readonly loadBalancerClass: string = LOAD_BALANCER_CLASS;
 
@@ -230,7 +225,6 @@ export class Allocation extends pulumi.ComponentResource {
     this.subnetSource = this.plan.subnetSource;
     this.poolUsage = this.plan.poolUsage;
 
-    const w = applyWithOf("Allocation", name, args.applyWith, args.installation?.applyWith);
     const serviceDeps: pulumi.Resource[] = [this.plan];
     if (args.installation && wait !== false) serviceDeps.push(args.installation.daemonSet);
 
@@ -241,10 +235,7 @@ export class Allocation extends pulumi.ComponentResource {
       const annotations = pulumi
         .all([pulumi.output(metadata.annotations ?? {}), this.annotationsFor(entry.key)])
         .apply(([own, ours]) => ({ ...(own as Record<string, string>), ...ours }));
-      this.services[key] = writeObject(
-        w,
-        k8s.core.v1.Service,
-        { apiVersion: "v1", kind: "Service" },
+      this.services[key] = new k8s.core.v1.Service(
         childName(name, key),
         {
           metadata: { ...metadata, name: entry.name, namespace: entry.namespace, annotations },
@@ -257,13 +248,14 @@ export class Allocation extends pulumi.ComponentResource {
     this.patches = {};
     for (const ref of Object.keys(args.existing ?? {})) {
       const entry = referenceEntry(name, "existing", ref);
-      this.patches[entry.key] = writeObject(
-        w,
-        k8s.core.v1.ServicePatch,
-        { apiVersion: "v1", kind: "Service", patch: true },
+      // `pulumi.com/patchForce`: the patch takes its fields over from their current managers (server-side
+      // apply `force`): listing a Service under `existing` means l2lb sets its type, class and
+      // annotations, whoever set them before (e.g. `kubectl create service clusterip` owns `spec.type`).
+      const annotations = this.annotationsFor(entry.key).apply((ours) => ({ ...ours, "pulumi.com/patchForce": "true" }));
+      this.patches[entry.key] = new k8s.core.v1.ServicePatch(
         childName(name, `${entry.namespace}-${entry.name}`),
         {
-          metadata: { name: entry.name, namespace: entry.namespace, annotations: this.annotationsFor(entry.key) },
+          metadata: { name: entry.name, namespace: entry.namespace, annotations },
           spec: { type: "LoadBalancer", loadBalancerClass: LOAD_BALANCER_CLASS },
         },
         { ...parent, dependsOn: serviceDeps },
@@ -271,10 +263,7 @@ export class Allocation extends pulumi.ComponentResource {
     }
 
     if (args.installation) {
-      this.record = writeObject(
-        w,
-        k8s.core.v1.ConfigMap,
-        { apiVersion: "v1", kind: "ConfigMap" },
+      this.record = new k8s.core.v1.ConfigMap(
         childName(name, "record"),
         {
           metadata: {

@@ -4,5 +4,3 @@ export { AddressPool, L2Advertisement, SharedIpGroup } from "./pools.ts";
 export type { AddressPoolArgs, L2AdvertisementArgs, SharedIpGroupArgs } from "./pools.ts";
 export { Allocation, DEFAULT_WAIT_SECONDS, REQUEST_ANNOTATIONS } from "./allocation.ts";
 export type { AllocationArgs, ServiceDeclaration, ServiceRequirements } from "./allocation.ts";
-export { DEFAULT_APPLY_WITH } from "./writer.ts";
-export type { ApplyWith, Written } from "./writer.ts";

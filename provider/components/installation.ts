@@ -11,9 +11,8 @@ import {
   SPEAKER_METRICS_PORT,
   type KubeObject,
 } from "./installation-objects.ts";
-import { applyWithOf, nameOf, writeObject, type ApplyWith, type Written } from "./writer.ts";
 
-/** A `@pulumi/kubernetes` resource class, as {@link writeObject} takes it. */
+/** A `@pulumi/kubernetes` resource class: `(name, args, opts)`. */
 type ResourceClass = new (name: string, args: never, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
 
 export { SPEAKER_HEARTBEAT_PORT, SPEAKER_IMAGE_REPOSITORY, SPEAKER_METRICS_PORT };
@@ -74,13 +73,6 @@ export interface InstallationArgs {
    * waits until every speaker is ready, so Services created afterwards are announced.
    */
   skipAwait?: boolean;
-  /**
-   * Which writer creates the objects: `"kubernetes-provider"` (default, `@pulumi/kubernetes`) or
-   * `"server-side-apply"` (l2lb's own server-side apply, no Kubernetes provider plugin needed; see
-   * `ApplyWith`). `AddressPool`, `L2Advertisement` and `Allocation` given this installation use
-   * the same writer unless they say otherwise.
-   */
-  applyWith?: ApplyWith;
 }
 
 /**
@@ -97,22 +89,26 @@ export class Installation extends pulumi.ComponentResource {
   readonly loadBalancerClass: string;
   /** The speaker image. */
   readonly image: pulumi.Output<string>;
-  /** How this installation's objects are written (inherited by the components given it). */
-  readonly applyWith: ApplyWith;
   /** The namespace object, when created here. */
-  readonly namespaceResource?: Written<k8s.core.v1.Namespace>;
-  /** The CustomResourceDefinitions, when installed here. */
-  readonly crds: Written<k8s.apiextensions.v1.CustomResourceDefinition>[];
-  readonly serviceAccount: Written<k8s.core.v1.ServiceAccount>;
-  readonly clusterRole: Written<k8s.rbac.v1.ClusterRole>;
-  readonly clusterRoleBinding: Written<k8s.rbac.v1.ClusterRoleBinding>;
-  readonly role: Written<k8s.rbac.v1.Role>;
-  readonly roleBinding: Written<k8s.rbac.v1.RoleBinding>;
+  readonly namespaceResource?: k8s.core.v1.Namespace;
+  /** The `AddressPool` and `L2Advertisement` CustomResourceDefinitions, when installed here (else empty). */
+  readonly crds: k8s.apiextensions.v1.CustomResourceDefinition[];
+  /** The speakers' ServiceAccount (`l2lb-speaker`). */
+  readonly serviceAccount: k8s.core.v1.ServiceAccount;
+  /** The speakers' cluster-wide rules (`SPEAKER_CLUSTER_RULES`). */
+  readonly clusterRole: k8s.rbac.v1.ClusterRole;
+  /** Binds {@link clusterRole} to {@link serviceAccount}. */
+  readonly clusterRoleBinding: k8s.rbac.v1.ClusterRoleBinding;
+  /** The speakers' rules in the runtime's namespace, their Leases (`SPEAKER_NAMESPACED_RULES`). */
+  readonly role: k8s.rbac.v1.Role;
+  /** Binds {@link role} to {@link serviceAccount}. */
+  readonly roleBinding: k8s.rbac.v1.RoleBinding;
   /** The FlowSchema that gives the speakers' Lease renewals leader-election priority. */
-  readonly leaseFlowSchema: Written<k8s.flowcontrol.v1.FlowSchema>;
-  readonly daemonSet: Written<k8s.apps.v1.DaemonSet>;
+  readonly leaseFlowSchema: k8s.flowcontrol.v1.FlowSchema;
+  /** The speaker DaemonSet (`l2lb-speaker`); `pulumi up` waits for its rollout unless `skipAwait`. */
+  readonly daemonSet: k8s.apps.v1.DaemonSet;
   /** Secret holding the heartbeat key, when one is given. */
-  readonly heartbeatSecret?: Written<k8s.core.v1.Secret>;
+  readonly heartbeatSecret?: k8s.core.v1.Secret;
 
   constructor(name: string, args: InstallationArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super(typeToken("Installation"), name, {}, opts);
@@ -121,17 +117,16 @@ export class Installation extends pulumi.ComponentResource {
     this.namespace = args.namespace ?? DEFAULT_NAMESPACE;
     this.loadBalancerClass = LOAD_BALANCER_CLASS;
     this.image = pulumi.output(args.image ?? defaultSpeakerImage(packageVersion()));
-    const w = (this.applyWith = applyWithOf("Installation", name, args.applyWith));
     const objects = installationObjects<unknown>({
       ...args,
       image: this.image,
       managedBy: "pulumi",
       ...(args.heartbeatKey !== undefined ? { heartbeatKey: pulumi.secret(args.heartbeatKey) } : {}),
     });
-    // Each object with its writer's resource class, named after the component; dependencies
+    // Each object as its `@pulumi/kubernetes` resource, named after the component; dependencies
     // follow the references between the objects (bindings after their subjects, the DaemonSet last).
-    const write = <C extends ResourceClass>(cls: C, suffix: string, object: KubeObject, dependsOn: pulumi.Input<pulumi.Resource>[] = []) =>
-      writeObject(w, cls, { apiVersion: object.apiVersion, kind: object.kind }, childName(name, suffix), object as never, { parent: this, dependsOn });
+    const write = <C extends ResourceClass>(cls: C, suffix: string, object: KubeObject, dependsOn: pulumi.Input<pulumi.Resource>[] = []): InstanceType<C> =>
+      new cls(childName(name, suffix), object as never, { parent: this, dependsOn }) as InstanceType<C>;
 
     if (objects.namespace) this.namespaceResource = write(k8s.core.v1.Namespace, "namespace", objects.namespace);
     const inNamespace = this.namespaceResource ? [this.namespaceResource] : [];
@@ -155,7 +150,7 @@ export class Installation extends pulumi.ComponentResource {
       namespace: this.namespace,
       loadBalancerClass: this.loadBalancerClass,
       image: this.image,
-      daemonSet: nameOf(this.daemonSet),
+      daemonSet: this.daemonSet.metadata.name,
     });
   }
 }

@@ -14,7 +14,6 @@ import type { SharedIpGroup as SharedIpGroupModel } from "../core/allocation/ind
 import { IpError, isAddress, parseRange } from "../core/ip/index.ts";
 import { childName, invalid, typeToken } from "./common.ts";
 import type { Installation } from "./installation.ts";
-import { applyWithOf, writeObject, type ApplyWith, type Written } from "./writer.ts";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -48,8 +47,6 @@ export interface AddressPoolArgs extends AddressPoolSpec {
   labels?: Record<string, string>;
   /** Installation whose CRDs must exist first (adds a dependency). */
   installation?: Installation;
-  /** Writer of the `AddressPool` object (see `ApplyWith`). Default: the installation's, else `"kubernetes-provider"`. */
-  applyWith?: ApplyWith;
 }
 
 /**
@@ -64,7 +61,7 @@ export class AddressPool extends pulumi.ComponentResource {
   /** Labels of the object. */
   readonly labels: Record<string, string>;
   /** The custom resource. */
-  readonly resource: Written<k8s.apiextensions.CustomResource>;
+  readonly resource: k8s.apiextensions.CustomResource;
 
   constructor(name: string, args: AddressPoolArgs, opts?: pulumi.ComponentResourceOptions) {
     super(typeToken("AddressPool"), name, {}, opts);
@@ -90,10 +87,7 @@ export class AddressPool extends pulumi.ComponentResource {
     this.spec = spec;
     this.labels = { ...args.labels };
 
-    this.resource = writeObject(
-      applyWithOf("AddressPool", name, args.applyWith, args.installation?.applyWith),
-      k8s.apiextensions.CustomResource,
-      { apiVersion: API_GROUP_VERSION, kind: KINDS.addressPool.kind },
+    this.resource = new k8s.apiextensions.CustomResource(
       childName(name, "addresspool"),
       {
         apiVersion: API_GROUP_VERSION,
@@ -133,8 +127,6 @@ export interface L2AdvertisementArgs {
   name?: string;
   /** Installation whose CRDs must exist first (adds a dependency). */
   installation?: Installation;
-  /** Writer of the `L2Advertisement` object (see `ApplyWith`). Default: the installation's, else `"kubernetes-provider"`. */
-  applyWith?: ApplyWith;
 }
 
 /** Which pools are announced over ARP/NDP, from which nodes and interfaces: an `L2Advertisement` custom resource. */
@@ -144,7 +136,7 @@ export class L2Advertisement extends pulumi.ComponentResource {
   /** The spec as written to the cluster. */
   readonly spec: L2AdvertisementSpec;
   /** The custom resource. */
-  readonly resource: Written<k8s.apiextensions.CustomResource>;
+  readonly resource: k8s.apiextensions.CustomResource;
 
   constructor(name: string, args: L2AdvertisementArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super(typeToken("L2Advertisement"), name, {}, opts);
@@ -178,10 +170,7 @@ export class L2Advertisement extends pulumi.ComponentResource {
     this.spec = spec;
 
     const poolResources = (args.pools ?? []).filter((p): p is AddressPool => typeof p !== "string").map((p) => p.resource);
-    this.resource = writeObject(
-      applyWithOf("L2Advertisement", name, args.applyWith, args.installation?.applyWith),
-      k8s.apiextensions.CustomResource,
-      { apiVersion: API_GROUP_VERSION, kind: KINDS.l2Advertisement.kind },
+    this.resource = new k8s.apiextensions.CustomResource(
       childName(name, "l2advertisement"),
       { apiVersion: API_GROUP_VERSION, kind: KINDS.l2Advertisement.kind, metadata: { name: objectName }, spec },
       { parent: this, dependsOn: [...crdDependencies(args.installation, undefined), ...poolResources] },

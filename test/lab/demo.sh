@@ -64,7 +64,7 @@ bash "$L2LB_ROOT"/test/lab/build-tools.sh 2>&1 | sed 's/^/  /' | tail -n 12
 . test/lab/tools.sh
 missing="$(lab_tools_missing kubernetes etcd kwok pulumi pulumi-kubernetes | tr '\n' ' ')"
 [ -z "${missing// }" ] || die "lab tools missing: $missing"
-if [ ! -f dist/provider/dynamic/manifest-engine.js ] || [ -n "$(find provider runtime -name '*.ts' -newer dist/provider/index.js -print -quit)" ]; then
+if [ ! -f dist/provider/index.js ] || [ -n "$(find provider runtime -name '*.ts' -newer dist/provider/index.js -print -quit)" ]; then
   say "building dist/ (npm run build)"; npm run --silent build >/dev/null
 fi
 note "the programs run as a user runs them: @pulumi/kubernetes objects, applied by the Kubernetes provider plugin"

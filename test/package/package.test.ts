@@ -1,9 +1,11 @@
 // The package as users get it: `npm pack` (whose prepack builds dist/ from a clean copy of the
 // sources), `npm install ./l2lb-<version>.tgz` into a fresh program directory outside the
 // repository, then that program — examples/basic, `Installation({ image })` — previewed with the
-// lab's Pulumi CLI, and the package's `l2lb manifests` bin run from it. Needs the lab's Pulumi CLI
-// (test/lab/build-tools.sh pulumi) and a C toolchain for the native addon; skips, saying why,
-// without them. npm resolves from its cache first (--prefer-offline).
+// lab's Pulumi CLI and Kubernetes provider plugin (as any Pulumi Kubernetes program is), and the
+// package's `l2lb manifests` bin run from it. Needs the lab's Pulumi CLI and Kubernetes provider
+// plugin (test/lab/build-tools.sh pulumi pulumi-kubernetes; test/lab/pulumi.sh installs the plugin)
+// and a C toolchain for the native addon; skips, saying why, without them. npm resolves from its
+// cache first (--prefer-offline).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -33,8 +35,8 @@ function sh(script: string, cwd: string, env: NodeJS.ProcessEnv = {}, pre = ""):
 }
 
 async function skipReason(): Promise<string | undefined> {
-  const pulumi = await sh("lab_pulumi_ready", root, {}, `${root}test/lab/pulumi.sh`);
-  if (pulumi.code !== 0) return `the lab's Pulumi CLI is not built (${pulumi.out.trim()})`;
+  const pulumi = await sh("lab_pulumi_kubernetes_ready", root, {}, `${root}test/lab/pulumi.sh`);
+  if (pulumi.code !== 0) return `the lab's Pulumi CLI or Kubernetes provider plugin is not ready (${pulumi.out.trim()})`;
   const toolchain = await sh("command -v make && command -v g++ && command -v python3", root);
   if (toolchain.code !== 0) return "no C toolchain (make, g++, python3) to build the native addon in prepack";
   return undefined;
@@ -101,7 +103,6 @@ describe("npm pack, npm install of the tarball, pulumi preview outside the repos
     const pulumi = (args: string) => sh(`pulumi ${args} --non-interactive`, program, pulumiEnv, `${root}test/lab/pulumi.sh`);
     for (const args of [
       "stack init dev",
-      "config set applyWith server-side-apply", // the lab has no Kubernetes provider plugin
       `config set speakerImage ${IMAGE}`,
       "config set --path nodeSubnets[0] 192.168.28.0/24", // no cluster is contacted
     ]) {
