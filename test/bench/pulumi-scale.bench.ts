@@ -1,14 +1,15 @@
 // Scale of the Pulumi path (not a test: it measures, it asserts nothing). Needs root, the lab and
 // the lab's Pulumi tools including pulumi-resource-kubernetes (test/lab/build-tools.sh).
 //
-//   node test/bench/pulumi-scale.bench.ts [--services 1000,5000] [--up-timeout-min 25] [--no-build]
+//   node test/bench/pulumi-scale.bench.ts [--services 1000,5000] [--up-timeout-min 25] [--no-build] [--no-untraced]
 //
 // For each size N, on a fresh lab (three kwok nodes, no speaker; each Node carries the
 // `l2lb.dev/subnets` annotation a speaker would publish, so the pools are checked as in a real
 // cluster), the program test/bench/pulumi-scale/ — Installation, one pool, one advertisement and N
 // Services through one `l2lb.Allocation`, `waitSeconds: false` — is run with the lab's real engine
 // and the Kubernetes provider plugin, as a user runs it:
-//   1. `pulumi preview` on an empty stack (wall clock);
+//   1. `pulumi preview` on an empty stack (wall clock), and again without tracing (the tracing's
+//      own cost; `--no-untraced` skips that);
 //   2. `pulumi up --yes --skip-preview` (wall clock; a user's `pulumi up --yes` is 1 + 2);
 //   3. `pulumi preview --expect-no-changes` right after (wall clock; must report no changes).
 //
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
     services: { type: "string", default: "1000,5000" },
     "up-timeout-min": { type: "string", default: "25" },
     "no-build": { type: "boolean", default: false },
+    "no-untraced": { type: "boolean", default: false },
   },
 });
 const SIZES = args.services.split(",").map(Number).filter((n) => n > 0);
@@ -338,10 +340,12 @@ async function size(n: number, scratch: string): Promise<Result> {
     progress(`${n} Services: lab up, stack ready`);
     result.preview = await step("preview", stack, env, scratch, PREVIEW_TIMEOUT_MS, "preview");
     if (!result.preview.ok) return result;
-    const started = performance.now();
-    const untraced = await runCommand("pulumi", ["preview", "--non-interactive"], { env, cwd: stack.dir, timeoutMs: PREVIEW_TIMEOUT_MS });
-    if (untraced.code === 0) result.untracedS = (performance.now() - started) / 1000;
-    progress(`preview without tracing: ${untraced.code === 0 ? `${result.untracedS!.toFixed(1)} s` : "FAILED"}`);
+    if (!args["no-untraced"]) {
+      const started = performance.now();
+      const untraced = await runCommand("pulumi", ["preview", "--non-interactive"], { env, cwd: stack.dir, timeoutMs: PREVIEW_TIMEOUT_MS });
+      if (untraced.code === 0) result.untracedS = (performance.now() - started) / 1000;
+      progress(`preview without tracing: ${untraced.code === 0 ? `${result.untracedS!.toFixed(1)} s` : "FAILED"}`);
+    }
     result.up = await step("up", stack, env, scratch, UP_TIMEOUT_MS, "up", "--yes", "--skip-preview");
     if (!result.up.ok) return result;
     result.again = await step("preview after up", stack, env, scratch, PREVIEW_TIMEOUT_MS, "preview", "--expect-no-changes");
