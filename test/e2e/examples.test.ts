@@ -278,6 +278,11 @@ describe("every example, deployed with the Kubernetes provider on the lab", { sk
     const dir = join(scratch, "render-a", "manifests");
     await kubectl(lab, "apply", "-f", join(dir, "0-crd"));
     await kubectl(lab, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s");
+    // As the example's README says: CRDs, then Namespaces, then the rest (kubectl applies a
+    // directory's files in name order; Argo CD and Flux order by kind themselves).
+    const namespaces = readdirSync(join(dir, "1-manifest")).filter((f) => f.startsWith("v1-namespace-"));
+    assert.ok(namespaces.length > 0, "a Namespace is rendered");
+    for (const f of namespaces) await kubectl(lab, "apply", "-f", join(dir, "1-manifest", f));
     await kubectl(lab, "apply", "-f", join(dir, "1-manifest"));
     await startSpeakers();
     const annotated = Object.entries(await services()).filter(([, s]) => s.annotations["l2lb.dev/load-balancer-ips"]);
