@@ -12,12 +12,13 @@
 // saying which is missing. Progress goes to stderr. L2LB_E2E_KEEP=1 keeps the scratch directory.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { elect } from "../../runtime/election/rank.ts";
+import { assignmentsIn, movesIn, runCommand, type Run } from "./pulumi-stack.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const NODES = ["node-a", "node-b", "node-c"];
@@ -31,20 +32,7 @@ function progress(text: string): void {
   process.stderr.write(`[e2e ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}] ${text}\n`);
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, timeout: opts.timeoutMs ?? 180_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = runCommand;
 
 async function must(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<string> {
   const r = await run(cmd, args, opts);
@@ -156,13 +144,6 @@ describe("l2lb end to end on the lab", { skip, timeout: 900_000 }, () => {
       child.kill("SIGKILL");
       await exited;
     }
-  }
-
-  /** `default/<name>: "<ips>"` lines of the allocation in a preview, as a map. */
-  function assignmentsIn(text: string): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const m of text.matchAll(/^\s+[~+]?\s*(default\/[a-z0-9-]+)\s*: "([0-9a-f.:,]+)"(?: => "([0-9a-f.:,]+)")?\s*$/gm)) out[m[1]!] = m[3] ?? m[2]!;
-    return out;
   }
 
   before(async () => {
@@ -300,7 +281,7 @@ describe("l2lb end to end on the lab", { skip, timeout: 900_000 }, () => {
     const preview = await pulumi("preview", "--diff");
     assert.equal(preview.code, 0, preview.stdout + preview.stderr);
     // The move shows in the allocation's diff and again in the stack outputs' diff.
-    const moves = [...new Set([...preview.stdout.matchAll(/^\s+~ (default\/[a-z0-9-]+)\s*: "([^"]+)" => "([^"]+)"/gm)].map((m) => `${m[1]} ${m[2]} => ${m[3]}`))];
+    const moves = movesIn(preview.stdout);
     progress(`preview after pinning api to ${target}: ${moves.join("; ")}`);
     assert.deepEqual(moves, [`default/api ${before} => ${target}`]);
     const steps = [...preview.stdout.matchAll(/^\s*(~|\+-) ?((?:pulumi-nodejs:dynamic|kubernetes:)\S+): \((update|replace)\)\s*\n\s*\[id=[^\]]*\]\s*\n\s*\[urn=[^\]]*::([^\]]+)\]/gm)].map((m) => `${m[3]} ${m[2]} ${m[4]}`).sort();
