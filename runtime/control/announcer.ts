@@ -17,6 +17,8 @@ import { decideOwnership, type Owned } from "./ownership.ts";
 export interface DataPlaneLike extends EventEmitter<DataPlaneEvents> {
   setOwned(addresses: OwnedAddress[]): void;
   interfaces(): EligibleInterface[];
+  /** Answer for `ms` more milliseconds, until the next confirmation (dataplane.ts `answerFor`). */
+  answerFor(ms: number): void;
 }
 
 /** The subnets of the up, selected interfaces, as published on the Lease and the Node. */
@@ -56,6 +58,8 @@ export interface AnnounceInput {
   isolated: boolean;
   settled: boolean;
   peerClaims: ReadonlyMap<string, readonly string[]>;
+  /** This node was away (frozen): keep no address a live peer claims (ownership.ts). */
+  recheck?: boolean;
 }
 
 export class Announcer {

@@ -116,6 +116,14 @@ describe("ownership", () => {
     assert.equal(decideOwnership(base({ previous: owned(ipA), linksDown: new Set(["eth0"]) })).owned.size, 0);
     assert.equal(decideOwnership(base({ apiHealthy: false, previous: owned(ipA), linksDown: new Set(["eth0"]) })).owned.size, 0);
   });
+  it("back from an absence (recheck): gives up what a live peer took meanwhile, keeps the rest, with or without the API", () => {
+    const claims = new Map([[ipA, ["node-c"]]]);
+    const d = decideOwnership(base({ recheck: true, previous: owned(ipA), peerClaims: claims }));
+    assert.deepEqual([...d.owned.keys()], []);
+    assert.deepEqual(d.waiting, [{ ip: ipA, holders: ["node-c"] }], "gained back the usual way once the peer lets go");
+    assert.deepEqual([...decideOwnership(base({ recheck: true, previous: owned(ipA) })).owned.keys()], [ipA], "nobody took it");
+    assert.deepEqual([...decideOwnership(base({ recheck: true, apiHealthy: false, previous: owned(ipA, ipB), peerClaims: claims })).owned.keys()], [ipB]);
+  });
   it("takes over when the former winner is no longer a candidate", () => {
     const ip = ipWonBy("node-b");
     const plan = planFor([ip], ["node-a", "node-c"]);

@@ -11,13 +11,16 @@ import { inProcessPlanner } from "../allocator/planner.ts";
 import { elect } from "../election/rank.ts";
 import { Controller } from "./controller.ts";
 import type { ControlApi } from "./kube-api.ts";
-import { FakeApiServer, FakeDataPlane, FakeHeartbeatNetwork, TestClock } from "./testing.ts";
+import { FakeApiServer, FakeDataPlane, FakeHeartbeatNetwork, FreezableClock, TestClock } from "./testing.ts";
 
 const NAMESPACE = "l2lb-system";
 
 interface Speaker {
   controller: Controller;
   dataPlane: FakeDataPlane;
+  /** Freezes the whole speaker (its timers, heartbeats and informer events), as SIGSTOP does. */
+  clock: FreezableClock;
+  registry: Registry;
 }
 
 /** A cluster of `nodes` on 192.0.2.0/24 with one pool and one advertisement, and its speakers. */
@@ -42,22 +45,26 @@ class Cluster {
 
   async start(): Promise<void> {
     for (const [i, node] of this.nodes.entries()) {
+      // The data plane's deadline runs on real (shared) time, like CLOCK_MONOTONIC in the addon.
       const dataPlane = new FakeDataPlane(this.clock, this.addressOf(i));
+      const clock = new FreezableClock(this.clock);
+      const registry = new Registry();
+      const sources = this.api.sources();
       const controller = new Controller({
         node,
         namespace: NAMESPACE,
         api: this.api.client(node),
-        sources: this.api.sources(),
-        clock: this.clock,
-        heartbeat: (o) => this.net.endpoint(o),
+        sources: (o) => sources({ ...o, onChange: clock.gate(o.onChange) }),
+        clock,
+        heartbeat: (o) => this.net.endpoint(o, clock),
         planner: inProcessPlanner,
         logger: pino({ level: "silent" }),
-        registry: new Registry(),
+        registry,
         dataPlane,
         heartbeatPort: 7473,
       });
       await controller.start();
-      this.speakers.set(node, { controller, dataPlane });
+      this.speakers.set(node, { controller, dataPlane, clock, registry });
     }
   }
 
@@ -83,6 +90,7 @@ class Cluster {
   }
 
   async stop(): Promise<void> {
+    for (const s of this.speakers.values()) s.clock.thaw();
     this.api.down = false;
     this.api.blocked.clear();
     const stopped = Promise.all([...this.speakers.values()].map((s) => s.controller.stop()));
@@ -212,5 +220,48 @@ describe("controller with a fake API server, heartbeat network and clock", () =>
     await c.clock.advance(10_000);
     assert.deepEqual(owners(), nodes.map((n) => [n]), "after the outage");
     for (const n of nodes) assert.deepEqual(c.speakers.get(n)?.dataPlane.history.filter((h) => h.at > since), [], `${n}: data plane untouched after the outage`);
+  });
+
+  it("a frozen speaker stops answering before a peer can take over, and after it resumes answers nothing the peer holds until the peer let go", async () => {
+    const nodes = ["node-a", "node-b", "node-c"];
+    const ip = ipWonBy("node-b", nodes);
+    const next = elect(["node-a", "node-c"], ip) as string;
+    const c = (cluster = new Cluster(nodes));
+    c.service("web", ip);
+    await c.start();
+    await c.clock.advance(3000);
+    assert.deepEqual(c.announcers(ip), ["node-b"]);
+    const frozen = c.speakers.get("node-b") as Speaker;
+
+    // SIGSTOP for 10 s: node-b falls silent by itself, then the next node takes over.
+    const since = c.clock.now();
+    frozen.clock.freeze();
+    let silentAt = Infinity;
+    let tookAt = Infinity;
+    while (c.clock.now() - since < 10_000) {
+      await c.clock.advance(10);
+      const answering = c.announcers(ip);
+      assert.ok(answering.length <= 1, `two answer for ${ip} at +${c.clock.now() - since} ms: ${answering.join()}`);
+      if (!answering.includes("node-b")) silentAt = Math.min(silentAt, c.clock.now());
+      if (answering.includes(next)) tookAt = Math.min(tookAt, c.clock.now());
+    }
+    // At the latest a renewal interval plus grace after its last renewal: no peer can act sooner.
+    assert.ok(silentAt - since <= 1300, `node-b silent ${silentAt - since} ms after it froze`);
+    assert.ok(tookAt < Infinity && tookAt > silentAt, `taken over at +${tookAt - since} ms, after node-b fell silent`);
+
+    // SIGCONT: its timers and the events it missed run at once; it answers nothing node-c holds.
+    frozen.clock.thaw();
+    let back = Infinity;
+    const resumed = c.clock.now();
+    while (c.clock.now() - resumed < 5000) {
+      await c.clock.advance(10);
+      const answering = c.announcers(ip);
+      assert.ok(answering.length <= 1, `two answer for ${ip} at +${c.clock.now() - resumed} ms after resuming: ${answering.join()}`);
+      if (answering.includes("node-b")) back = Math.min(back, c.clock.now());
+    }
+    // It is alive again and wins the address back, by the usual hand-over.
+    assert.deepEqual(c.announcers(ip), ["node-b"]);
+    assert.ok(back - resumed >= 700, `answering again ${back - resumed} ms after resuming, after listening to its peers`);
+    assert.match(await frozen.registry.getSingleMetricAsString("l2lb_answer_pauses_total"), / 1$/m);
   });
 });

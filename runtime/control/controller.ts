@@ -51,6 +51,9 @@ export interface ControllerTiming {
   resyncMs: number;
 }
 
+/** Taken off the earliest takeover when confirming the data plane's answers. */
+const ANSWER_MARGIN_MS = 50;
+
 export const DEFAULT_TIMING: ControllerTiming = {
   renewIntervalMs: 1000,
   leaseDurationSeconds: 5,
@@ -118,6 +121,10 @@ export class Controller implements ControlState {
   private lastPlanMs = 0;
   private announceDirty = true;
   private apiWasHealthy = false;
+  /** Clock time until which the data plane was last told to answer. */
+  private answerUntil = Infinity;
+  /** After an absence: listening to the peers until then, answering nothing. */
+  private rejoinUntil = -Infinity;
   private lastTickAt: number;
   private timer: unknown;
   private stopping = false;
@@ -138,6 +145,7 @@ export class Controller implements ControlState {
       port: opts.heartbeatPort,
       intervalMs: this.t.heartbeatIntervalMs,
       key: opts.heartbeatKey,
+      now: () => this.clock.now(),
     });
     const m = (this.m = controlMetrics(opts.registry, () => heartbeat.sent));
     this.cache = new ClusterCache(opts.sources({ namespace: opts.namespace, logger: log, onChange: (kind, verb, obj) => this.onChange(kind, verb, obj) }), this.defaultClass);
@@ -337,6 +345,33 @@ export class Controller implements ControlState {
     if (effect.plan) this.dirty = true;
   }
 
+  /**
+   * The data plane's answer deadline passed before this tick: the process was frozen (a VM pause,
+   * SIGSTOP) or its loop stalled long enough that a peer may have taken over. Answer nothing
+   * and listen to the peers for a heartbeat timeout, then keep only what no live peer claims.
+   */
+  private noticeAbsence(now: number, absentMs: number): void {
+    if (now < this.answerUntil || this.rejoinUntil !== -Infinity) return;
+    this.rejoinUntil = now + this.t.heartbeatTimeoutMs;
+    this.membership.listenAgain(now);
+    this.markUrgent();
+    this.m.answerPauses.inc();
+    this.log.warn({ absentMs: Math.round(absentMs), owned: this.announcer.current().size }, "control loop was away past the answer deadline (frozen or stalled): answering paused until peers are heard");
+  }
+
+  /**
+   * Tells the data plane how long it may answer: until the earliest moment a peer could take
+   * over (membership.ts `earliestTakeover`), less a margin for the peer's and this tick's own
+   * work. Called after the announcer, so that after an absence the addresses a peer took are
+   * gone before answering resumes; confirms nothing while listening.
+   */
+  private confirmAnswers(now: number): void {
+    if (now < this.rejoinUntil) return;
+    this.rejoinUntil = -Infinity;
+    this.answerUntil = this.membership.earliestTakeover() - ANSWER_MARGIN_MS;
+    this.o.dataPlane.answerFor(this.answerUntil - now);
+  }
+
   private markUrgent(): void {
     this.dirty = true;
     this.planUrgent = true;
@@ -357,7 +392,9 @@ export class Controller implements ControlState {
   private tick(): void {
     if (this.stopping) return;
     const now = this.clock.now();
+    const absentMs = now - this.lastTickAt;
     this.lastTickAt = now;
+    this.noticeAbsence(now, absentMs);
     const synced = this.cache.source.isSynced();
     const apiHealthy = synced && this.membership.apiHealthy(now);
     if (apiHealthy && !this.apiWasHealthy) {
@@ -403,7 +440,9 @@ export class Controller implements ControlState {
       isolated: members.isolated,
       settled: this.membership.settled(now, apiHealthy),
       peerClaims: this.membership.peerClaims(now, members.alive),
+      recheck: now >= this.rejoinUntil && this.rejoinUntil !== -Infinity,
     });
+    this.confirmAnswers(now);
 
     if (apiHealthy) {
       this.nodeSubnets.publish(this.announcer.publishedSubnets());

@@ -37,12 +37,16 @@ export interface HeartbeatOptions {
   port: number;
   intervalMs: number;
   key?: Buffer | undefined;
+  /** The control loop's clock, for `lastSentAt`; default performance.now. */
+  now?: () => number;
 }
 
 /** What the controller needs from the heartbeat endpoint (the UDP one, or a fake in tests). */
 export interface HeartbeatTransport extends EventEmitter<HeartbeatEvents> {
   /** Datagrams sent so far. */
   readonly sent: number;
+  /** When a heartbeat last went to at least one peer (the options' clock); -Infinity before. */
+  readonly lastSentAt: number;
   start(): Promise<void>;
   /** Stops sending; with `sendLeaving`, first tells every peer this node leaves (no claims). */
   stop(sendLeaving: boolean): Promise<void>;
@@ -116,6 +120,7 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
   private claims: string[] = [];
   private readonly lastSeq = new Map<string, number>();
   sent = 0;
+  lastSentAt = -Infinity;
   readonly opts: HeartbeatOptions;
 
   constructor(opts: HeartbeatOptions) {
@@ -194,6 +199,7 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
       if (sock === undefined) continue;
       sock.send(buf, p.port, host, () => {});
       this.sent++;
+      this.lastSentAt = this.opts.now?.() ?? performance.now();
     }
   }
 

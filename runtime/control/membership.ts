@@ -155,6 +155,30 @@ export class Membership {
     for (const l of this.leases.values()) l.observedAtMs = now;
   }
 
+  /**
+   * Back from an absence (a frozen process): listen to the peers for one heartbeat timeout before
+   * claiming anything, and give each a full observation window from now.
+   */
+  listenAgain(now: number): void {
+    this.heartbeatStartedAt = now;
+    this.resetObservations(now);
+  }
+
+  /**
+   * The earliest local time at which a peer could declare this node dead (liveness.ts): a peer
+   * that has heard this incarnation's heartbeats needs them silent for a heartbeat timeout and a
+   * renewal missed; one that never heard them waits for the Lease to expire. A peer observes a
+   * heartbeat or a renewal no earlier than it was sent, so the bound holds without synchronised
+   * clocks. Nobody can take over before any peer exists.
+   */
+  earliestTakeover(): number {
+    const peers = this.leases.size - (this.leases.has(this.o.node) ? 1 : 0);
+    if (peers === 0) return Infinity;
+    const sentAt = this.heartbeat.lastSentAt;
+    const renewal = this.lease.lastOkSentAt + (sentAt === -Infinity ? this.t.leaseDurationSeconds * 1000 : this.t.renewIntervalMs + this.t.graceMs);
+    return Math.max(sentAt + this.t.heartbeatTimeoutMs, renewal);
+  }
+
   /** A speaker Lease was added, updated or deleted; false when the object is no speaker Lease. */
   onLease(verb: "add" | "update" | "delete", l: k8s.V1Lease): boolean {
     const name = l.metadata?.name ?? "";

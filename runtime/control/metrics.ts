@@ -15,6 +15,7 @@ export interface ControlMetrics {
   refused: Gauge;
   waiting: Gauge;
   statusWrites: Counter;
+  answerPauses: Counter;
 }
 
 /** Registers the metrics; `heartbeatsSent` reads the heartbeat endpoint's datagram count at scrape time. */
@@ -42,6 +43,11 @@ export function controlMetrics(r: Registry, heartbeatsSent: () => number): Contr
     configReloads: new Counter({ name: "l2lb_config_changes_total", help: "Configuration changes applied without restart.", labelNames: ["kind"], ...reg }),
     refused: new Gauge({ name: "l2lb_refused_addresses", help: "Assigned addresses that are never announced (outside pools, not advertised...).", ...reg }),
     waiting: new Gauge({ name: "l2lb_waiting_addresses", help: "Addresses this node won but waits for a peer to release.", ...reg }),
+    answerPauses: new Counter({
+      name: "l2lb_answer_pauses_total",
+      help: "Times the data plane's answer deadline passed before the control loop confirmed it (a frozen process or a stalled event loop): answering paused until peers were heard again.",
+      ...reg,
+    }),
     statusWrites: new Counter({ name: "l2lb_status_writes_total", help: "Writes of Service status, annotations and pool status.", labelNames: ["kind", "result"], ...reg }),
   };
 }

@@ -8,6 +8,9 @@
 //    next heartbeat (sent at once on every change), so a planned hand-over costs one datagram.
 //  - Fail-static: without the API server keep exactly what is owned — minus addresses whose
 //    interfaces went down, and everything when isolated (see liveness.ts `isolated`).
+//  - Back from an absence (a frozen process, ownership.ts `recheck`): an address a live peer
+//    now claims was taken over meanwhile; it is given up and, if the plan still says so, gained
+//    again the usual way, after the peer releases it.
 //  - Link down on the announcing interface gives the address up on that interface; with no
 //    interface left, the address is released (and the node stops publishing that subnet, so
 //    its peers elect another owner).
@@ -32,6 +35,8 @@ export interface OwnershipInput {
   peerClaims: ReadonlyMap<string, readonly string[]>;
   /** Interfaces whose link is down. */
   linksDown: ReadonlySet<string>;
+  /** This node was away: previously owned addresses that a live peer claims are not kept. */
+  recheck?: boolean;
 }
 
 export interface OwnershipDecision {
@@ -44,12 +49,22 @@ function upInterfaces(interfaces: readonly string[], down: ReadonlySet<string>):
   return interfaces.filter((i) => !down.has(i));
 }
 
+function holdersOf(input: OwnershipInput, ip: string): string[] {
+  return (input.peerClaims.get(ip) ?? []).filter((n) => n !== input.self);
+}
+
+/** Owned before and still this node's to keep. */
+function kept(input: OwnershipInput, ip: string): boolean {
+  return input.previous.has(ip) && !(input.recheck === true && holdersOf(input, ip).length > 0);
+}
+
 export function decideOwnership(input: OwnershipInput): OwnershipDecision {
   const owned = new Map<string, Owned>();
   const waiting: { ip: string; holders: string[] }[] = [];
   if (!input.apiHealthy) {
     if (input.isolated) return { owned, waiting };
     for (const [ip, o] of input.previous) {
+      if (!kept(input, ip)) continue;
       const interfaces = upInterfaces(o.interfaces, input.linksDown);
       if (interfaces.length > 0) owned.set(ip, { ...o, interfaces });
     }
@@ -60,12 +75,12 @@ export function decideOwnership(input: OwnershipInput): OwnershipDecision {
     const interfaces = upInterfaces(a.owner.interfaces, input.linksDown);
     if (interfaces.length === 0) continue;
     const entry: Owned = { ip: a.ip, interfaces, ...(a.gratuitous ? { gratuitous: a.gratuitous } : {}) };
-    if (input.previous.has(a.ip)) {
+    if (kept(input, a.ip)) {
       owned.set(a.ip, entry);
       continue;
     }
     if (!input.settled) continue;
-    const holders = (input.peerClaims.get(a.ip) ?? []).filter((n) => n !== input.self);
+    const holders = holdersOf(input, a.ip);
     if (holders.length > 0) {
       waiting.push({ ip: a.ip, holders: [...holders] });
       continue;

@@ -20,6 +20,54 @@ export class TestClock extends FakeClock implements Clock {
   }
 }
 
+/**
+ * One speaker's view of a {@link TestClock} that can be frozen, as SIGSTOP or a VM pause freezes
+ * a process: time goes on, but its timers and the events delivered to it wait until it thaws,
+ * then run in the order they came.
+ */
+export class FreezableClock implements Clock {
+  private readonly base: TestClock;
+  private frozen = false;
+  private readonly deferred: (() => void)[] = [];
+
+  constructor(base: TestClock) {
+    this.base = base;
+  }
+
+  now(): number {
+    return this.base.now();
+  }
+
+  wallNow(): number {
+    return this.base.wallNow();
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    return this.base.setTimeout(this.gate(fn), ms);
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.base.clearTimeout(handle);
+  }
+
+  /** `fn`, run at once or, while frozen, when thawed. */
+  gate<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args) => {
+      if (this.frozen) this.deferred.push(() => fn(...args));
+      else fn(...args);
+    };
+  }
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const fn of this.deferred.splice(0)) fn();
+  }
+}
+
 /** An error as the client raises it: `code` is the HTTP status. */
 export function httpError(code: number, message = `HTTP ${code}`): Error {
   return Object.assign(new Error(message), { code });
@@ -231,8 +279,9 @@ export class FakeHeartbeatNetwork {
     this.clock = clock;
   }
 
-  endpoint(o: HeartbeatOptions): FakeHeartbeat {
-    const e = new FakeHeartbeat(o, this.clock, this);
+  /** A node's endpoint; with a {@link FreezableClock}, it sends and receives nothing while frozen. */
+  endpoint(o: HeartbeatOptions, clock: Clock = this.clock): FakeHeartbeat {
+    const e = new FakeHeartbeat(o, clock, this);
     this.endpoints.set(o.node, e);
     return e;
   }
@@ -249,13 +298,14 @@ export class FakeHeartbeatNetwork {
     if (this.dropped.has(`${from}>${to}`)) return false;
     const e = this.endpoints.get(to);
     if (e === undefined || !e.running) return false;
-    queueMicrotask(() => e.emit("message", m, { address: to, port: 7473 }));
+    queueMicrotask(() => e.receive(m, to));
     return true;
   }
 }
 
 export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements HeartbeatTransport {
   sent = 0;
+  lastSentAt = -Infinity;
   running = false;
   peers: HeartbeatPeer[] = [];
   claims: string[] = [];
@@ -295,6 +345,12 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
     this.peers = peers.filter((p) => p.node !== this.o.node);
   }
 
+  receive(m: HeartbeatMessage, address: string): void {
+    const emit = (): boolean => this.emit("message", m, { address, port: 7473 });
+    if (this.clock instanceof FreezableClock) this.clock.gate(emit)();
+    else emit();
+  }
+
   setClaims(claims: string[]): void {
     const sorted = [...claims].sort();
     const changed = sorted.join() !== this.claims.join();
@@ -307,6 +363,7 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
     for (const p of this.peers) {
       this.net.deliver(this.o.node, p.node, m);
       this.sent++;
+      this.lastSentAt = this.clock.now();
     }
   }
 }
@@ -325,17 +382,24 @@ export class FakeDataPlane extends EventEmitter<DataPlaneEvents> implements Data
     this.eligible = [{ name: "eth0", ifindex: 2, mac: "02:00:00:00:00:01", up: true, addresses: [{ address, prefixLength }], subnets: [] }];
   }
 
+  /** Until when (clock time) the control plane's last confirmation lets this data plane answer. */
+  answerUntil = Infinity;
+
   setOwned(addresses: OwnedAddress[]): void {
     this.owned = addresses;
     this.history.push({ at: this.clock.now(), ips: addresses.map((a) => a.ip).sort() });
+  }
+
+  answerFor(ms: number): void {
+    this.answerUntil = this.clock.now() + ms;
   }
 
   interfaces(): EligibleInterface[] {
     return this.eligible;
   }
 
-  /** The addresses answered for now. */
+  /** The addresses answered for now: owned, and the answer deadline not passed. */
   ips(): string[] {
-    return this.owned.map((a) => a.ip).sort();
+    return this.clock.now() < this.answerUntil ? this.owned.map((a) => a.ip).sort() : [];
   }
 }

@@ -87,6 +87,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   #refreshAgain = false;
   readonly #duplicateLogged = new Map<string, number>();
   #ipvsWarned = false;
+  /** performance.now() until which the control plane's last confirmation holds; Infinity: no deadline. */
+  #answerUntil = Infinity;
 
   private constructor(opts: DataPlaneOptions) {
     super();
@@ -120,6 +122,18 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     dp.#poll.unref();
     dp.#log.info({ interfaces: dp.interfaces().map((i) => i.name) }, "data plane open");
     return dp;
+  }
+
+  /**
+   * Answers (and announces) for `ms` more milliseconds, until the next call: past that, the
+   * receive threads and the gratuitous sends are silent. The control plane calls this on every
+   * tick with the earliest moment a peer could have taken over from this node, so a process that
+   * was frozen (a VM pause, SIGSTOP) sends nothing for an address that moved while it was away.
+   * Never called (standalone mode): no deadline.
+   */
+  answerFor(ms: number): void {
+    this.#answerUntil = ms === Infinity ? Infinity : performance.now() + Math.max(0, ms);
+    for (const rt of this.#ports.values()) rt.responder.answerFor(ms);
   }
 
   /**
@@ -315,6 +329,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     const { PacketSocket, Responder } = loadAddon();
     const mac = parseMac(link.mac);
     const responder = new Responder(mac, this.#metrics.counters);
+    if (this.#answerUntil !== Infinity) responder.answerFor(this.#answerUntil - performance.now());
     const sock = new PacketSocket(link.ifindex, responder, (slot, other, protocol) => this.#onDuplicate(link.name, slot, other, protocol), this.#realtime);
     const rt: PortRuntime = { link, sock, responder, mac, groups: new Map(), promiscuous: false, bound: new Map(), announceErrors: 0 };
     this.#ports.set(link.name, rt);

@@ -219,3 +219,41 @@ describe("non-ARP, non-NDP frames", () => {
     assert.throws(() => responder.handle(arpFrame({ tpa: V4 }), Buffer.alloc(42)), TypeError);
   });
 });
+
+describe("answer deadline (the control plane's confirmation)", () => {
+  const arp = () => arpFrame({ tpa: V4, sha: OTHER, spa: "192.0.2.2" });
+  const ns = () => ndFrame({ target: V6, src: "2001:db8::2", ethSrc: OTHER });
+
+  it("answers without a deadline, and while the last confirmation holds", () => {
+    const { responder, out } = setup();
+    assert.equal(responder.handle(arp(), out), 60, "no deadline (standalone mode)");
+    responder.answerFor(60_000);
+    assert.equal(responder.handle(arp(), out), 60);
+    assert.equal(responder.handle(ns(), out), 86);
+  });
+
+  it("is silent, ARP and NDP, once the deadline passed, and answers again when confirmed", async () => {
+    const { responder, out, counters } = setup();
+    responder.answerFor(0);
+    assert.equal(responder.handle(arp(), out), 0);
+    assert.equal(responder.handle(ns(), out), 0);
+    assert.equal(count(counters, 0, "requests"), 0);
+    responder.answerFor(20);
+    assert.equal(responder.handle(arp(), out), 60);
+    await new Promise((r) => setTimeout(r, 40));
+    assert.equal(responder.handle(arp(), out), 0, "20 ms later");
+    responder.answerFor(Infinity);
+    assert.equal(responder.handle(arp(), out), 60, "deadline removed");
+  });
+
+  it("still reports another station claiming an owned address while silent", () => {
+    const { responder, out } = setup();
+    responder.answerFor(0);
+    assert.deepEqual(responder.handle(arpFrame({ tpa: V4, spa: V4, sha: OTHER }), out), [0, OTHER, "arp"]);
+  });
+
+  it("rejects a deadline that is not a number", () => {
+    const { responder } = setup();
+    assert.throws(() => responder.answerFor(Number.NaN), TypeError);
+  });
+});

@@ -14,6 +14,11 @@ export interface Responder {
   add(ip: Buffer, slot: number): void;
   /** Stop answering for `ip`. No answer for it leaves after this returns. */
   remove(ip: Buffer): void;
+  /**
+   * Answer for `ms` more milliseconds (until the next call); past that neither the receive thread
+   * nor `PacketSocket.announce` sends anything. Infinity (the default) removes the deadline.
+   */
+  answerFor(ms: number): void;
   /** MACs of all our interfaces (n×6 bytes): frames from them are never duplicates. */
   setOurMacs(macs: Buffer): void;
   /**
@@ -32,7 +37,7 @@ export interface ResponderConstructor {
 
 /** AF_PACKET socket on one interface, answered by its own receive thread. */
 export interface PacketSocket {
-  /** Sends the gratuitous ARP request+reply (IPv4) or unsolicited NA (IPv6); frames sent or -errno. */
+  /** Sends the gratuitous ARP request+reply (IPv4) or unsolicited NA (IPv6); frames sent (0 past the answer deadline) or -errno. */
   announce(ip: Buffer, slot: number): number;
   /** Joins (`add`) or leaves a link-layer multicast group; false when the kernel refused. */
   membership(mac: Buffer, add: boolean): boolean;

@@ -11,6 +11,13 @@
 // is allocated per packet. Duplicate sightings are handed to JavaScript through a thread-safe
 // function (bounded queue; excess events are dropped, the counter still counts them).
 //
+// Answer deadline: in Kubernetes mode the control plane re-confirms every tick that this process
+// still owns what it answers for (`answerFor(ms)`); once the deadline passes — the process was
+// frozen, or its event loop stalled long enough for a peer to take over — neither the receive
+// thread nor `announce` sends anything until the control plane confirms again. CLOCK_MONOTONIC
+// keeps running while the process is stopped, so frames queued during a SIGSTOP are dropped on
+// SIGCONT. Without a confirmation (standalone mode) there is no deadline.
+//
 // Counters live in a Uint32Array owned by JavaScript: 4 per address slot,
 // [requests, responses, gratuitous, duplicates], incremented atomically here.
 //
@@ -32,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -75,7 +83,19 @@ typedef struct {
   uint32_t n_slots;
   napi_ref counters_ref;
   napi_env env;
+  int64_t deadline_ns;  // CLOCK_MONOTONIC; INT64_MAX: no deadline
 } responder_t;
+
+static int64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// The control plane's last confirmation still holds.
+static int confirmed(responder_t *r) {
+  return monotonic_ns() < __atomic_load_n(&r->deadline_ns, __ATOMIC_ACQUIRE);
+}
 
 static uint32_t hash_addr(const uint8_t *a, int len) {
   uint32_t h = 2166136261u ^ (uint32_t)len;
@@ -242,6 +262,7 @@ static int respond_arp(responder_t *r, const uint8_t *f, size_t len, uint8_t *ou
   uint32_t s = rd32(spa);
   if ((s >> 24) == 127 || (s >> 28) == 0xe || s == 0xffffffffu) return 0;
   if (claimed) return 0;  // a station using one of our addresses gets no answer from us
+  if (!confirmed(r)) return 0;
   count(r, e->slot, C_REQUESTS);
   dup->answered = e->slot;
   memcpy(out, sha, 6);  // to the requester's hardware address, as the kernel does
@@ -313,6 +334,7 @@ static int respond_ndp(responder_t *r, const uint8_t *f, size_t len, uint8_t *ou
     if (!is_ours(r, smac)) duplicate(r, e, smac, 1, dup);
     return 0;
   }
+  if (!confirmed(r)) return 0;
   count(r, e->slot, C_REQUESTS);
   dup->answered = e->slot;
   memcpy(out, smac, 6);
@@ -440,6 +462,7 @@ static napi_value responder_new(napi_env env, napi_callback_info info) {
     return throw_errno(env, "Responder", ENOMEM);
   }
   r->cap = 16;
+  r->deadline_ns = INT64_MAX;
   pthread_mutex_init(&r->lock, NULL);
   memcpy(r->mac, mac, 6);
   r->counters = cdata;
@@ -510,6 +533,23 @@ static napi_value responder_set_our(napi_env env, napi_callback_info info) {
   r->n_our = (int)(len / 6);
   memcpy(r->our, m, len);
   pthread_mutex_unlock(&r->lock);
+  return NULL;
+}
+
+// answerFor(ms: number): answer (and announce) for `ms` more milliseconds from now, until the next
+// confirmation; Infinity removes the deadline, 0 stops answering at once.
+static napi_value responder_answer_for(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  responder_t *r = unwrap_this(env, info, &argc, argv);
+  if (!r) return NULL;
+  double ms;
+  if (argc < 1 || napi_get_value_double(env, argv[0], &ms) != napi_ok || ms != ms) {
+    napi_throw_type_error(env, NULL, "answerFor(ms: number)");
+    return NULL;
+  }
+  int64_t deadline = ms >= 1e12 ? INT64_MAX : monotonic_ns() + (int64_t)(ms > 0 ? ms * 1e6 : 0);
+  __atomic_store_n(&r->deadline_ns, deadline, __ATOMIC_RELEASE);
   return NULL;
 }
 
@@ -782,7 +822,8 @@ static napi_value psock_new(napi_env env, napi_callback_info info) {
   return self;
 }
 
-// announce(ip: Buffer, slot: number) -> frames sent, or -errno of the first failure.
+// announce(ip: Buffer, slot: number) -> frames sent (0 past the answer deadline), or -errno of the
+// first failure.
 // Gratuitous ARP request and reply for IPv4, one unsolicited NA to ff02::1 for IPv6.
 static napi_value psock_announce(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -793,6 +834,10 @@ static napi_value psock_announce(napi_env env, napi_callback_info info) {
   size_t len;
   uint32_t slot;
   if (argc < 2 || ip_arg(env, argv[0], &ip, &len) < 0 || napi_get_value_uint32(env, argv[1], &slot) != napi_ok) return NULL;
+  if (!confirmed(s->r)) {
+    napi_create_int32(env, 0, &out);
+    return out;
+  }
   int lens[2];
   int n = build_announcement(s->r, ip, len, s->gtx, lens), sent = 0, err = 0;
   for (int i = 0; i < n && !s->closed; i++) {
@@ -877,6 +922,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"add", NULL, responder_add, NULL, NULL, NULL, napi_default_method, NULL},
       {"remove", NULL, responder_remove, NULL, NULL, NULL, napi_default_method, NULL},
       {"setOurMacs", NULL, responder_set_our, NULL, NULL, NULL, napi_default_method, NULL},
+      {"answerFor", NULL, responder_answer_for, NULL, NULL, NULL, napi_default_method, NULL},
       {"handle", NULL, responder_handle, NULL, NULL, NULL, napi_default_method, NULL},
       {"announcement", NULL, responder_announcement, NULL, NULL, NULL, napi_default_method, NULL},
   };
@@ -888,7 +934,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, psock_close, NULL, NULL, NULL, napi_default_method, NULL},
   };
   napi_value rcls, scls;
-  CHECK(napi_define_class(env, "Responder", NAPI_AUTO_LENGTH, responder_new, NULL, 5, rmethods, &rcls));
+  CHECK(napi_define_class(env, "Responder", NAPI_AUTO_LENGTH, responder_new, NULL, 6, rmethods, &rcls));
   CHECK(napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, psock_new, NULL, 5, smethods, &scls));
   CHECK(napi_set_named_property(env, exports, "Responder", rcls));
   CHECK(napi_set_named_property(env, exports, "PacketSocket", scls));
