@@ -108,6 +108,19 @@ function ipWonBy(node: string, among: string[], exclude: string[] = []): string 
   throw new Error(`no address won by ${node}`);
 }
 
+/** Three speakers answering a Service whose address node-b wins; `next` wins it without node-b. */
+async function threeNodesWithAddressOfNodeB(): Promise<{ c: Cluster; ip: string; next: string }> {
+  const nodes = ["node-a", "node-b", "node-c"];
+  const ip = ipWonBy("node-b", nodes);
+  const next = elect(["node-a", "node-c"], ip) as string;
+  const c = (cluster = new Cluster(nodes));
+  c.service("web", ip);
+  await c.start();
+  await c.clock.advance(3000);
+  assert.deepEqual(c.announcers(ip), ["node-b"]);
+  return { c, ip, next };
+}
+
 /** Gaps between successive times. */
 const gaps = (times: number[]): number[] => times.slice(1).map((t, i) => t - (times[i] as number));
 
@@ -138,14 +151,7 @@ describe("controller with a fake API server, heartbeat network and clock", () =>
   });
 
   it("a peer that loses one signal keeps its address; one that loses both is taken over by the next node, before its Lease expires", async () => {
-    const nodes = ["node-a", "node-b", "node-c"];
-    const ip = ipWonBy("node-b", nodes);
-    const next = elect(["node-a", "node-c"], ip) as string;
-    const c = (cluster = new Cluster(nodes));
-    c.service("web", ip);
-    await c.start();
-    await c.clock.advance(3000);
-    assert.deepEqual(c.announcers(ip), ["node-b"]);
+    const { c, ip, next } = await threeNodesWithAddressOfNodeB();
 
     // Heartbeats lost (UDP dropped both ways), renewals go on: nobody moves.
     let since = c.clock.now();
@@ -223,14 +229,7 @@ describe("controller with a fake API server, heartbeat network and clock", () =>
   });
 
   it("a frozen speaker stops answering before a peer can take over, and after it resumes answers nothing the peer holds until the peer let go", async () => {
-    const nodes = ["node-a", "node-b", "node-c"];
-    const ip = ipWonBy("node-b", nodes);
-    const next = elect(["node-a", "node-c"], ip) as string;
-    const c = (cluster = new Cluster(nodes));
-    c.service("web", ip);
-    await c.start();
-    await c.clock.advance(3000);
-    assert.deepEqual(c.announcers(ip), ["node-b"]);
+    const { c, ip, next } = await threeNodesWithAddressOfNodeB();
     const frozen = c.speakers.get("node-b") as Speaker;
 
     // SIGSTOP for 10 s: node-b falls silent by itself, then the next node takes over.

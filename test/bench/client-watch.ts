@@ -22,6 +22,8 @@ export function parseNeighLine(line: string): Seen | undefined {
 
 export class ClientWatch {
   readonly answers: Seen[] = [];
+  /** Every ARP frame sent from a VIP (answers to anyone, gratuitous ARP), when started with `frames`. */
+  readonly frames: Seen[] = [];
   readonly neighbours: Seen[] = [];
   /** Probe rounds in which two different MACs answered one VIP. */
   readonly duals: { ts: number; vip: string }[] = [];
@@ -33,13 +35,15 @@ export class ClientWatch {
     this.lab = lab;
   }
 
-  /** Starts probing `vips` (IPv4) from the client namespace every `intervalMs`. */
-  static start(lab: Lab, vips: string[], intervalMs = 10): ClientWatch {
+  /** Starts probing `vips` (IPv4) from the client namespace every `intervalMs`; with `frames`, records every frame from them. */
+  static start(lab: Lab, vips: string[], intervalMs = 10, opts: { frames?: boolean } = {}): ClientWatch {
     const w = new ClientWatch(lab);
-    const probe = spawn("ip", ["netns", "exec", lab.clientNs, "python3", join(root, "test/bench/failover.probe.py"), "eth0", "192.0.2.100", String(intervalMs), ...vips], { stdio: ["pipe", "pipe", "inherit"] });
+    const env = { ...process.env, ...(opts.frames ? { L2LB_PROBE_FRAMES: "1" } : {}) };
+    const probe = spawn("ip", ["netns", "exec", lab.clientNs, "python3", join(root, "test/bench/failover.probe.py"), "eth0", "192.0.2.100", String(intervalMs), ...vips], { stdio: ["pipe", "pipe", "inherit"], env });
     createInterface({ input: probe.stdout }).on("line", (line) => {
       const [kind, ts, vip, mac] = line.split(" ");
       if (kind === "change") w.answers.push({ ts: Number(ts), vip: vip as string, mac: mac as string });
+      else if (kind === "frame") w.frames.push({ ts: Number(ts), vip: vip as string, mac: mac as string });
       else if (kind === "dual") w.duals.push({ ts: Number(ts), vip: vip as string });
     });
     const neigh = spawn("ip", ["netns", "exec", lab.clientNs, "ip", "-ts", "monitor", "neigh", "dev", "eth0"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TZ: "UTC" } });

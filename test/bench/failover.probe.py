@@ -10,6 +10,8 @@ wall-clock timestamps in milliseconds (float):
     change <ts> <vip> <mac>          the MAC answering for <vip> differs from the previous one
     dual <ts> <vip> <mac1> <mac2>    two different MACs answered the same round (split brain)
     stats <ts> <vip> <sent> <replied-rounds> <replies>   on "stats" on stdin; counters reset
+    frame <ts> <vip> <mac>           with L2LB_PROBE_FRAMES=1: every ARP frame sent from <vip>
+                                     (answers to anyone, gratuitous ARP), not only changes
 
 A round counts as replied when at least one reply for that VIP arrives before the next round
 (a reply delayed past the next send, e.g. on a busy machine, leaves its round unreplied);
@@ -49,6 +51,7 @@ def main():
     interval = interval_ms / 1000.0
     next_round = time.monotonic()
     out = sys.stdout
+    every_frame = os.environ.get("L2LB_PROBE_FRAMES") == "1"
 
     def close_round():
         for v in vips:
@@ -96,13 +99,16 @@ def main():
                 if len(frame) < 42 or frame[12:14] != b"\x08\x06":
                     continue
                 op = struct.unpack("!H", frame[20:22])[0]
-                if op != 2:
-                    continue
                 spa = frame[28:32]
                 v = by_ip.get(spa)
-                if v is None or frame[38:42] != sip_b:
+                if v is None:
                     continue
                 mac = ":".join(f"{b:02x}" for b in frame[22:28])
+                if every_frame:
+                    out.write(f"frame {time.time() * 1000:.3f} {v} {mac}\n")
+                    out.flush()
+                if op != 2 or frame[38:42] != sip_b:
+                    continue
                 round_macs[v].add(mac)
                 replies[v] += 1
                 if mac != last_mac[v]:

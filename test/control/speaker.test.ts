@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { ANNOTATIONS, API_GROUP, API_VERSION, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
 import { elect } from "../../runtime/election/rank.ts";
+import { ClientWatch, nowMs } from "../bench/client-watch.ts";
 import { applyPool, arping, kubectl, labUnavailable, nodeMacs, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type Lab, type SpeakerProcess } from "./harness.ts";
 
 const NODES = ["node-a", "node-b", "node-c"];
@@ -304,6 +305,38 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     }, 30_000);
     const back = await arping(lab, ip, 3);
     assert.deepEqual([...new Set(back)], [macs.get(owner)]);
+  });
+
+  it("a speaker frozen for 10 s (SIGSTOP) sends nothing for the address its peer took over, not even the requests queued while it was stopped", async (t) => {
+    const ip = "192.0.2.201";
+    const owner = elect(NODES, ip) as string;
+    const next = elect(NODES.filter((n) => n !== owner), ip) as string;
+    const [ownerMac, nextMac] = [macs.get(owner) as string, macs.get(next) as string];
+    await settled();
+    const watch = ClientWatch.start(lab, [ip], 10, { frames: true });
+    try {
+      await watch.waitAnsweredBy(ip, ownerMac, 15_000);
+      const child = (speakers.get(owner) as SpeakerProcess).child;
+      const stoppedAt = nowMs();
+      child.kill("SIGSTOP");
+      await watch.waitAnsweredBy(ip, nextMac, 15_000);
+      await sleep(Math.max(0, stoppedAt + 10_000 - nowMs()));
+      const resumedAt = nowMs();
+      child.kill("SIGCONT");
+      // It is alive again and the election's winner: the address comes back by the usual hand-over.
+      await watch.waitAnsweredBy(ip, ownerMac, 30_000);
+      await sleep(2000);
+      const after = (mac: string) => watch.frames.filter((f) => f.vip === ip && f.mac === mac && f.ts >= resumedAt).map((f) => f.ts);
+      const fromOwner = after(ownerMac);
+      const lastFromNext = Math.max(...after(nextMac));
+      const overlapping = fromOwner.filter((ts) => ts <= lastFromNext);
+      t.diagnostic(`frozen ${owner}: ${next} answered ${((watch.firstAnswerNotFrom(ip, ownerMac, stoppedAt)?.ts ?? NaN) - stoppedAt).toFixed(0)} ms after SIGSTOP; after SIGCONT ${owner} sent its first frame for ${ip} at +${((fromOwner[0] ?? NaN) - resumedAt).toFixed(0)} ms, ${next} its last at +${(lastFromNext - resumedAt).toFixed(0)} ms`);
+      assert.deepEqual(overlapping.map((ts) => Math.round(ts - resumedAt)), [], `frames from the resumed ${owner} while ${next} still answered (ms after SIGCONT)`);
+      assert.equal(watch.dualsBetween(ip, stoppedAt, nowMs()), 0, "probe rounds answered by two nodes");
+    } finally {
+      watch.stop();
+      (speakers.get(owner) as SpeakerProcess).child.kill("SIGCONT");
+    }
   });
 
   it("gives an address up when the announcing interface goes down, and takes it back when it returns", async () => {
