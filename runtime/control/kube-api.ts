@@ -5,6 +5,7 @@
 // (sources.ts), never through this. Errors keep the client's shape: `code` is the HTTP status.
 import * as k8s from "@kubernetes/client-node";
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, KINDS } from "../../provider/core/model/contract.ts";
+import type { SecretApi } from "./heartbeat-key.ts";
 import type { IngressEntry } from "./status.ts";
 
 export interface LeaseApi {
@@ -37,12 +38,14 @@ export type ControlApi = LeaseApi & EventApi & WriteApi;
 
 const mergePatch = () => k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
-/** The real API, from a kubeconfig. */
-export function kubeApi(kubeConfig: k8s.KubeConfig): ControlApi {
+/** The real API, from a kubeconfig (with the Secret calls of the generated heartbeat key). */
+export function kubeApi(kubeConfig: k8s.KubeConfig): ControlApi & SecretApi {
   const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   const coordination = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   return {
+    readSecret: (namespace, name) => core.readNamespacedSecret({ name, namespace }),
+    createSecret: (namespace, body) => core.createNamespacedSecret({ namespace, body }),
     readLease: (namespace, name) => coordination.readNamespacedLease({ name, namespace }),
     createLease: (namespace, body) => coordination.createNamespacedLease({ namespace, body }),
     replaceLease: (namespace, name, body) => coordination.replaceNamespacedLease({ name, namespace, body }),

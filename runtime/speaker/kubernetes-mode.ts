@@ -10,7 +10,8 @@
 //                               globs, can_reach:<ip>, !exclusions); default every eligible one
 //   L2LB_HEARTBEAT_PORT         UDP port of the speaker heartbeats (default 7473)
 //   L2LB_HEARTBEAT_ADDRESS      address peers send heartbeats to (default the Node's InternalIP)
-//   L2LB_HEARTBEAT_KEY[_FILE]   per-cluster key authenticating heartbeats (HMAC-SHA256)
+//   L2LB_HEARTBEAT_KEY[_FILE]   per-cluster key authenticating heartbeats (HMAC-SHA256); without
+//                               one the speakers share a generated key (heartbeat-key.ts)
 //   L2LB_TIMING                 JSON overrides of the control-loop timing (see controller.ts)
 //   L2LB_DEFAULT_CLASS          "true": also serve LoadBalancer Services without a loadBalancerClass
 //                               (the flag --default-class does the same)
@@ -24,6 +25,7 @@ import { workerPlanner } from "../allocator/planner.ts";
 import { realClock } from "../control/clock.ts";
 import { Controller, type ControllerTiming } from "../control/controller.ts";
 import { Heartbeat } from "../control/heartbeat.ts";
+import { generatedHeartbeatKey, type SecretApi } from "../control/heartbeat-key.ts";
 import { kubeApi } from "../control/kube-api.ts";
 import { Sources } from "../control/sources.ts";
 import { DataPlane } from "../dataplane/index.ts";
@@ -45,11 +47,27 @@ export interface RunningMode {
   routes: Record<string, RouteHandler>;
 }
 
-function heartbeatKey(env: NodeJS.ProcessEnv): Buffer | undefined {
+function configuredHeartbeatKey(env: NodeJS.ProcessEnv): Buffer | undefined {
   const file = env.L2LB_HEARTBEAT_KEY_FILE;
   const text = file ? readFileSync(file, "utf8").trim() : env.L2LB_HEARTBEAT_KEY?.trim();
   if (!text) return undefined;
   return Buffer.from(text, "utf8");
+}
+
+/**
+ * The configured key, else the cluster's generated one. Without either (an installation whose Role
+ * predates the generated key) the speaker still runs, unauthenticated, and says how to fix it:
+ * heartbeats can delay a takeover, never cause one.
+ */
+async function heartbeatKey(env: NodeJS.ProcessEnv, api: SecretApi, namespace: string, logger: Logger): Promise<Buffer | undefined> {
+  const configured = configuredHeartbeatKey(env);
+  if (configured !== undefined) return configured;
+  try {
+    return await generatedHeartbeatKey(api, namespace);
+  } catch (err) {
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, "heartbeats unauthenticated: no heartbeat key");
+    return undefined;
+  }
 }
 
 export async function runKubernetes(opts: KubernetesModeOptions): Promise<RunningMode> {
@@ -76,13 +94,14 @@ export async function runKubernetes(opts: KubernetesModeOptions): Promise<Runnin
     registry: opts.registry,
     ...(interfaces.length > 0 ? { interfaces } : {}),
   });
-  const key = heartbeatKey(env);
+  const api = kubeApi(kubeConfig);
+  const key = await heartbeatKey(env, api, namespace, opts.logger);
   const controller = new Controller({
     node,
     namespace,
     holder: env.POD_NAME || node,
     // The real API client, informers, heartbeat endpoint and clock (the fast tests pass fakes).
-    api: kubeApi(kubeConfig),
+    api,
     sources: (o) => new Sources({ ...o, kubeConfig }),
     heartbeat: (o) => new Heartbeat(o),
     clock: realClock,
@@ -96,7 +115,6 @@ export async function runKubernetes(opts: KubernetesModeOptions): Promise<Runnin
     timing,
     defaultClass: opts.defaultClass === true || env.L2LB_DEFAULT_CLASS?.trim().toLowerCase() === "true",
   });
-  if (!key) opts.logger.info("no heartbeat key: heartbeats unauthenticated (they can delay a takeover, never cause one)");
   try {
     await controller.start();
   } catch (err) {

@@ -2,9 +2,10 @@
 // segment, running with a token of a ServiceAccount bound to exactly the installation's rules.
 // Skips, saying why, without root, the lab tools or the data plane addon.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { ANNOTATIONS, API_GROUP, API_VERSION, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
+import { ANNOTATIONS, API_GROUP, API_VERSION, GENERATED_HEARTBEAT_KEY_SECRET, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
 import { elect } from "../../runtime/election/rank.ts";
 import { ClientWatch, nowMs } from "../bench/client-watch.ts";
 import { applyPool, arping, kubectl, labUnavailable, nodeMacs, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type Lab, type SpeakerProcess } from "./harness.ts";
@@ -91,6 +92,19 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     await assert.rejects(sa.makeApiClient(k8s.CoreV1Api).deleteNamespacedService({ name: "x", namespace: "default" }), (e: { code?: number }) => e.code === 403);
     const nodes = await sa.makeApiClient(k8s.CoreV1Api).listNode();
     assert.equal(nodes.items.length, 3);
+  });
+
+  it("authenticates heartbeats by default: the speakers share a generated key only they (and admins) may read", async () => {
+    const sa = new k8s.KubeConfig();
+    sa.loadFromFile(lab.speakerKubeconfig);
+    const asSpeaker = sa.makeApiClient(k8s.CoreV1Api);
+    const namespace = "l2lb-system";
+    const secret = await asSpeaker.readNamespacedSecret({ name: GENERATED_HEARTBEAT_KEY_SECRET, namespace });
+    assert.match(Buffer.from(secret.data?.key ?? "", "base64").toString(), /^[0-9a-f]{64}$/);
+    await core.createNamespacedSecret({ namespace, body: { metadata: { name: "someone-elses" }, stringData: { password: "x" } } });
+    await assert.rejects(asSpeaker.readNamespacedSecret({ name: "someone-elses", namespace }), (e: { code?: number }) => e.code === 403);
+    await assert.rejects(asSpeaker.listNamespacedSecret({ namespace }), (e: { code?: number }) => e.code === 403);
+    for (const n of NODES) assert.ok(!(await readFile(speakers.get(n)?.logPath as string, "utf8")).includes("heartbeats unauthenticated: no heartbeat key"), `${n} runs with a key`);
   });
 
   it("publishes each node's subnets on its Node", async () => {

@@ -77,3 +77,8 @@ export const SPEAKER_LEASE_PREFIX = "l2lb-speaker-";
 
 /** Name of the speaker DaemonSet, ServiceAccount and ClusterRole created by the installation. */
 export const SPEAKER_NAME = "l2lb-speaker";
+/**
+ * Secret in the install namespace holding the heartbeat key the speakers create for themselves
+ * when none is configured (`key`: 64 hex digits); only the speakers may read it.
+ */
+export const GENERATED_HEARTBEAT_KEY_SECRET = "l2lb-heartbeat-key";

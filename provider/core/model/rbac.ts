@@ -15,8 +15,11 @@
 // - events: create/patch, in the namespace of the Service they are about.
 // - leases (install namespace only): one per node; create/update/delete its own, list/watch the
 //   others' for liveness. `get` is needed to recover after a conflict.
+// - secrets (install namespace only): `get` of the generated heartbeat key, by name, and `create`
+//   for the first speaker to make it (Kubernetes cannot restrict a create to a name). No list or
+//   watch: no other Secret is readable.
 
-import { API_GROUP, KINDS } from "./contract.ts";
+import { API_GROUP, GENERATED_HEARTBEAT_KEY_SECRET, KINDS } from "./contract.ts";
 
 /** The subset of a Kubernetes `rbac.authorization.k8s.io/v1` PolicyRule that we use. */
 export interface PolicyRule {
@@ -49,6 +52,8 @@ export const SPEAKER_NAMESPACED_RULES: readonly PolicyRule[] = Object.freeze([
     resources: ["leases"],
     verbs: ["get", "list", "watch", "create", "update", "delete"],
   },
+  { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: [GENERATED_HEARTBEAT_KEY_SECRET] },
+  { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
 ]);
 
 /** Deep copies, for callers that need mutable arrays (e.g. Pulumi inputs). */
