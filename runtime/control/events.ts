@@ -1,6 +1,8 @@
 // Kubernetes events about Services (and pools), deduplicated like client-go's recorder: the
 // same (object, type, reason, message) within `aggregateWindowMs` bumps `count` on the existing
-// event instead of creating a new one.
+// event instead of creating a new one. It remembers the last `MAX_REMEMBERED` events, the least
+// recently seen forgotten first (a forgotten duplicate becomes a new event, which is harmless):
+// a burst of thousands of Services must not make every event cost a walk over all the others.
 import type { Logger } from "pino";
 import { realClock, withTimeout, type Clock } from "./clock.ts";
 import type { EventApi } from "./kube-api.ts";
@@ -17,10 +19,20 @@ export interface EventSink {
   emit(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): void;
 }
 
+const MAX_REMEMBERED = 5000;
+
+interface Remembered {
+  name: string;
+  namespace: string;
+  count: number;
+  at: number;
+}
+
 export class EventRecorder implements EventSink {
   private readonly api: EventApi;
   private readonly clock: Clock;
-  private readonly seen = new Map<string, { name: string; namespace: string; count: number; at: number; first: Date }>();
+  /** By key, least recently seen first. */
+  private readonly seen = new Map<string, Remembered>();
   private readonly component = "l2lb-speaker";
   private readonly node: string;
   private readonly logger: Logger;
@@ -40,6 +52,17 @@ export class EventRecorder implements EventSink {
     this.queue = this.queue.then(() => this.write(target, type, reason, message)).catch(() => {});
   }
 
+  /** How many events are remembered for aggregation. */
+  get remembered(): number {
+    return this.seen.size;
+  }
+
+  private remember(key: string, entry: Remembered): void {
+    this.seen.delete(key);
+    this.seen.set(key, entry);
+    while (this.seen.size > MAX_REMEMBERED) this.seen.delete(this.seen.keys().next().value as string);
+  }
+
   /** Resolves when every event emitted so far was written (or failed). */
   flush(): Promise<void> {
     return this.queue;
@@ -55,6 +78,7 @@ export class EventRecorder implements EventSink {
       if (prev !== undefined && Date.now() - prev.at < this.aggregateWindowMs) {
         prev.count++;
         prev.at = Date.now();
+        this.remember(key, prev);
         await withTimeout(this.api.patchEvent(prev.namespace, prev.name, { count: prev.count, lastTimestamp: now.toISOString() }), 5000, "event patch", this.clock);
         return;
       }
@@ -77,10 +101,7 @@ export class EventRecorder implements EventSink {
         "event create",
         this.clock,
       );
-      this.seen.set(key, { name, namespace, count: 1, at: Date.now(), first: now });
-      if (this.seen.size > 5000) {
-        for (const [k, v] of this.seen) if (Date.now() - v.at > this.aggregateWindowMs) this.seen.delete(k);
-      }
+      this.remember(key, { name, namespace, count: 1, at: Date.now() });
     } catch (err) {
       this.logger.warn({ err: err instanceof Error ? err.message : String(err), reason }, "event not recorded");
     }
