@@ -135,17 +135,19 @@ describe("in-cluster allocation on a real API server", { skip: skip ?? false, ti
     await applyPool(lab.admin, "overlapping", { addresses: ["192.0.2.210-192.0.2.225"] });
     await applyPool(lab.admin, "overlapping", { ipAddressPools: ["overlapping"] }, "advertisement");
     const custom = lab.admin.makeApiClient(k8s.CustomObjectsApi);
-    const condition = await waitFor("Usable=False on the overlapping pool", async () => {
+    // Planned between the two applies, the pool is first set aside for having no advertisement:
+    // wait for the reason that stays.
+    const condition = await waitFor("Usable=False on the overlapping pool, naming the pool it overlaps", async () => {
       const p = (await custom.getClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: KINDS.addressPool.plural, name: "overlapping" })) as { status?: { conditions?: { type: string; status: string; message: string }[] } };
       const c = p.status?.conditions?.find((x) => x.type === "Usable");
-      return c?.status === "False" ? c : undefined;
+      return c?.status === "False" && c.message.includes("first-pool") ? c : undefined;
     });
     assert.match(condition.message, /first-pool/);
-    const poolEvents = await waitFor("PoolSetAside event", async () => {
+    const poolEvent = await waitFor("PoolSetAside event naming the pool it overlaps", async () => {
       const list = await core.listEventForAllNamespaces({ fieldSelector: "involvedObject.name=overlapping,reason=PoolSetAside" });
-      return list.items.length > 0 ? list.items : undefined;
+      return list.items.find((e) => e.message?.includes("first-pool"));
     });
-    assert.match(poolEvents[0]?.message ?? "", /first-pool/);
+    assert.equal(poolEvent.type, "Warning");
     const broken = join(mkdtempSync(join(tmpdir(), "l2lb-broken-")), "broken.yaml");
     writeFileSync(broken, "apiVersion: l2lb.dev/v1alpha1\nkind: AddressPool\nmetadata:\n  name: broken\nspec:\n  addresses: [192.0.2.250-192.0.2.240]\n");
     await assert.rejects(kubectl(lab, "apply", "-f", broken), /spec\.addresses/);
