@@ -58,6 +58,8 @@ export interface AnnounceInput {
   isolated: boolean;
   settled: boolean;
   peerClaims: ReadonlyMap<string, readonly string[]>;
+  /** ip → peers to hear from before gaining it (ownership.ts). */
+  unconfirmed?: ReadonlyMap<string, readonly string[]>;
   /** This node was away (frozen): keep no address a live peer claims (ownership.ts). */
   recheck?: boolean;
 }

@@ -9,7 +9,7 @@ import { Registry } from "prom-client";
 import { ANNOTATIONS, API_GROUP_VERSION, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
 import { inProcessPlanner } from "../allocator/planner.ts";
 import { elect } from "../election/rank.ts";
-import { Controller } from "./controller.ts";
+import { Controller, type LivenessMode } from "./controller.ts";
 import type { ControlApi } from "./kube-api.ts";
 import { FakeApiServer, FakeDataPlane, FakeHeartbeatNetwork, FreezableClock, TestClock } from "./testing.ts";
 
@@ -30,9 +30,11 @@ class Cluster {
   readonly net = new FakeHeartbeatNetwork(this.clock);
   readonly speakers = new Map<string, Speaker>();
   readonly nodes: string[];
+  readonly liveness: LivenessMode;
 
-  constructor(nodes: string[]) {
+  constructor(nodes: string[], liveness: LivenessMode = "ring") {
     this.nodes = nodes;
+    this.liveness = liveness;
     this.api.put("namespace", { metadata: { name: "default" } });
     this.api.put("pool", { apiVersion: API_GROUP_VERSION, kind: KINDS.addressPool.kind, metadata: { name: "lan", creationTimestamp: new Date("2026-01-01T00:00:00Z") }, spec: { addresses: ["192.0.2.100-192.0.2.199"] } });
     this.api.put("advertisement", { apiVersion: API_GROUP_VERSION, kind: KINDS.l2Advertisement.kind, metadata: { name: "all" }, spec: {} });
@@ -43,28 +45,42 @@ class Cluster {
     return `192.0.2.${11 + i}`;
   }
 
-  async start(): Promise<void> {
-    for (const [i, node] of this.nodes.entries()) {
-      // The data plane's deadline runs on real (shared) time, like CLOCK_MONOTONIC in the addon.
-      const dataPlane = new FakeDataPlane(this.clock, this.addressOf(i));
-      const clock = new FreezableClock(this.clock);
-      const registry = new Registry();
-      const sources = this.api.sources();
-      const controller = new Controller({
-        node,
-        namespace: NAMESPACE,
-        api: this.api.client(node),
-        sources: (o) => sources({ ...o, onChange: clock.gate(o.onChange) }),
-        clock,
-        heartbeat: (o) => this.net.endpoint(o, clock),
-        planner: inProcessPlanner,
-        logger: pino({ level: "silent" }),
-        registry,
-        dataPlane,
-        heartbeatPort: 7473,
-      });
-      await controller.start();
-      this.speakers.set(node, { controller, dataPlane, clock, registry });
+  async start(nodes = this.nodes): Promise<void> {
+    for (const node of nodes) await this.startNode(node);
+  }
+
+  /** Starts the speaker of `node` (one of the cluster's nodes). */
+  async startNode(node: string): Promise<void> {
+    const i = this.nodes.indexOf(node);
+    // The data plane's deadline runs on real (shared) time, like CLOCK_MONOTONIC in the addon.
+    const dataPlane = new FakeDataPlane(this.clock, this.addressOf(i));
+    const clock = new FreezableClock(this.clock);
+    const registry = new Registry();
+    const sources = this.api.sources();
+    const controller = new Controller({
+      node,
+      namespace: NAMESPACE,
+      api: this.api.client(node),
+      sources: (o) => sources({ ...o, onChange: clock.gate(o.onChange) }),
+      clock,
+      heartbeat: (o) => this.net.endpoint(o, clock),
+      planner: inProcessPlanner,
+      logger: pino({ level: "silent" }),
+      registry,
+      dataPlane,
+      heartbeatPort: 7473,
+      liveness: this.liveness,
+    });
+    await controller.start();
+    this.speakers.set(node, { controller, dataPlane, clock, registry });
+  }
+
+  /** Checks every 10 ms for `ms` that no address of `ips` has two announcers. */
+  async neverTwo(ips: string[], ms: number): Promise<void> {
+    const since = this.clock.now();
+    while (this.clock.now() - since < ms) {
+      await this.clock.advance(10);
+      for (const ip of ips) assert.ok(this.announcers(ip).length <= 1, `two answer for ${ip}: ${this.announcers(ip).join()}`);
     }
   }
 
@@ -109,11 +125,11 @@ function ipWonBy(node: string, among: string[], exclude: string[] = []): string 
 }
 
 /** Three speakers answering a Service whose address node-b wins; `next` wins it without node-b. */
-async function threeNodesWithAddressOfNodeB(): Promise<{ c: Cluster; ip: string; next: string }> {
+async function threeNodesWithAddressOfNodeB(liveness: LivenessMode): Promise<{ c: Cluster; ip: string; next: string }> {
   const nodes = ["node-a", "node-b", "node-c"];
   const ip = ipWonBy("node-b", nodes);
   const next = elect(["node-a", "node-c"], ip) as string;
-  const c = (cluster = new Cluster(nodes));
+  const c = (cluster = new Cluster(nodes, liveness));
   c.service("web", ip);
   await c.start();
   await c.clock.advance(3000);
@@ -130,9 +146,10 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-describe("controller with a fake API server, heartbeat network and clock", () => {
+for (const liveness of ["ring", "mesh"] as const)
+describe(`controller with a fake API server, heartbeat network and clock (${liveness} liveness)`, () => {
   it("announces a Service's assigned address and writes its status, announced-by, events, pool usage and node subnets", async () => {
-    const c = (cluster = new Cluster(["node-a"]));
+    const c = (cluster = new Cluster(["node-a"], liveness));
     c.service("web", "192.0.2.150");
     await c.start();
     await c.clock.advance(3000);
@@ -151,7 +168,7 @@ describe("controller with a fake API server, heartbeat network and clock", () =>
   });
 
   it("a peer that loses one signal keeps its address; one that loses both is taken over by the next node, before its Lease expires", async () => {
-    const { c, ip, next } = await threeNodesWithAddressOfNodeB();
+    const { c, ip, next } = await threeNodesWithAddressOfNodeB(liveness);
 
     // Heartbeats lost (UDP dropped both ways), renewals go on: nobody moves.
     let since = c.clock.now();
@@ -185,7 +202,7 @@ describe("controller with a fake API server, heartbeat network and clock", () =>
   });
 
   it("a write the API server keeps refusing (403) is retried with exponential backoff, and the address stays announced", async () => {
-    const c = (cluster = new Cluster(["node-a"]));
+    const c = (cluster = new Cluster(["node-a"], liveness));
     const refused: (keyof ControlApi)[] = ["patchServiceIngress", "patchServiceAnnotations", "patchNodeAnnotations"];
     c.api.refuse = (method) => (refused.includes(method) ? 403 : undefined);
     c.service("web", "192.0.2.150");
@@ -208,7 +225,7 @@ describe("controller with a fake API server, heartbeat network and clock", () =>
     const nodes = ["node-a", "node-b", "node-c"];
     const ips: string[] = [];
     for (const n of nodes) ips.push(ipWonBy(n, nodes, ips));
-    const c = (cluster = new Cluster(nodes));
+    const c = (cluster = new Cluster(nodes, liveness));
     ips.forEach((ip, i) => c.service(`web-${i}`, ip));
     await c.start();
     await c.clock.advance(3000);
@@ -229,7 +246,7 @@ describe("controller with a fake API server, heartbeat network and clock", () =>
   });
 
   it("a frozen speaker stops answering before a peer can take over, and after it resumes answers nothing the peer holds until the peer let go", async () => {
-    const { c, ip, next } = await threeNodesWithAddressOfNodeB();
+    const { c, ip, next } = await threeNodesWithAddressOfNodeB(liveness);
     const frozen = c.speakers.get("node-b") as Speaker;
 
     // SIGSTOP for 10 s: node-b falls silent by itself, then the next node takes over.
@@ -262,5 +279,76 @@ describe("controller with a fake API server, heartbeat network and clock", () =>
     assert.deepEqual(c.announcers(ip), ["node-b"]);
     assert.ok(back - resumed >= 700, `answering again ${back - resumed} ms after resuming, after listening to its peers`);
     assert.match(await frozen.registry.getSingleMetricAsString("l2lb_answer_pauses_total"), / 1$/m);
+  });
+});
+
+describe("ring liveness at twelve nodes (fakes)", () => {
+  const NODES = Array.from({ length: 12 }, (_, i) => `node-${String.fromCharCode(97 + i)}`);
+
+  /** Twelve speakers, one address won by each, settled. */
+  async function twelve(): Promise<{ c: Cluster; ips: string[] }> {
+    const ips: string[] = [];
+    for (const n of NODES) ips.push(ipWonBy(n, NODES, ips));
+    const c = (cluster = new Cluster(NODES, "ring"));
+    ips.forEach((ip, i) => c.service(`web-${i}`, ip));
+    await c.start();
+    await c.clock.advance(5000);
+    assert.deepEqual(ips.map((ip) => c.announcers(ip)), NODES.map((n) => [n]));
+    return { c, ips };
+  }
+
+  const sentBy = async (s: Speaker): Promise<number> => Number(/ (\d+)$/m.exec(await s.registry.getSingleMetricAsString("l2lb_heartbeats_sent_total"))?.[1]);
+
+  it("idle: three heartbeat targets per node, one renewal a second, no Lease read, no re-plan", async () => {
+    const { c } = await twelve();
+    const since = c.clock.now();
+    const sentBefore = await Promise.all([...c.speakers.values()].map(sentBy));
+    const plansBefore = [...c.speakers.values()].map((s) => s.controller.planVersion());
+    await c.clock.advance(10_000);
+    const sent = (await Promise.all([...c.speakers.values()].map(sentBy))).map((x, i) => (x - (sentBefore[i] as number)) / 10);
+    for (const perSecond of sent) assert.ok(perSecond >= 14 && perSecond <= 16, `heartbeats per node per second: ${sent.join(", ")}`);
+    const calls = c.api.calls.filter((x) => x.at > since);
+    const renewals = calls.filter((x) => x.method === "replaceLease").length / 10 / NODES.length;
+    assert.ok(renewals >= 0.9 && renewals <= 1.1, `renewals per node per second: ${renewals}`);
+    assert.deepEqual(calls.filter((x) => x.method === "readLease" || x.method === "deleteLease"), [], "no Lease read or deleted while everyone is alive");
+    assert.deepEqual([...c.speakers.values()].map((s) => s.controller.planVersion()), plansBefore, "no re-plan without a change");
+  });
+
+  it("a crashed owner is declared dead by its monitors (one member record deleted) and its address taken over on the quick path, never by two", async () => {
+    const { c, ips } = await twelve();
+    const victim = "node-e";
+    const ip = ips[NODES.indexOf(victim)] as string;
+    const next = elect(NODES.filter((n) => n !== victim), ip) as string;
+    const since = c.clock.now();
+    // A crash: no timer, no datagram, no renewal any more.
+    (c.speakers.get(victim) as Speaker).clock.freeze();
+    c.net.isolate(victim);
+    let tookAt = Infinity;
+    while (c.clock.now() - since < 6000) {
+      await c.clock.advance(10);
+      for (const x of ips) assert.ok(c.announcers(x).length <= 1, `two answer for ${x}: ${c.announcers(x).join()}`);
+      if (c.announcers(ip).includes(next)) tookAt = Math.min(tookAt, c.clock.now());
+    }
+    assert.ok(tookAt - since >= 700 && tookAt - since <= 1500, `taken over ${tookAt - since} ms after the crash`);
+    assert.equal(c.api.get("lease", NAMESPACE, `l2lb-member-${victim}`), undefined, "the member record is deleted");
+    assert.equal(c.api.callsOf("deleteLease").filter((x) => x.ok).length, 1, "one verdict");
+    const reads = c.api.callsOf("readLease").filter((x) => x.at > since);
+    assert.ok(reads.length >= 1 && reads.length <= 3 * 3, `${reads.length} Lease reads, all by the victim's monitors`);
+    assert.deepEqual(ips.filter((x) => x !== ip).map((x) => c.announcers(x)), NODES.filter((n) => n !== victim).map((n) => [n]), "nobody else moved");
+  });
+
+  it("a node joining later takes the addresses it wins only after their previous owner let go", async () => {
+    const late = "node-m";
+    const all = [...NODES, late];
+    const ips: string[] = [];
+    for (let i = 0; i < 4; i++) ips.push(ipWonBy(late, all, ips));
+    const c = (cluster = new Cluster(all, "ring"));
+    ips.forEach((ip, i) => c.service(`late-${i}`, ip));
+    await c.start(NODES);
+    await c.clock.advance(5000);
+    for (const ip of ips) assert.equal(c.announcers(ip).length, 1);
+    await c.startNode(late);
+    await c.neverTwo(ips, 5000);
+    assert.deepEqual(ips.map((ip) => c.announcers(ip)), ips.map(() => [late]));
   });
 });

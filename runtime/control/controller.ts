@@ -22,7 +22,10 @@ import { Heartbeat, formatEndpoint, type HeartbeatOptions, type HeartbeatTranspo
 import type { ControlApi } from "./kube-api.ts";
 import type { LeaseKeeper } from "./lease.ts";
 import type { Liveness } from "./liveness.ts";
-import { Membership } from "./membership.ts";
+import { MEMBER_LABEL, SPEAKER_LEASE_LABEL } from "../../provider/core/model/contract.ts";
+import type { Membership, WantedAddress } from "./membership.ts";
+import { MeshMembership } from "./mesh-membership.ts";
+import { RingMembership } from "./ring-membership.ts";
 import { controlMetrics, type ControlMetrics } from "./metrics.ts";
 import { NodeSubnets } from "./node-subnets.ts";
 import type { Owned } from "./ownership.ts";
@@ -89,7 +92,16 @@ export interface ControllerOptions {
   timing?: Partial<ControllerTiming>;
   /** Also serve `type: LoadBalancer` Services without a loadBalancerClass (what MetalLB and OpenELB serve). */
   defaultClass?: boolean;
+  /**
+   * How speakers learn who is alive (runtime/control/README.md): `ring` (default) — heartbeats to
+   * three ring successors, member records watched, liveness Leases read only on suspicion: O(N)
+   * cluster-wide; `mesh` — heartbeats to every peer and every Lease renewal watched by every
+   * speaker: O(N²), kept for small clusters and for comparison.
+   */
+  liveness?: LivenessMode;
 }
+
+export type LivenessMode = "ring" | "mesh";
 
 export class Controller implements ControlState {
   readonly node: string;
@@ -114,6 +126,8 @@ export class Controller implements ControlState {
   private addressIndex: { version: number; map: Map<string, AddressPlan> } = { version: -1, map: new Map() };
   private aliveNow = new Map<string, Liveness>();
   private readonly lastOwners = new Map<string, string | undefined>();
+  /** The owner before the last change of each address's owner (asked before taking it). */
+  private readonly previousOwners = new Map<string, string | undefined>();
   private dirty = true;
   /** The next plan must not wait: membership, API health or a link changed. */
   private planUrgent = true;
@@ -148,8 +162,10 @@ export class Controller implements ControlState {
       now: () => this.clock.now(),
     });
     const m = (this.m = controlMetrics(opts.registry, () => heartbeat.sent));
-    this.cache = new ClusterCache(opts.sources({ namespace: opts.namespace, logger: log, onChange: (kind, verb, obj) => this.onChange(kind, verb, obj) }), this.defaultClass);
-    this.membership = new Membership({
+    const ring = (opts.liveness ?? "ring") === "ring";
+    const leaseLabel = ring ? MEMBER_LABEL : SPEAKER_LEASE_LABEL;
+    this.cache = new ClusterCache(opts.sources({ namespace: opts.namespace, logger: log, leaseLabel, onChange: (kind, verb, obj) => this.onChange(kind, verb, obj) }), this.defaultClass);
+    this.membership = new (ring ? RingMembership : MeshMembership)({
       node: opts.node,
       namespace: opts.namespace,
       holder: opts.holder ?? opts.node,
@@ -350,8 +366,8 @@ export class Controller implements ControlState {
    * SIGSTOP) or its loop stalled long enough that a peer may have taken over. Answer nothing
    * and listen to the peers for a heartbeat timeout, then keep only what no live peer claims.
    */
-  private noticeAbsence(now: number, absentMs: number): void {
-    if (now < this.answerUntil || this.rejoinUntil !== -Infinity) return;
+  private noticeAbsence(now: number, absentMs: number, declaredDead = false): void {
+    if ((now < this.answerUntil && !declaredDead) || this.rejoinUntil !== -Infinity) return;
     this.rejoinUntil = now + this.t.heartbeatTimeoutMs;
     this.membership.listenAgain(now);
     this.markUrgent();
@@ -370,6 +386,17 @@ export class Controller implements ControlState {
     this.rejoinUntil = -Infinity;
     this.answerUntil = this.membership.earliestTakeover() - ANSWER_MARGIN_MS;
     this.o.dataPlane.answerFor(this.answerUntil - now);
+  }
+
+  /** Addresses this node was elected for and does not answer yet (all it was elected for, on a recheck). */
+  private wantedAddresses(recheck: boolean): WantedAddress[] {
+    const owned = this.announcer.current();
+    const wanted: WantedAddress[] = [];
+    for (const a of this.currentPlan.addresses) {
+      if (a.owner?.node !== this.node || (owned.has(a.ip) && !recheck)) continue;
+      wanted.push({ ip: a.ip, candidates: a.candidates.map((c) => c.node), previousOwner: this.previousOwners.get(a.ip) });
+    }
+    return wanted;
   }
 
   private markUrgent(): void {
@@ -408,6 +435,7 @@ export class Controller implements ControlState {
     this.m.apiHealthy.set(apiHealthy ? 1 : 0);
 
     const members = this.membership.evaluate(now, apiHealthy, this.announcer.publishedSubnets());
+    if (members.declaredDead === true) this.noticeAbsence(now, absentMs, true);
     if (members.changed) {
       this.markUrgent();
       // The status writer cleans departed Services for nodes that are gone.
@@ -429,18 +457,23 @@ export class Controller implements ControlState {
       this.m.refused.set(this.currentPlan.refusals.length);
       for (const a of this.currentPlan.addresses) {
         const prev = this.lastOwners.get(a.ip);
-        if (this.lastOwners.has(a.ip) && prev !== a.owner?.node) this.m.electionChanges.inc();
+        if (this.lastOwners.has(a.ip) && prev !== a.owner?.node) {
+          this.m.electionChanges.inc();
+          this.previousOwners.set(a.ip, prev);
+        }
         this.lastOwners.set(a.ip, a.owner?.node);
       }
     }
 
+    const recheck = now >= this.rejoinUntil && this.rejoinUntil !== -Infinity;
     this.announcer.announce({
       plan: this.currentPlan,
       apiHealthy,
       isolated: members.isolated,
       settled: this.membership.settled(now, apiHealthy),
       peerClaims: this.membership.peerClaims(now, members.alive),
-      recheck: now >= this.rejoinUntil && this.rejoinUntil !== -Infinity,
+      unconfirmed: this.membership.unconfirmed(now, this.membership.asksBeforeGaining ? this.wantedAddresses(recheck) : []),
+      recheck,
     });
     this.confirmAnswers(now);
 

@@ -1,8 +1,11 @@
-// Direct liveness signal between speakers: one UDP datagram to every peer every `intervalMs`
-// (default 200 ms), and at once whenever the set of answered addresses changes.
+// Direct liveness signal between speakers: one UDP datagram to every target every `intervalMs`
+// (default 200 ms), and at once whenever the set of answered addresses changes. The targets are
+// chosen by membership: every peer (mesh), or the ring successors plus the peers being asked
+// before taking an address (ring.ts); an asked peer replies at once with its own heartbeat.
 //
-// Datagram: JSON {v:1, n: node, i: incarnation, s: seq, c: [addresses answered], l?: 1 (leaving)}
-// followed, when a key is configured, by "\n" and the hex HMAC-SHA256 of the JSON under the
+// Datagram: JSON {v:1, n: node, i: incarnation, s: seq, c: [addresses answered], l?: 1 (leaving),
+// r?: resourceVersion of the sender's last Lease renewal, q?: id (a query: reply now), a?: id (the
+// query this replies to)} followed, when a key is configured, by "\n" and the hex HMAC-SHA256 of the JSON under the
 // per-cluster key. Receivers ignore datagrams with a bad or missing MAC, unknown versions,
 // or sequence numbers not above the last one seen for that incarnation (replays).
 //
@@ -21,12 +24,26 @@ export interface HeartbeatMessage {
   seq: number;
   claims: string[];
   leaving: boolean;
+  /** The resourceVersion of the sender's last successful Lease renewal. */
+  renewal?: string;
+  /** The sender asks for an immediate reply (it waits to take an address); the query's id. */
+  query?: number;
+  /** The id of the query this replies to. */
+  answer?: number;
+  /**
+   * Set by the receiving endpoint on a reply: when (its clock) the query it answers was sent. A
+   * reply proves the peer's claims as of after that instant; a plain heartbeat may have waited
+   * in a socket buffer (a frozen receiver drains old ones on resume).
+   */
+  askedAt?: number;
 }
 
 export interface HeartbeatPeer {
   node: string;
   host: string;
   port: number;
+  /** Ask this peer for a reply with every heartbeat sent to it. */
+  query?: boolean;
 }
 
 export interface HeartbeatOptions {
@@ -53,6 +70,8 @@ export interface HeartbeatTransport extends EventEmitter<HeartbeatEvents> {
   setPeers(peers: HeartbeatPeer[]): void;
   /** The addresses this node answers for; sent at once when they changed. */
   setClaims(claims: string[]): void;
+  /** The resourceVersion of this node's last successful Lease renewal, carried from now on. */
+  setRenewal(version: string): void;
 }
 
 /** Parses a heartbeat endpoint as published on a Lease: `host:port` or `[v6]:port`. */
@@ -75,7 +94,17 @@ function unmapped(host: string): string {
 
 /** Encodes a message; exported for tests. */
 export function encodeHeartbeat(m: HeartbeatMessage, key?: Buffer): Buffer {
-  const body = JSON.stringify({ v: 1, n: m.node, i: m.incarnation, s: m.seq, c: m.claims, ...(m.leaving ? { l: 1 } : {}) });
+  const body = JSON.stringify({
+    v: 1,
+    n: m.node,
+    i: m.incarnation,
+    s: m.seq,
+    c: m.claims,
+    ...(m.leaving ? { l: 1 } : {}),
+    ...(m.renewal ? { r: m.renewal } : {}),
+    ...(m.query !== undefined ? { q: m.query } : {}),
+    ...(m.answer !== undefined ? { a: m.answer } : {}),
+  });
   if (key === undefined) return Buffer.from(body);
   const mac = createHmac("sha256", key).update(body).digest("hex");
   return Buffer.from(`${body}\n${mac}`);
@@ -102,12 +131,42 @@ export function decodeHeartbeat(buf: Buffer, key?: Buffer): HeartbeatMessage | u
   const r = raw as Record<string, unknown>;
   if (r.v !== 1 || typeof r.n !== "string" || typeof r.i !== "string" || typeof r.s !== "number" || !Array.isArray(r.c)) return undefined;
   if (!r.c.every((x) => typeof x === "string")) return undefined;
-  return { node: r.n, incarnation: r.i, seq: r.s, claims: r.c as string[], leaving: r.l === 1 };
+  if (r.r !== undefined && typeof r.r !== "string") return undefined;
+  const id = (x: unknown): number | undefined => (typeof x === "number" && Number.isSafeInteger(x) ? x : undefined);
+  const query = id(r.q);
+  const answer = id(r.a);
+  return {
+    node: r.n,
+    incarnation: r.i,
+    seq: r.s,
+    claims: r.c as string[],
+    leaving: r.l === 1,
+    ...(r.r ? { renewal: r.r } : {}),
+    ...(query !== undefined ? { query } : {}),
+    ...(answer !== undefined ? { answer } : {}),
+  };
 }
 
 export interface HeartbeatEvents {
   message: [HeartbeatMessage, { address: string; port: number }];
   rejected: [string];
+}
+
+/** When each recent query was sent, by id (its sequence number); forgotten after a minute. */
+export class QueryLog {
+  private readonly at = new Map<number, number>();
+
+  sent(id: number, now: number): void {
+    this.at.set(id, now);
+    for (const [old, t] of this.at) {
+      if (now - t < 60_000) break;
+      this.at.delete(old);
+    }
+  }
+
+  askedAt(id: number): number | undefined {
+    return this.at.get(id);
+  }
 }
 
 /** Sends our heartbeats to the current peer list and emits the authenticated ones we receive. */
@@ -118,6 +177,8 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
   private seq = Date.now();
   private peers: HeartbeatPeer[] = [];
   private claims: string[] = [];
+  private renewal = "";
+  private readonly queries = new QueryLog();
   private readonly lastSeq = new Map<string, number>();
   sent = 0;
   lastSentAt = -Infinity;
@@ -179,8 +240,16 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
     return (family === 6 ? this.socket6 : this.socket4)?.address().port;
   }
 
+  /** Sets the targets; a peer newly asked for a reply is sent to at once. */
   setPeers(peers: HeartbeatPeer[]): void {
+    const asked = new Set(this.peers.filter((p) => p.query).map((p) => p.node));
     this.peers = peers.filter((p) => p.node !== this.opts.node);
+    const newlyAsked = this.peers.filter((p) => p.query && !asked.has(p.node));
+    if (newlyAsked.length > 0 && this.timer !== undefined) this.sendTo(newlyAsked, false);
+  }
+
+  setRenewal(version: string): void {
+    this.renewal = version;
   }
 
   /** Updates the advertised claims; sends at once when they changed. */
@@ -192,14 +261,40 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
   }
 
   send(leaving: boolean): void {
-    const buf = encodeHeartbeat({ node: this.opts.node, incarnation: this.opts.incarnation, seq: ++this.seq, claims: this.claims, leaving }, this.opts.key);
-    for (const p of this.peers) {
+    this.sendTo(this.peers, leaving);
+  }
+
+  private now(): number {
+    return this.opts.now?.() ?? performance.now();
+  }
+
+  private encode(leaving: boolean, query: boolean, answer?: number): Buffer {
+    const seq = ++this.seq;
+    if (query) this.queries.sent(seq, this.now());
+    const m: HeartbeatMessage = {
+      node: this.opts.node,
+      incarnation: this.opts.incarnation,
+      seq,
+      claims: this.claims,
+      leaving,
+      ...(this.renewal ? { renewal: this.renewal } : {}),
+      ...(query ? { query: seq } : {}),
+      ...(answer !== undefined ? { answer } : {}),
+    };
+    return encodeHeartbeat(m, this.opts.key);
+  }
+
+  private sendTo(peers: readonly { host: string; port: number; query?: boolean }[], leaving: boolean, answer?: number): void {
+    let plain: Buffer | undefined;
+    let asking: Buffer | undefined;
+    for (const p of peers) {
       const host = unmapped(p.host);
       const sock = isIP(host) === 6 ? this.socket6 : this.socket4;
       if (sock === undefined) continue;
+      const buf = p.query === true && !leaving ? (asking ??= this.encode(false, true)) : (plain ??= this.encode(leaving, false, answer));
       sock.send(buf, p.port, host, () => {});
       this.sent++;
-      this.lastSentAt = this.opts.now?.() ?? performance.now();
+      this.lastSentAt = this.now();
     }
   }
 
@@ -217,7 +312,9 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
       return;
     }
     this.lastSeq.set(k, m.seq);
-    this.emit("message", m, rinfo);
+    const askedAt = m.answer !== undefined ? this.queries.askedAt(m.answer) : undefined;
+    this.emit("message", askedAt !== undefined ? { ...m, askedAt } : m, rinfo);
+    if (m.query !== undefined && this.timer !== undefined) this.sendTo([{ host: rinfo.address, port: rinfo.port }], false, m.query);
   }
 
   async stop(sendLeaving: boolean): Promise<void> {

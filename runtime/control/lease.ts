@@ -34,6 +34,8 @@ export interface LeaseKeeperOptions {
   logger: Logger;
   /** Observes the round-trip of each renewal (seconds) and failures. */
   onRenew?: (seconds: number, ok: boolean) => void;
+  /** Another object than the speaker Lease (the member record): its name and label. */
+  object?: { name: string; label: string };
 }
 
 export function leaseName(node: string): string {
@@ -68,7 +70,23 @@ export class LeaseKeeper {
   }
 
   get name(): string {
-    return leaseName(this.opts.node);
+    return this.opts.object?.name ?? leaseName(this.opts.node);
+  }
+
+  /** The resourceVersion of the last successful write ("" before). */
+  get resourceVersion(): string {
+    return this.current?.metadata?.resourceVersion ?? "";
+  }
+
+  /** The uid of the object last written ("" before). */
+  get uid(): string {
+    return this.current?.metadata?.uid ?? "";
+  }
+
+  /** The object was deleted by someone else: write it again from scratch. */
+  rewrite(): Promise<void> {
+    this.current = undefined;
+    return this.renewNow();
   }
 
   /** Holds the lease (has written it at least once). */
@@ -114,7 +132,7 @@ export class LeaseKeeper {
       metadata: {
         name: this.name,
         namespace: o.namespace,
-        labels: { [SPEAKER_LEASE_LABEL]: o.node },
+        labels: { [o.object?.label ?? SPEAKER_LEASE_LABEL]: o.node },
         annotations,
         ...(prev?.metadata?.resourceVersion ? { resourceVersion: prev.metadata.resourceVersion } : {}),
       },

@@ -46,7 +46,7 @@ export interface LivenessTiming {
   graceMs: number;
 }
 
-export type LivenessReason = "NoLease" | "Heartbeat" | "Lease" | "HeartbeatAndRenewalMissed" | "LeaseExpired" | "Leaving";
+export type LivenessReason = "NoLease" | "Heartbeat" | "Lease" | "HeartbeatAndRenewalMissed" | "LeaseExpired" | "Leaving" | "Member";
 
 export interface Liveness {
   alive: boolean;

@@ -16,6 +16,8 @@ export interface ControlMetrics {
   waiting: Gauge;
   statusWrites: Counter;
   answerPauses: Counter;
+  livenessReads: Counter;
+  verdicts: Counter;
 }
 
 /** Registers the metrics; `heartbeatsSent` reads the heartbeat endpoint's datagram count at scrape time. */
@@ -48,6 +50,8 @@ export function controlMetrics(r: Registry, heartbeatsSent: () => number): Contr
       help: "Times the data plane's answer deadline passed before the control loop confirmed it (a frozen process or a stalled event loop): answering paused until peers were heard again.",
       ...reg,
     }),
+    livenessReads: new Counter({ name: "l2lb_liveness_reads_total", help: "Reads of a monitored peer's speaker Lease after its heartbeats and renewals looked missed.", ...reg }),
+    verdicts: new Counter({ name: "l2lb_member_verdicts_total", help: "Peers this node declared dead (their member record deleted).", ...reg }),
     statusWrites: new Counter({ name: "l2lb_status_writes_total", help: "Writes of Service status, annotations and pool status.", labelNames: ["kind", "result"], ...reg }),
   };
 }

@@ -6,6 +6,8 @@
 //  - Break before make: never start answering for an address that a live peer's latest
 //    heartbeat says it answers. The peer sees the same plan, releases, and says so in its
 //    next heartbeat (sent at once on every change), so a planned hand-over costs one datagram.
+//    Where heartbeats go only to ring neighbours, the peers that might answer it (ring.ts
+//    `plausibleHolders`) are asked first and must have been heard since (`unconfirmed`).
 //  - Fail-static: without the API server keep exactly what is owned — minus addresses whose
 //    interfaces went down, and everything when isolated (see liveness.ts `isolated`).
 //  - Back from an absence (a frozen process, ownership.ts `recheck`): an address a live peer
@@ -33,6 +35,8 @@ export interface OwnershipInput {
   previous: ReadonlyMap<string, Owned>;
   /** ip → live peers whose latest heartbeat claims it. */
   peerClaims: ReadonlyMap<string, readonly string[]>;
+  /** ip → live peers that might answer it and have not been heard since it was wanted (ring.ts). */
+  unconfirmed?: ReadonlyMap<string, readonly string[]>;
   /** Interfaces whose link is down. */
   linksDown: ReadonlySet<string>;
   /** This node was away: previously owned addresses that a live peer claims are not kept. */
@@ -50,7 +54,9 @@ function upInterfaces(interfaces: readonly string[], down: ReadonlySet<string>):
 }
 
 function holdersOf(input: OwnershipInput, ip: string): string[] {
-  return (input.peerClaims.get(ip) ?? []).filter((n) => n !== input.self);
+  const holders = new Set([...(input.peerClaims.get(ip) ?? []), ...(input.unconfirmed?.get(ip) ?? [])]);
+  holders.delete(input.self);
+  return [...holders];
 }
 
 /** Owned before and still this node's to keep. */

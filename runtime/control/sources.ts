@@ -20,6 +20,8 @@ export interface SourcesOptions {
   onChange: (kind: SourceKind, verb: "add" | "update" | "delete", obj: k8s.KubernetesObject) => void;
   /** Delay before an informer restarts after an error. Default 1000 ms. */
   restartDelayMs?: number;
+  /** Label of the Leases watched: the member records (ring) or the speaker Leases (mesh). Default the latter. */
+  leaseLabel?: string;
 }
 
 export type SourceKind = "service" | "endpointslice" | "node" | "namespace" | "pool" | "advertisement" | "lease";
@@ -84,8 +86,8 @@ export class Sources implements ClusterSource {
     this.leases = this.make(
       "lease",
       `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
-      () => coordination.listNamespacedLease({ namespace: ns, labelSelector: SPEAKER_LEASE_LABEL }),
-      SPEAKER_LEASE_LABEL,
+      () => coordination.listNamespacedLease({ namespace: ns, labelSelector: opts.leaseLabel ?? SPEAKER_LEASE_LABEL }),
+      opts.leaseLabel ?? SPEAKER_LEASE_LABEL,
     );
   }
 

@@ -8,7 +8,7 @@ import { FakeClock } from "../allocator/testing.ts";
 import type { DataPlaneEvents, EligibleInterface, OwnedAddress } from "../dataplane/types.ts";
 import type { DataPlaneLike } from "./announcer.ts";
 import type { Clock } from "./clock.ts";
-import type { HeartbeatEvents, HeartbeatMessage, HeartbeatOptions, HeartbeatPeer, HeartbeatTransport } from "./heartbeat.ts";
+import { QueryLog, type HeartbeatEvents, type HeartbeatMessage, type HeartbeatOptions, type HeartbeatPeer, type HeartbeatTransport } from "./heartbeat.ts";
 import type { ControlApi } from "./kube-api.ts";
 import type { ClusterSource, CustomObject, SourceFactory, SourceKind, SourcesOptions } from "./sources.ts";
 
@@ -127,8 +127,11 @@ export class FakeApiServer {
   /** Creates or replaces an object (as an admin would), telling the watchers. */
   put<T extends k8s.KubernetesObject>(kind: SourceKind, obj: T): T {
     const copy = structuredClone(obj);
-    copy.metadata = { ...copy.metadata, resourceVersion: String(this.rv++), uid: copy.metadata?.uid ?? `uid-${keyOfObject(obj)}` };
-    const existed = this.store(kind).has(keyOfObject(copy));
+    const stored = this.store(kind).get(keyOfObject(obj));
+    // Like the API server: a uid per created object, a resourceVersion per write.
+    const uid = stored?.metadata?.uid ?? `uid-${keyOfObject(obj)}-${this.rv}`;
+    copy.metadata = { ...copy.metadata, resourceVersion: String(this.rv++), uid };
+    const existed = stored !== undefined;
     this.store(kind).set(keyOfObject(copy), copy);
     this.notify(kind, existed ? "update" : "add", copy);
     return structuredClone(copy);
@@ -138,7 +141,8 @@ export class FakeApiServer {
     const obj = this.store(kind).get(key(namespace, name));
     if (obj === undefined) return;
     this.store(kind).delete(key(namespace, name));
-    this.notify(kind, "delete", obj);
+    // A delete event carries the resourceVersion of the deletion.
+    this.notify(kind, "delete", { ...obj, metadata: { ...obj.metadata, resourceVersion: String(this.rv++) } });
   }
 
   get<T extends k8s.KubernetesObject>(kind: SourceKind, namespace: string | undefined, name: string): T | undefined {
@@ -309,6 +313,8 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   running = false;
   peers: HeartbeatPeer[] = [];
   claims: string[] = [];
+  private renewal = "";
+  private readonly queries = new QueryLog();
   private seq = 0;
   private timer: unknown;
   private readonly o: HeartbeatOptions;
@@ -342,11 +348,23 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   }
 
   setPeers(peers: HeartbeatPeer[]): void {
+    const asked = new Set(this.peers.filter((p) => p.query).map((p) => p.node));
     this.peers = peers.filter((p) => p.node !== this.o.node);
+    const newlyAsked = this.peers.filter((p) => p.query && !asked.has(p.node));
+    if (newlyAsked.length > 0 && this.running) this.sendTo(newlyAsked, false);
+  }
+
+  setRenewal(version: string): void {
+    this.renewal = version;
   }
 
   receive(m: HeartbeatMessage, address: string): void {
-    const emit = (): boolean => this.emit("message", m, { address, port: 7473 });
+    const emit = (): void => {
+      if (!this.running) return;
+      const askedAt = m.answer !== undefined ? this.queries.askedAt(m.answer) : undefined;
+      this.emit("message", askedAt !== undefined ? { ...m, askedAt } : m, { address, port: 7473 });
+      if (m.query !== undefined) this.sendTo([{ node: m.node }], false, m.query);
+    };
     if (this.clock instanceof FreezableClock) this.clock.gate(emit)();
     else emit();
   }
@@ -359,8 +377,24 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   }
 
   private send(leaving: boolean): void {
-    const m: HeartbeatMessage = { node: this.o.node, incarnation: this.o.incarnation, seq: ++this.seq, claims: this.claims, leaving };
-    for (const p of this.peers) {
+    this.sendTo(this.peers, leaving);
+  }
+
+  private sendTo(peers: readonly { node: string; query?: boolean }[], leaving: boolean, answer?: number): void {
+    for (const p of peers) {
+      const query = p.query === true && !leaving;
+      const seq = ++this.seq;
+      if (query) this.queries.sent(seq, this.clock.now());
+      const m: HeartbeatMessage = {
+        node: this.o.node,
+        incarnation: this.o.incarnation,
+        seq,
+        claims: this.claims,
+        leaving,
+        ...(this.renewal ? { renewal: this.renewal } : {}),
+        ...(query ? { query: seq } : {}),
+        ...(answer !== undefined ? { answer } : {}),
+      };
       this.net.deliver(this.o.node, p.node, m);
       this.sent++;
       this.lastSentAt = this.clock.now();

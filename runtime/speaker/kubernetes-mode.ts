@@ -15,6 +15,8 @@
 //   L2LB_TIMING                 JSON overrides of the control-loop timing (see controller.ts)
 //   L2LB_DEFAULT_CLASS          "true": also serve LoadBalancer Services without a loadBalancerClass
 //                               (the flag --default-class does the same)
+//   L2LB_LIVENESS               "ring" (default: O(N) cluster-wide) or "mesh" (every speaker watches
+//                               every Lease; runtime/control/README.md compares the two)
 import { readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -23,7 +25,7 @@ import { DEFAULT_NAMESPACE } from "../../provider/core/model/contract.ts";
 import { reuseConnections } from "../control/connection-reuse.ts";
 import { workerPlanner } from "../allocator/planner.ts";
 import { realClock } from "../control/clock.ts";
-import { Controller, type ControllerTiming } from "../control/controller.ts";
+import { Controller, type ControllerTiming, type LivenessMode } from "../control/controller.ts";
 import { Heartbeat } from "../control/heartbeat.ts";
 import { generatedHeartbeatKey, type SecretApi } from "../control/heartbeat-key.ts";
 import { kubeApi } from "../control/kube-api.ts";
@@ -59,6 +61,12 @@ function configuredHeartbeatKey(env: NodeJS.ProcessEnv): Buffer | undefined {
  * predates the generated key) the speaker still runs, unauthenticated, and says how to fix it:
  * heartbeats can delay a takeover, never cause one.
  */
+function livenessMode(value: string | undefined): LivenessMode {
+  const v = value?.trim().toLowerCase() || "ring";
+  if (v === "ring" || v === "mesh") return v;
+  throw new Error(`L2LB_LIVENESS is "${value}": set it to "ring" (the default) or "mesh", or leave it unset.`);
+}
+
 async function heartbeatKey(env: NodeJS.ProcessEnv, api: SecretApi, namespace: string, logger: Logger): Promise<Buffer | undefined> {
   const configured = configuredHeartbeatKey(env);
   if (configured !== undefined) return configured;
@@ -114,6 +122,7 @@ export async function runKubernetes(opts: KubernetesModeOptions): Promise<Runnin
     ...(key ? { heartbeatKey: key } : {}),
     timing,
     defaultClass: opts.defaultClass === true || env.L2LB_DEFAULT_CLASS?.trim().toLowerCase() === "true",
+    liveness: livenessMode(env.L2LB_LIVENESS),
   });
   try {
     await controller.start();

@@ -24,7 +24,7 @@ import { nowMs } from "./client-watch.ts";
 import { pct } from "./stats.ts";
 import { usage } from "./implementation.ts";
 import { breakdownGrowth, readApiBreakdown, type ApiBreakdown } from "./api-breakdown.ts";
-import { applyPool, labUnavailable, root, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type SpeakerProcess } from "../control/harness.ts";
+import { applyPool, labUnavailable, root, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, waitForMembers, type SpeakerProcess } from "../control/harness.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -59,7 +59,7 @@ try {
   await applyPool(lab.admin, "bench", { addresses: ["192.0.2.128/25", "2001:db8:1::/112"] });
   await applyPool(lab.admin, "bench", {}, "advertisement");
   for (const n of NODES) speakers.set(n, startSpeaker(lab, n, { L2LB_DEFAULT_CLASS: "true", L2LB_LOG_LEVEL: "warn", ...(process.env.L2LB_SPEAKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.L2LB_SPEAKER_NODE_OPTIONS } : {}) }, { compiled: true }));
-  await waitFor("three speaker leases", async () => ((await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" })).items.length === 3 ? true : undefined), 60_000);
+  await waitForMembers(lab, 3);
   await sleep(3000);
   await informer.start();
   const allocatorPid = speakers.get(elect(NODES, ALLOCATOR_KEY) as string)?.child.pid as number;

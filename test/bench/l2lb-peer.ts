@@ -2,8 +2,7 @@
 // ServiceAccount (the harness installs CRDs and RBAC), serving Services without a class too
 // (--default-class), with the seeds' pools and the benchmark's pool.
 import { join } from "node:path";
-import * as k8s from "@kubernetes/client-node";
-import { kubectl, root, startSpeaker, waitFor, type Lab, type SpeakerProcess } from "../control/harness.ts";
+import { kubectl, root, startSpeaker, waitForMembers, type Lab, type SpeakerProcess } from "../control/harness.ts";
 import { expectRunning, SpeakerFleet, stopAll, type Implementation } from "./implementation.ts";
 
 export class L2lbPeer extends SpeakerFleet implements Implementation {
@@ -19,8 +18,7 @@ export class L2lbPeer extends SpeakerFleet implements Implementation {
   async start(): Promise<void> {
     await kubectl(this.lab, "apply", "-f", join(root, "examples/kubectl/pools.yaml"), "-f", join(root, "test/bench/l2lb-bench-pool.yaml"));
     for (const n of this.lab.nodes) this.launch(n);
-    const leases = this.lab.admin.makeApiClient(k8s.CoordinationV1Api);
-    await waitFor("a lease per l2lb speaker", async () => ((await leases.listNamespacedLease({ namespace: "l2lb-system" })).items.length >= this.lab.nodes.length ? true : undefined), 60_000);
+    await waitForMembers(this.lab, this.lab.nodes.length);
     for (const s of this.speakers.values()) await expectRunning(s, 100);
   }
 

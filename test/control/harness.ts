@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { crds } from "../../provider/core/model/crds.ts";
-import { API_GROUP, API_VERSION, DEFAULT_NAMESPACE, KINDS, SPEAKER_NAME } from "../../provider/core/model/contract.ts";
+import { API_GROUP, API_VERSION, DEFAULT_NAMESPACE, KINDS, MEMBER_LABEL, SPEAKER_LEASE_LABEL, SPEAKER_NAME } from "../../provider/core/model/contract.ts";
 import { SPEAKER_CLUSTER_RULES, SPEAKER_NAMESPACED_RULES } from "../../provider/core/model/rbac.ts";
 import { speakerLeaseFlowSchema } from "../../provider/core/model/flow-control.ts";
 
@@ -248,6 +248,17 @@ export async function stopSpeaker(s: SpeakerProcess, signal: NodeJS.Signals = "S
     s.child.kill("SIGKILL");
     await s.exited;
   }
+}
+
+/** The speakers' member records (one per joined speaker), or their speaker Leases (renewed every second). */
+export async function speakerObjects(lab: Lab, kind: "member" | "lease"): Promise<k8s.V1Lease[]> {
+  const labelSelector = kind === "member" ? MEMBER_LABEL : SPEAKER_LEASE_LABEL;
+  return (await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: DEFAULT_NAMESPACE, labelSelector })).items;
+}
+
+/** Waits until `count` speakers joined (each wrote its member record after its first renewal). */
+export async function waitForMembers(lab: Lab, count: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(`${count} speakers joined`, async () => ((await speakerObjects(lab, "member")).length >= count ? true : undefined), timeoutMs);
 }
 
 /** MAC addresses of the nodes' eth0, by node. */

@@ -9,7 +9,7 @@ import * as k8s from "@kubernetes/client-node";
 import { ANNOTATIONS, LOAD_BALANCER_CLASS } from "../../provider/core/model/contract.ts";
 import { elect } from "../../runtime/election/rank.ts";
 import { LEASE_ANNOTATIONS } from "../../runtime/control/lease.ts";
-import { applyPool, kubectl, labUnavailable, nodeMacs, run, startLab, startSpeaker, stopSpeaker, waitFor, type Lab, type SpeakerProcess } from "./harness.ts";
+import { applyPool, kubectl, labUnavailable, nodeMacs, run, startLab, startSpeaker, speakerObjects, stopSpeaker, waitFor, waitForMembers, type Lab, type SpeakerProcess } from "./harness.ts";
 
 const NODES = ["node-a", "node-b", "node-c"];
 const v6Of = (i: number): string => `2001:db8:1::${11 + i}`;
@@ -37,7 +37,7 @@ describe("speakers on an IPv6-only network", { skip: skip ?? false, timeout: 300
     await applyPool(lab.admin, "v6", { addresses: ["2001:db8:1::200/124"] });
     await applyPool(lab.admin, "all", {}, "advertisement");
     for (const n of NODES) speakers.set(n, startSpeaker(lab, n));
-    await waitFor("three speaker leases", async () => ((await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" })).items.length === 3 ? true : undefined), 60_000);
+    await waitForMembers(lab, 3);
   });
 
   after(async () => {
@@ -46,8 +46,8 @@ describe("speakers on an IPv6-only network", { skip: skip ?? false, timeout: 300
   });
 
   it("publishes IPv6 heartbeat endpoints and fails over on the quick path after SIGKILL", async (t) => {
-    const leases = (await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" })).items;
-    const endpoints = leases.map((l) => l.metadata?.annotations?.[LEASE_ANNOTATIONS.heartbeat]).sort();
+    const members = await speakerObjects(lab, "member");
+    const endpoints = members.map((l) => l.metadata?.annotations?.[LEASE_ANNOTATIONS.heartbeat]).sort();
     assert.deepEqual(endpoints, NODES.map((_, i) => `[${v6Of(i)}]:7473`));
 
     const ip = "2001:db8:1::201";

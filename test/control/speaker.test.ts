@@ -8,7 +8,7 @@ import * as k8s from "@kubernetes/client-node";
 import { ANNOTATIONS, API_GROUP, API_VERSION, GENERATED_HEARTBEAT_KEY_SECRET, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
 import { elect } from "../../runtime/election/rank.ts";
 import { ClientWatch, nowMs } from "../bench/client-watch.ts";
-import { applyPool, arping, kubectl, labUnavailable, nodeMacs, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type Lab, type SpeakerProcess } from "./harness.ts";
+import { applyPool, arping, kubectl, labUnavailable, nodeMacs, run, sleep, startLab, startSpeaker, speakerObjects, stopSpeaker, waitFor, waitForMembers, type Lab, type SpeakerProcess } from "./harness.ts";
 
 const NODES = ["node-a", "node-b", "node-c"];
 const skip = await labUnavailable();
@@ -28,10 +28,7 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     await applyPool(lab.admin, "team-only", { addresses: ["192.0.2.240/29"], serviceAllocation: { namespaces: ["team"] } });
     await applyPool(lab.admin, "all", { ipAddressPools: ["lan", "team-only", "dual"] }, "advertisement");
     for (const n of NODES) speakers.set(n, startSpeaker(lab, n));
-    await waitFor("three speaker leases", async () => {
-      const leases = await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" });
-      return leases.items.length === 3 || undefined;
-    }, 60_000);
+    await waitForMembers(lab, 3);
   });
 
   after(async () => {
@@ -76,7 +73,7 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     for (const n of NODES) assert.ok(running(speakers.get(n)), `the speaker on ${n} is running`);
     // Three leases renewed within the last 3 s: a killed speaker's lease lingers until it expires.
     await waitFor("three fresh speaker leases", async () => {
-      const items = (await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" })).items;
+      const items = await speakerObjects(lab, "lease");
       const fresh = items.filter((l) => l.spec?.renewTime !== undefined && Date.now() - new Date(l.spec.renewTime).getTime() < 3000);
       return fresh.length === 3 ? true : undefined;
     }, 30_000);
@@ -308,9 +305,10 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
     assert.equal(ann, `${ip}=${next}/eth0`);
     const replies = await arping(lab, ip, 3);
     assert.deepEqual([...new Set(replies)], [macs.get(next)]);
-    // The lease of the stopped speaker is gone.
-    const leases = await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" });
-    assert.deepEqual(leases.items.map((l) => l.metadata?.name).sort(), NODES.filter((n) => n !== owner).map((n) => `l2lb-speaker-${n}`).sort());
+    // The Lease and member record of the stopped speaker are gone.
+    const names = async (kind: "member" | "lease"): Promise<string[]> => (await speakerObjects(lab, kind)).map((l) => l.metadata?.name ?? "").sort();
+    assert.deepEqual(await names("lease"), NODES.filter((n) => n !== owner).map((n) => `l2lb-speaker-${n}`).sort());
+    assert.deepEqual(await names("member"), NODES.filter((n) => n !== owner).map((n) => `l2lb-member-${n}`).sort());
     // Back again: the address returns to its winner, still answered by exactly one node.
     speakers.set(owner, startSpeaker(lab, owner));
     await waitFor("address back on its winner", async () => {

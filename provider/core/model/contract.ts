@@ -75,6 +75,14 @@ export interface PublishedSubnet {
 export const SPEAKER_LEASE_LABEL = "l2lb.dev/speaker";
 export const SPEAKER_LEASE_PREFIX = "l2lb-speaker-";
 
+/**
+ * Label on every member record: a Lease per node, named `l2lb-member-<node>`, written when the
+ * speaker joins or its heartbeat endpoint or subnets change, deleted when it leaves or is
+ * declared dead. Speakers watch these, not the speaker Leases renewed every second.
+ */
+export const MEMBER_LABEL = "l2lb.dev/member";
+export const MEMBER_PREFIX = "l2lb-member-";
+
 /** Name of the speaker DaemonSet, ServiceAccount and ClusterRole created by the installation. */
 export const SPEAKER_NAME = "l2lb-speaker";
 /**

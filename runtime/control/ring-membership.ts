@@ -1,0 +1,327 @@
+// Ring membership: liveness whose cost grows with N, not N² (runtime/control/README.md).
+//
+//  - Member record (`l2lb-member-<node>`, a Lease): written when this speaker joins or its
+//    heartbeat endpoint or subnets change, deleted when it leaves or is declared dead. Every
+//    speaker watches these, so the API server sends N events per membership change, none when
+//    idle.
+//  - Speaker Lease (`l2lb-speaker-<node>`): still renewed every second, but watched by nobody.
+//    Each heartbeat carries the resourceVersion of the sender's last successful renewal.
+//  - Heartbeats go to the RING_FANOUT ring successors (ring.ts); each node monitors its
+//    predecessors. When a predecessor's heartbeats stopped and the renewal it last reported is
+//    older than a renew period and the grace (liveness.ts, the same two signals as before), the
+//    monitor reads its Lease once: a newer renewal keeps it alive, an unchanged one is the
+//    verdict — the monitor deletes the member record (precondition: the record it saw), and
+//    every speaker re-plans on the delete event.
+//  - Before answering for an address, a node asks the peers that might still answer it (ring.ts
+//    `plausibleHolders`) and waits until each has been heard since, not claiming it.
+import type * as k8s from "@kubernetes/client-node";
+import { MEMBER_LABEL, MEMBER_PREFIX, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
+import type { PublishedSubnet } from "../../provider/core/model/contract.ts";
+import { parsePublishedSubnets } from "../../provider/core/model/published.ts";
+import type { SpeakerView } from "../election/plan.ts";
+import { withTimeout } from "./clock.ts";
+import { formatEndpoint, parseEndpoint, type HeartbeatMessage, type HeartbeatPeer } from "./heartbeat.ts";
+import { LEASE_ANNOTATIONS, LeaseKeeper, leaseName } from "./lease.ts";
+import { isolated, peerLiveness, type Liveness } from "./liveness.ts";
+import { Membership, type Members, type MembershipOptions, type WantedAddress } from "./membership.ts";
+import { plausibleHolders, predecessors, ringOrder, successors } from "./ring.ts";
+
+interface MemberState {
+  resourceVersion: string;
+  incarnation: string;
+  renewIntervalMs: number;
+  durationMs: number;
+  subnets: PublishedSubnet[];
+  endpoint: { host: string; port: number } | undefined;
+}
+
+/** What this node knows of a predecessor's renewals. */
+interface Monitor {
+  /** The last renewal's resourceVersion seen (heartbeat or read). */
+  renewal: string;
+  /** When it was first seen, local clock. */
+  observedAtMs: number;
+  reading: boolean;
+  lastReadAt: number;
+}
+
+/** A peer that asked this node keeps receiving its heartbeats this long, so a release reaches it at once. */
+const FOLLOW_MS = 2000;
+
+function isStatus(err: unknown, code: number): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
+}
+
+export function memberName(node: string): string {
+  return `${MEMBER_PREFIX}${node}`;
+}
+
+export class RingMembership extends Membership {
+  /** This node's member record. */
+  readonly member: LeaseKeeper;
+  private readonly members = new Map<string, MemberState>();
+  private readonly monitors = new Map<string, Monitor>();
+  private readonly followers = new Map<string, number>();
+  private readonly wantedSince = new Map<string, number>();
+  private asked = new Set<string>();
+  private ring: string[] = [];
+  private ringDirty = true;
+  private targetsKey = "";
+  private knownPredecessors = 0;
+  private declaredDead = false;
+  private lastRecordAttempt = -Infinity;
+  private stopping = false;
+
+  constructor(o: MembershipOptions) {
+    super(o);
+    this.member = new LeaseKeeper({
+      api: o.api,
+      clock: o.clock,
+      namespace: o.namespace,
+      node: o.node,
+      holder: o.holder,
+      incarnation: o.incarnation,
+      heartbeatEndpoint: undefined,
+      renewIntervalMs: o.timing.renewIntervalMs,
+      durationSeconds: o.timing.leaseDurationSeconds,
+      logger: o.logger.child({ record: "member" }),
+      object: { name: memberName(o.node), label: MEMBER_LABEL },
+    });
+  }
+
+  /** The speaker Lease exists before the member record, so a monitor never reads a missing one. */
+  async start(endpointHost: string | undefined, port: number): Promise<void> {
+    if (endpointHost !== undefined) this.member.setHeartbeatEndpoint(formatEndpoint(endpointHost, port));
+    await this.heartbeat.start();
+    this.markHeartbeatsStarted();
+    this.lease.start();
+    await this.lease.renewNow();
+    if (this.lease.acquired) await this.member.renewNow();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.heartbeat.stop(true);
+    await this.member.release();
+    await this.lease.release();
+  }
+
+  setSubnets(subnets: PublishedSubnet[]): void {
+    this.member.setSubnets(subnets);
+  }
+
+  resetObservations(now: number): void {
+    for (const m of this.monitors.values()) m.observedAtMs = now;
+  }
+
+  protected incarnationOf(node: string): string | undefined {
+    return this.members.get(node)?.incarnation;
+  }
+
+  protected peerCount(): number {
+    return this.members.size;
+  }
+
+  override get asksBeforeGaining(): boolean {
+    return true;
+  }
+
+  onLease(verb: "add" | "update" | "delete", l: k8s.V1Lease): boolean {
+    const name = l.metadata?.name ?? "";
+    if (!name.startsWith(MEMBER_PREFIX)) return false;
+    const node = name.slice(MEMBER_PREFIX.length);
+    if (node === this.o.node) {
+      this.onOwnRecord(verb, l);
+      return true;
+    }
+    if (verb === "delete") this.members.delete(node);
+    else this.members.set(node, this.memberState(l));
+    this.ringDirty = true;
+    return true;
+  }
+
+  private memberState(l: k8s.V1Lease): MemberState {
+    const a = l.metadata?.annotations ?? {};
+    const durationMs = (l.spec?.leaseDurationSeconds ?? 15) * 1000;
+    return {
+      resourceVersion: l.metadata?.resourceVersion ?? "",
+      incarnation: a[LEASE_ANNOTATIONS.incarnation] ?? l.spec?.holderIdentity ?? "",
+      renewIntervalMs: Number(a[LEASE_ANNOTATIONS.renewIntervalMs] ?? "") || durationMs,
+      durationMs,
+      subnets: parsePublishedSubnets(a[NODE_SUBNETS_ANNOTATION]),
+      endpoint: parseEndpoint(a[LEASE_ANNOTATIONS.heartbeat]),
+    };
+  }
+
+  /** This node's record deleted by a peer's verdict: it was away; write it again. */
+  private onOwnRecord(verb: "add" | "update" | "delete", l: k8s.V1Lease): void {
+    if (verb !== "delete" || this.stopping || !this.member.acquired) return;
+    // A delete event carries the resourceVersion of the deletion; the uid names the object.
+    if (l.metadata?.uid !== this.member.uid) return;
+    this.o.logger.warn("a peer declared this speaker dead (its member record was deleted): rejoining");
+    this.declaredDead = true;
+    void this.member.rewrite();
+  }
+
+  protected override onHeartbeat(m: HeartbeatMessage): void {
+    super.onHeartbeat(m);
+    const now = this.o.clock.now();
+    if (m.query !== undefined) this.followers.set(m.node, now + FOLLOW_MS);
+    const mon = this.monitors.get(m.node);
+    if (mon !== undefined && m.renewal !== undefined && m.renewal !== mon.renewal && m.incarnation === this.incarnationOf(m.node)) {
+      mon.renewal = m.renewal;
+      mon.observedAtMs = now;
+    }
+  }
+
+  evaluate(now: number, apiHealthy: boolean, selfSubnets: PublishedSubnet[]): Members {
+    const self = this.o.node;
+    if (this.ringDirty) this.rebuildRing(now);
+    this.keepRecord(now);
+    const alive = new Map<string, Liveness>();
+    const speakers: SpeakerView[] = [];
+    for (const [node, m] of this.members) {
+      alive.set(node, { alive: true, reason: "Member" });
+      speakers.push({ node, subnets: m.subnets });
+    }
+    const selfAlive = this.member.acquired && this.lease.acquired;
+    if (selfAlive) {
+      alive.set(self, { alive: true, reason: "Lease" });
+      speakers.push({ node: self, subnets: selfSubnets });
+    }
+    const preds = predecessors(this.ring, self);
+    const heard = preds.filter((p) => this.heardFresh(p, now)).length;
+    if (apiHealthy) {
+      this.knownPredecessors = preds.length;
+      for (const p of preds) this.watchOver(p, now);
+    }
+    this.pruneFollowers(now);
+    this.o.metrics.peers.set({ state: "alive" }, this.members.size);
+    this.o.metrics.peers.set({ state: "dead" }, 0);
+    const changed = this.noteAlive(alive, () => "MemberDeleted");
+    const declaredDead = this.declaredDead;
+    this.declaredDead = false;
+    return { alive, speakers, changed, isolated: isolated(apiHealthy, heard, this.knownPredecessors + 1), declaredDead };
+  }
+
+  /** Writes this node's member record while it has none (first write failed, or a verdict). */
+  private keepRecord(now: number): void {
+    if (this.member.acquired || !this.lease.acquired || this.stopping || now - this.lastRecordAttempt < this.t.renewIntervalMs) return;
+    this.lastRecordAttempt = now;
+    void this.member.renewNow();
+  }
+
+  private rebuildRing(now: number): void {
+    this.ringDirty = false;
+    this.ring = ringOrder([...this.members.keys(), this.o.node]);
+    const preds = new Set(predecessors(this.ring, this.o.node));
+    for (const p of this.monitors.keys()) if (!preds.has(p)) this.monitors.delete(p);
+    // A new predecessor gets a full observation window from now (slow path until it is heard).
+    for (const p of preds) if (!this.monitors.has(p)) this.monitors.set(p, { renewal: "", observedAtMs: now, reading: false, lastReadAt: -Infinity });
+    this.updateTargets();
+  }
+
+  /** Reads a predecessor's Lease when both signals look missed; an unchanged renewal is the verdict. */
+  private watchOver(node: string, now: number): void {
+    const mon = this.monitors.get(node);
+    const m = this.members.get(node);
+    if (mon === undefined || m === undefined || mon.reading) return;
+    const observation = { observedAtMs: mon.observedAtMs, renewIntervalMs: m.renewIntervalMs, durationMs: m.durationMs, incarnation: m.incarnation };
+    const lv = peerLiveness(observation, this.heartbeats.get(node), now, { heartbeatTimeoutMs: this.t.heartbeatTimeoutMs, graceMs: this.t.graceMs });
+    if (lv.alive || now - mon.lastReadAt < m.renewIntervalMs) return;
+    mon.reading = true;
+    mon.lastReadAt = now;
+    void this.readAndJudge(node, mon, m, lv.reason).finally(() => (mon.reading = false));
+  }
+
+  private async readAndJudge(node: string, mon: Monitor, m: MemberState, reason: string): Promise<void> {
+    const timeout = Math.max(this.t.renewIntervalMs, 1000);
+    this.o.metrics.livenessReads.inc();
+    let renewal: string | undefined;
+    try {
+      const lease = await withTimeout(this.o.api.readLease(this.o.namespace, leaseName(node)), timeout, "peer lease read", this.o.clock);
+      renewal = lease.metadata?.resourceVersion ?? "";
+    } catch (err) {
+      if (!isStatus(err, 404)) return;
+    }
+    if (renewal !== undefined && renewal !== mon.renewal) {
+      mon.renewal = renewal;
+      mon.observedAtMs = this.o.clock.now();
+      return;
+    }
+    await this.declareDead(node, m, reason);
+  }
+
+  private async declareDead(node: string, m: MemberState, reason: string): Promise<void> {
+    try {
+      await withTimeout(this.o.api.deleteLease(this.o.namespace, memberName(node), m.resourceVersion), Math.max(this.t.renewIntervalMs, 1000), "member record delete", this.o.clock);
+    } catch {
+      // 404: another monitor was first; 409: the peer wrote its record again (it is back);
+      // anything else: judged again on a later tick. The watch tells what happened.
+      return;
+    }
+    this.o.metrics.verdicts.inc();
+    this.o.logger.warn({ peer: node, reason }, "peer declared dead: its heartbeats stopped and its Lease was not renewed");
+    if (this.members.get(node)?.resourceVersion !== m.resourceVersion) return;
+    this.members.delete(node);
+    this.ringDirty = true;
+    this.o.onClaimsChanged(true);
+  }
+
+  private pruneFollowers(now: number): void {
+    let pruned = false;
+    for (const [node, until] of this.followers) {
+      if (until > now) continue;
+      this.followers.delete(node);
+      pruned = true;
+    }
+    if (pruned || this.followers.size > 0) this.updateTargets();
+  }
+
+  override unconfirmed(now: number, wanted: readonly WantedAddress[]): Map<string, string[]> {
+    const self = this.o.node;
+    const alive = new Set([...this.members.keys(), self]);
+    const out = new Map<string, string[]>();
+    const asked = new Set<string>();
+    const still = new Set<string>();
+    for (const w of wanted) {
+      still.add(w.ip);
+      let since = this.wantedSince.get(w.ip);
+      if (since === undefined) this.wantedSince.set(w.ip, (since = now));
+      const from = since;
+      const pending = plausibleHolders(w.candidates, self, alive, w.previousOwner).filter((p) => !this.heardSince(p, from));
+      if (pending.length === 0) continue;
+      out.set(w.ip, pending);
+      for (const p of pending) asked.add(p);
+    }
+    for (const ip of this.wantedSince.keys()) if (!still.has(ip)) this.wantedSince.delete(ip);
+    if (asked.size !== this.asked.size || [...asked].some((p) => !this.asked.has(p))) {
+      this.asked = asked;
+      this.updateTargets();
+    }
+    return out;
+  }
+
+  /** `node` answered a query sent at or after `since` (a plain heartbeat may be an old one, drained late). */
+  private heardSince(node: string, since: number): boolean {
+    const hb = this.heartbeats.get(node);
+    return hb !== undefined && hb.answeredSince >= since && hb.incarnation === this.incarnationOf(node);
+  }
+
+  /** Heartbeat targets: the ring successors, the peers asked (with a query) and the followers. */
+  private updateTargets(): void {
+    const targets = new Map<string, boolean>();
+    for (const n of successors(this.ring, this.o.node)) targets.set(n, false);
+    for (const n of this.followers.keys()) targets.set(n, false);
+    for (const n of this.asked) targets.set(n, true);
+    const peers: HeartbeatPeer[] = [];
+    for (const [node, query] of targets) {
+      const endpoint = this.members.get(node)?.endpoint;
+      if (endpoint !== undefined) peers.push({ node, host: endpoint.host, port: endpoint.port, ...(query ? { query } : {}) });
+    }
+    const key = peers.map((p) => `${p.node}${p.query ? "?" : ""}@${p.host}:${p.port}`).join(",");
+    if (key === this.targetsKey) return;
+    this.targetsKey = key;
+    this.heartbeat.setPeers(peers);
+  }
+}
