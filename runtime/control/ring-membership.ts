@@ -13,7 +13,8 @@
 //    verdict — the monitor deletes the member record (precondition: the record it saw), and
 //    every speaker re-plans on the delete event.
 //  - Before answering for an address, a node asks the peers that might still answer it (ring.ts
-//    `plausibleHolders`) and waits until each has been heard since, not claiming it.
+//    `plausibleHolders`) and waits until each has answered since, not claiming it — or stayed
+//    silent for a heartbeat timeout, the time after which a silent peer's claims expire anyway.
 import type * as k8s from "@kubernetes/client-node";
 import { MEMBER_LABEL, MEMBER_PREFIX, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
 import type { PublishedSubnet } from "../../provider/core/model/contract.ts";
@@ -289,10 +290,15 @@ export class RingMembership extends Membership {
       let since = this.wantedSince.get(w.ip);
       if (since === undefined) this.wantedSince.set(w.ip, (since = now));
       const from = since;
-      const pending = plausibleHolders(w.candidates, self, alive, w.previousOwner).filter((p) => !this.heardSince(p, from));
-      if (pending.length === 0) continue;
-      out.set(w.ip, pending);
-      for (const p of pending) asked.add(p);
+      // Every plausible holder is asked for as long as the address is wanted, so the claims of
+      // one that holds it stay fresh (peerClaims) until it lets go.
+      const holders = plausibleHolders(w.candidates, self, alive, w.previousOwner);
+      for (const p of holders) asked.add(p);
+      // A peer silent for a heartbeat timeout stops blocking, as its claims would expire in the
+      // mesh: its link may be down (it released then), or it is about to be declared dead.
+      if (now - from >= this.t.heartbeatTimeoutMs) continue;
+      const pending = holders.filter((p) => !this.heardSince(p, from));
+      if (pending.length > 0) out.set(w.ip, pending);
     }
     for (const ip of this.wantedSince.keys()) if (!still.has(ip)) this.wantedSince.delete(ip);
     if (asked.size !== this.asked.size || [...asked].some((p) => !this.asked.has(p))) {
