@@ -13,8 +13,9 @@
 // - addresspools, l2advertisements: list/watch the configuration written by the Pulumi layer.
 // - addresspools/status: patch the pool usage shown by `kubectl get addresspools`.
 // - events: create/patch, in the namespace of the Service they are about.
-// - leases (install namespace only): one per node; create/update/delete its own, list/watch the
-//   others' for liveness. `get` is needed to recover after a conflict.
+// - leases (install namespace only): two per node, its speaker Lease and its member record;
+//   create/update/delete its own, list/watch the member records, `get` a suspect peer's Lease
+//   and delete its member record (the verdict). `get` also recovers after a conflict.
 // - secrets (install namespace only): `get` of the generated heartbeat key, by name, and `create`
 //   for the first speaker to make it (Kubernetes cannot restrict a create to a name). No list or
 //   watch: no other Secret is readable.
