@@ -40,10 +40,21 @@ function nodeNetworkSignature(n: k8s.V1Node): string {
   return `${JSON.stringify(n.status?.addresses ?? [])}|${n.metadata?.annotations?.[NODE_SUBNETS_ANNOTATION] ?? ""}`;
 }
 
+/**
+ * What the election reads of a Node (election/view.ts): its labels and NetworkUnavailable. The
+ * kubelet rewrites its Node status every few minutes (kwok more often): at hundreds of nodes,
+ * re-planning on each of those would keep every speaker busy for nothing.
+ */
+function nodeElectionSignature(n: k8s.V1Node): string {
+  const unavailable = (n.status?.conditions ?? []).some((c) => c.type === "NetworkUnavailable" && c.status === "True");
+  return `${JSON.stringify(n.metadata?.labels ?? {})}|${unavailable}`;
+}
+
 export class ClusterCache {
   readonly source: ClusterSource;
   private readonly defaultClass: boolean;
   private readonly nodeSignatures = new Map<string, string>();
+  private readonly nodeElectionSignatures = new Map<string, string>();
   private readonly serviceSignatures = new Map<string, string>();
   private served: k8s.V1Service[] | undefined;
   private readonly claims = new Map<string, { rv: string; value: Pick<ServiceView, "sharing" | "claim" | "inCluster"> }>();
@@ -64,8 +75,10 @@ export class ClusterCache {
     }
     if (kind === "node") {
       const n = obj as k8s.V1Node;
-      const changed = updateSignature(this.nodeSignatures, n.metadata?.name ?? "", verb === "delete" ? undefined : nodeNetworkSignature(n));
-      return { plan: true, allocator: changed, announce: false };
+      const name = n.metadata?.name ?? "";
+      const changed = updateSignature(this.nodeSignatures, name, verb === "delete" ? undefined : nodeNetworkSignature(n));
+      const elects = updateSignature(this.nodeElectionSignatures, name, verb === "delete" ? undefined : nodeElectionSignature(n));
+      return { plan: elects, allocator: changed, announce: false };
     }
     return { plan: true, allocator: kind !== "endpointslice", announce: false };
   }

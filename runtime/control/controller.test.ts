@@ -56,7 +56,7 @@ class Cluster {
     const dataPlane = new FakeDataPlane(this.clock, this.addressOf(i));
     const clock = new FreezableClock(this.clock);
     const registry = new Registry();
-    const sources = this.api.sources();
+    const sources = this.api.sources(node);
     const controller = new Controller({
       node,
       namespace: NAMESPACE,
@@ -299,19 +299,31 @@ describe("ring liveness at twelve nodes (fakes)", () => {
 
   const sentBy = async (s: Speaker): Promise<number> => Number(/ (\d+)$/m.exec(await s.registry.getSingleMetricAsString("l2lb_heartbeats_sent_total"))?.[1]);
 
-  it("idle: three heartbeat targets per node, one renewal a second, no Lease read, no re-plan", async () => {
+  it("idle: three heartbeat targets per node (30 datagrams a second with the acknowledgements), one renewal a second, no Lease read, no re-plan", async () => {
     const { c } = await twelve();
     const since = c.clock.now();
     const sentBefore = await Promise.all([...c.speakers.values()].map(sentBy));
     const plansBefore = [...c.speakers.values()].map((s) => s.controller.planVersion());
     await c.clock.advance(10_000);
     const sent = (await Promise.all([...c.speakers.values()].map(sentBy))).map((x, i) => (x - (sentBefore[i] as number)) / 10);
-    for (const perSecond of sent) assert.ok(perSecond >= 14 && perSecond <= 16, `heartbeats per node per second: ${sent.join(", ")}`);
+    // Five a second to each of three successors, and an acknowledgement of each of the fifteen heard.
+    for (const perSecond of sent) assert.ok(perSecond >= 29 && perSecond <= 31, `datagrams per node per second: ${sent.join(", ")}`);
     const calls = c.api.calls.filter((x) => x.at > since);
     const renewals = calls.filter((x) => x.method === "replaceLease").length / 10 / NODES.length;
     assert.ok(renewals >= 0.9 && renewals <= 1.1, `renewals per node per second: ${renewals}`);
     assert.deepEqual(calls.filter((x) => x.method === "readLease" || x.method === "deleteLease"), [], "no Lease read or deleted while everyone is alive");
     assert.deepEqual([...c.speakers.values()].map((s) => s.controller.planVersion()), plansBefore, "no re-plan without a change");
+
+    // A Node status rewrite (the kubelet's periodic one) is no input of the election; a label is.
+    const speaker = c.speakers.get("node-a") as Speaker;
+    const node = c.api.get<k8s.V1Node>("node", undefined, "node-a") as k8s.V1Node;
+    const plans = speaker.controller.planVersion();
+    c.api.put("node", { ...node, status: { ...node.status, conditions: [{ type: "Ready", status: "True", lastHeartbeatTime: new Date() }] } });
+    await c.clock.advance(1000);
+    assert.equal(speaker.controller.planVersion(), plans, "no re-plan on a Node status rewrite");
+    c.api.put("node", { ...node, metadata: { ...node.metadata, labels: { zone: "b" } } });
+    await c.clock.advance(1000);
+    assert.equal(speaker.controller.planVersion(), plans + 1, "a re-plan on a Node label change");
   });
 
   it("a crashed owner is declared dead by its monitors (one member record deleted) and its address taken over on the quick path, never by two", async () => {
@@ -335,6 +347,26 @@ describe("ring liveness at twelve nodes (fakes)", () => {
     const reads = c.api.callsOf("readLease").filter((x) => x.at > since);
     assert.ok(reads.length >= 1 && reads.length <= 3 * 3, `${reads.length} Lease reads, all by the victim's monitors`);
     assert.deepEqual(ips.filter((x) => x !== ip).map((x) => c.announcers(x)), NODES.filter((n) => n !== victim).map((n) => [n]), "nobody else moved");
+  });
+
+  it("a node that can no longer send (egress and API cut, still hearing its peers) falls silent before its address is taken over", async () => {
+    const { c, ips } = await twelve();
+    const victim = "node-c";
+    const ip = ips[NODES.indexOf(victim)] as string;
+    const next = elect(NODES.filter((n) => n !== victim), ip) as string;
+    const since = c.clock.now();
+    for (const other of NODES) if (other !== victim) c.net.dropped.add(`${victim}>${other}`);
+    c.api.blocked.add(victim);
+    let silentAt = Infinity;
+    let tookAt = Infinity;
+    while (c.clock.now() - since < 6000) {
+      await c.clock.advance(10);
+      const answering = c.announcers(ip);
+      assert.ok(answering.length <= 1, `two answer for ${ip} at +${c.clock.now() - since} ms: ${answering.join()}`);
+      if (!answering.includes(victim)) silentAt = Math.min(silentAt, c.clock.now());
+      if (answering.includes(next)) tookAt = Math.min(tookAt, c.clock.now());
+    }
+    assert.ok(tookAt < Infinity && silentAt < tookAt, `silent at +${silentAt - since} ms, taken over at +${tookAt - since} ms`);
   });
 
   it("a node joining later takes the addresses it wins only after their previous owner let go", async () => {

@@ -160,6 +160,7 @@ export class Controller implements ControlState {
       intervalMs: this.t.heartbeatIntervalMs,
       key: opts.heartbeatKey,
       now: () => this.clock.now(),
+      acknowledge: true,
     });
     const m = (this.m = controlMetrics(opts.registry, () => heartbeat.sent));
     const ring = (opts.liveness ?? "ring") === "ring";

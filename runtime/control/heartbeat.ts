@@ -5,7 +5,7 @@
 //
 // Datagram: JSON {v:1, n: node, i: incarnation, s: seq, c: [addresses answered], l?: 1 (leaving),
 // r?: resourceVersion of the sender's last Lease renewal, q?: id (a query: reply now), a?: id (the
-// query this replies to)} followed, when a key is configured, by "\n" and the hex HMAC-SHA256 of the JSON under the
+// query this replies to), k?: seq (the heartbeat this acknowledges)} followed, when a key is configured, by "\n" and the hex HMAC-SHA256 of the JSON under the
 // per-cluster key. Receivers ignore datagrams with a bad or missing MAC, unknown versions,
 // or sequence numbers not above the last one seen for that incarnation (replays).
 //
@@ -30,6 +30,10 @@ export interface HeartbeatMessage {
   query?: number;
   /** The id of the query this replies to. */
   answer?: number;
+  /** The sequence number of the heartbeat this acknowledges (ring: a monitor heard it). */
+  ack?: number;
+  /** Set by the receiving endpoint on an acknowledgement: when it sent the heartbeat acknowledged. */
+  ackedSentAt?: number;
   /**
    * Set by the receiving endpoint on a reply: when (its clock) the query it answers was sent. A
    * reply proves the peer's claims as of after that instant; a plain heartbeat may have waited
@@ -56,6 +60,8 @@ export interface HeartbeatOptions {
   key?: Buffer | undefined;
   /** The control loop's clock, for `lastSentAt`; default performance.now. */
   now?: () => number;
+  /** Acknowledge every plain heartbeat received: its sender learns which monitors heard it. */
+  acknowledge?: boolean;
 }
 
 /** What the controller needs from the heartbeat endpoint (the UDP one, or a fake in tests). */
@@ -104,6 +110,7 @@ export function encodeHeartbeat(m: HeartbeatMessage, key?: Buffer): Buffer {
     ...(m.renewal ? { r: m.renewal } : {}),
     ...(m.query !== undefined ? { q: m.query } : {}),
     ...(m.answer !== undefined ? { a: m.answer } : {}),
+    ...(m.ack !== undefined ? { k: m.ack } : {}),
   });
   if (key === undefined) return Buffer.from(body);
   const mac = createHmac("sha256", key).update(body).digest("hex");
@@ -135,6 +142,7 @@ export function decodeHeartbeat(buf: Buffer, key?: Buffer): HeartbeatMessage | u
   const id = (x: unknown): number | undefined => (typeof x === "number" && Number.isSafeInteger(x) ? x : undefined);
   const query = id(r.q);
   const answer = id(r.a);
+  const ack = id(r.k);
   return {
     node: r.n,
     incarnation: r.i,
@@ -144,6 +152,7 @@ export function decodeHeartbeat(buf: Buffer, key?: Buffer): HeartbeatMessage | u
     ...(r.r ? { renewal: r.r } : {}),
     ...(query !== undefined ? { query } : {}),
     ...(answer !== undefined ? { answer } : {}),
+    ...(ack !== undefined ? { ack } : {}),
   };
 }
 
@@ -152,21 +161,53 @@ export interface HeartbeatEvents {
   rejected: [string];
 }
 
-/** When each recent query was sent, by id (its sequence number); forgotten after a minute. */
-export class QueryLog {
+/** What a datagram replies to: a query's id, or the heartbeat it acknowledges. */
+export interface Reply {
+  answer?: number;
+  ack?: number;
+}
+
+/** The reply a received message calls for: an answer to a query, an acknowledgement of a plain heartbeat. */
+export function replyFor(m: HeartbeatMessage, acknowledge: boolean): Reply | undefined {
+  if (m.query !== undefined) return { answer: m.query };
+  const plain = m.answer === undefined && m.ack === undefined && !m.leaving;
+  return acknowledge && plain ? { ack: m.seq } : undefined;
+}
+
+/** When each recent datagram was sent, by sequence number; forgotten after a minute. */
+export class SendLog {
   private readonly at = new Map<number, number>();
 
-  sent(id: number, now: number): void {
-    this.at.set(id, now);
+  sent(seq: number, now: number): void {
+    this.at.set(seq, now);
     for (const [old, t] of this.at) {
       if (now - t < 60_000) break;
       this.at.delete(old);
     }
   }
 
-  askedAt(id: number): number | undefined {
-    return this.at.get(id);
+  /** The message as received, with when this endpoint sent what it answers or acknowledges. */
+  stamp(m: HeartbeatMessage): HeartbeatMessage {
+    const askedAt = m.answer !== undefined ? this.at.get(m.answer) : undefined;
+    const ackedSentAt = m.ack !== undefined ? this.at.get(m.ack) : undefined;
+    if (askedAt === undefined && ackedSentAt === undefined) return m;
+    return { ...m, ...(askedAt !== undefined ? { askedAt } : {}), ...(ackedSentAt !== undefined ? { ackedSentAt } : {}) };
   }
+}
+
+/** One outgoing message of `node`; `seq` is fresh, and a query's id is its seq. */
+export function outgoing(o: { node: string; incarnation: string; seq: number; claims: string[]; renewal: string }, leaving: boolean, query: boolean, reply: Reply = {}): HeartbeatMessage {
+  return {
+    node: o.node,
+    incarnation: o.incarnation,
+    seq: o.seq,
+    claims: o.claims,
+    leaving,
+    ...(o.renewal ? { renewal: o.renewal } : {}),
+    ...(query ? { query: o.seq } : {}),
+    ...(reply.answer !== undefined ? { answer: reply.answer } : {}),
+    ...(reply.ack !== undefined ? { ack: reply.ack } : {}),
+  };
 }
 
 /** Sends our heartbeats to the current peer list and emits the authenticated ones we receive. */
@@ -178,7 +219,7 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
   private peers: HeartbeatPeer[] = [];
   private claims: string[] = [];
   private renewal = "";
-  private readonly queries = new QueryLog();
+  private readonly log = new SendLog();
   private readonly lastSeq = new Map<string, number>();
   sent = 0;
   lastSentAt = -Infinity;
@@ -268,30 +309,21 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
     return this.opts.now?.() ?? performance.now();
   }
 
-  private encode(leaving: boolean, query: boolean, answer?: number): Buffer {
+  private encode(leaving: boolean, query: boolean, reply?: Reply): Buffer {
     const seq = ++this.seq;
-    if (query) this.queries.sent(seq, this.now());
-    const m: HeartbeatMessage = {
-      node: this.opts.node,
-      incarnation: this.opts.incarnation,
-      seq,
-      claims: this.claims,
-      leaving,
-      ...(this.renewal ? { renewal: this.renewal } : {}),
-      ...(query ? { query: seq } : {}),
-      ...(answer !== undefined ? { answer } : {}),
-    };
-    return encodeHeartbeat(m, this.opts.key);
+    this.log.sent(seq, this.now());
+    const { node, incarnation } = this.opts;
+    return encodeHeartbeat(outgoing({ node, incarnation, seq, claims: this.claims, renewal: this.renewal }, leaving, query, reply), this.opts.key);
   }
 
-  private sendTo(peers: readonly { host: string; port: number; query?: boolean }[], leaving: boolean, answer?: number): void {
+  private sendTo(peers: readonly { host: string; port: number; query?: boolean }[], leaving: boolean, reply?: Reply): void {
     let plain: Buffer | undefined;
     let asking: Buffer | undefined;
     for (const p of peers) {
       const host = unmapped(p.host);
       const sock = isIP(host) === 6 ? this.socket6 : this.socket4;
       if (sock === undefined) continue;
-      const buf = p.query === true && !leaving ? (asking ??= this.encode(false, true)) : (plain ??= this.encode(leaving, false, answer));
+      const buf = p.query === true && !leaving ? (asking ??= this.encode(false, true)) : (plain ??= this.encode(leaving, false, reply));
       sock.send(buf, p.port, host, () => {});
       this.sent++;
       this.lastSentAt = this.now();
@@ -312,9 +344,9 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
       return;
     }
     this.lastSeq.set(k, m.seq);
-    const askedAt = m.answer !== undefined ? this.queries.askedAt(m.answer) : undefined;
-    this.emit("message", askedAt !== undefined ? { ...m, askedAt } : m, rinfo);
-    if (m.query !== undefined && this.timer !== undefined) this.sendTo([{ host: rinfo.address, port: rinfo.port }], false, m.query);
+    this.emit("message", this.log.stamp(m), rinfo);
+    const reply = replyFor(m, this.opts.acknowledge === true);
+    if (reply !== undefined && this.timer !== undefined) this.sendTo([{ host: rinfo.address, port: rinfo.port }], false, reply);
   }
 
   async stop(sendLeaving: boolean): Promise<void> {

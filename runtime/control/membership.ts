@@ -44,6 +44,8 @@ export interface HeartbeatState {
   claims: string[];
   /** When the latest query this peer answered was sent (-Infinity before any): its claims are no older. */
   answeredSince: number;
+  /** When the latest heartbeat this peer acknowledged was sent (-Infinity before any). */
+  ackedSentAt: number;
 }
 
 /** One evaluation of every speaker's liveness. */
@@ -175,25 +177,41 @@ export abstract class Membership {
     this.resetObservations(now);
   }
 
+  /** The peers that watch this node's heartbeats (and may declare it dead). */
+  protected abstract monitors(): string[];
+
   /**
-   * The earliest local time at which a peer could declare this node dead (liveness.ts): a peer
-   * that has heard this incarnation's heartbeats needs them silent for a heartbeat timeout and a
-   * renewal missed; one that never heard them waits for the Lease to expire. A peer observes a
-   * heartbeat or a renewal no earlier than it was sent, so the bound holds without synchronised
-   * clocks. Nobody can take over before any peer exists.
+   * The earliest local time a peer could declare this node dead (liveness.ts). It needs the
+   * renewal this node last made unchanged for a renew period and the grace since it first saw it
+   * — no earlier than it was sent, so no clock sync is needed — and, if it ever heard this node,
+   * its heartbeats silent for a heartbeat timeout. Only heartbeats a monitor acknowledged are
+   * known to have reached it (a lost one does not delay its verdict), so the heartbeat term is
+   * the earliest, over the monitors, of the last acknowledged heartbeat's send time plus the
+   * timeout; a monitor that never acknowledged one leaves the renewal term alone. While renewals
+   * fail (an API outage) the acknowledgements keep the bound moving: fail-static goes on while
+   * the monitors hear this node, and ends, without waiting for the isolation rule, when they stop
+   * hearing it (its own sending is cut). Nobody can take over before any peer exists.
    */
   earliestTakeover(): number {
     if (this.peerCount() === 0) return Infinity;
-    const sentAt = this.heartbeat.lastSentAt;
-    const renewal = this.lease.lastOkSentAt + (sentAt === -Infinity ? this.t.leaseDurationSeconds * 1000 : this.t.renewIntervalMs + this.t.graceMs);
-    return Math.max(sentAt + this.t.heartbeatTimeoutMs, renewal);
+    const renewal = this.lease.lastOkSentAt + this.t.renewIntervalMs + this.t.graceMs;
+    const monitors = this.monitors();
+    let heard = monitors.length > 0 ? Infinity : -Infinity;
+    for (const m of monitors) {
+      const hb = this.heartbeats.get(m);
+      const acked = hb !== undefined && hb.incarnation === this.incarnationOf(m) ? hb.ackedSentAt : -Infinity;
+      heard = Math.min(heard, acked + this.t.heartbeatTimeoutMs);
+    }
+    return Math.max(heard, renewal);
   }
 
   protected onHeartbeat(m: HeartbeatMessage): void {
     this.o.metrics.hbReceived.inc();
     const prev = this.heartbeats.get(m.node);
-    const answeredSince = Math.max(prev !== undefined && prev.incarnation === m.incarnation ? prev.answeredSince : -Infinity, m.askedAt ?? -Infinity);
-    this.heartbeats.set(m.node, { lastAtMs: this.o.clock.now(), incarnation: m.incarnation, leaving: m.leaving, claims: m.claims, answeredSince });
+    const same = prev !== undefined && prev.incarnation === m.incarnation;
+    const answeredSince = Math.max(same ? prev.answeredSince : -Infinity, m.askedAt ?? -Infinity);
+    const ackedSentAt = Math.max(same ? prev.ackedSentAt : -Infinity, m.ackedSentAt ?? -Infinity);
+    this.heartbeats.set(m.node, { lastAtMs: this.o.clock.now(), incarnation: m.incarnation, leaving: m.leaving, claims: m.claims, answeredSince, ackedSentAt });
     const changedClaims = prev === undefined || prev.leaving !== m.leaving || prev.claims.join() !== m.claims.join() || prev.incarnation !== m.incarnation;
     if (changedClaims) this.o.onClaimsChanged(m.leaving);
   }

@@ -52,6 +52,10 @@ export class MeshMembership extends Membership {
     return this.leases.get(node)?.incarnation;
   }
 
+  protected monitors(): string[] {
+    return [...this.leases.keys()].filter((n) => n !== this.o.node);
+  }
+
   protected peerCount(): number {
     return this.leases.size - (this.leases.has(this.o.node) ? 1 : 0);
   }

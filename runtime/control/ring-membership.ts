@@ -61,7 +61,7 @@ export class RingMembership extends Membership {
   /** This node's member record. */
   readonly member: LeaseKeeper;
   private readonly members = new Map<string, MemberState>();
-  private readonly monitors = new Map<string, Monitor>();
+  private readonly watched = new Map<string, Monitor>();
   private readonly followers = new Map<string, number>();
   private readonly wantedSince = new Map<string, number>();
   private asked = new Set<string>();
@@ -71,6 +71,7 @@ export class RingMembership extends Membership {
   private knownPredecessors = 0;
   private declaredDead = false;
   private lastRecordAttempt = -Infinity;
+  private verdictsFrom = -Infinity;
   private stopping = false;
 
   constructor(o: MembershipOptions) {
@@ -111,8 +112,18 @@ export class RingMembership extends Membership {
     this.member.setSubnets(subnets);
   }
 
+  /**
+   * Back from an API outage (or an absence): every predecessor gets a full observation window,
+   * and no verdict is given for a lease duration, since a peer's first renewal after the outage
+   * may still be waiting out the timeout of one sent during it.
+   */
   resetObservations(now: number): void {
-    for (const m of this.monitors.values()) m.observedAtMs = now;
+    for (const m of this.watched.values()) m.observedAtMs = now;
+    this.verdictsFrom = now + this.t.leaseDurationSeconds * 1000;
+  }
+
+  protected monitors(): string[] {
+    return successors(this.ring, this.o.node);
   }
 
   protected incarnationOf(node: string): string | undefined {
@@ -168,7 +179,7 @@ export class RingMembership extends Membership {
     super.onHeartbeat(m);
     const now = this.o.clock.now();
     if (m.query !== undefined) this.followers.set(m.node, now + FOLLOW_MS);
-    const mon = this.monitors.get(m.node);
+    const mon = this.watched.get(m.node);
     if (mon !== undefined && m.renewal !== undefined && m.renewal !== mon.renewal && m.incarnation === this.incarnationOf(m.node)) {
       mon.renewal = m.renewal;
       mon.observedAtMs = now;
@@ -216,20 +227,20 @@ export class RingMembership extends Membership {
     this.ringDirty = false;
     this.ring = ringOrder([...this.members.keys(), this.o.node]);
     const preds = new Set(predecessors(this.ring, this.o.node));
-    for (const p of this.monitors.keys()) if (!preds.has(p)) this.monitors.delete(p);
+    for (const p of this.watched.keys()) if (!preds.has(p)) this.watched.delete(p);
     // A new predecessor gets a full observation window from now (slow path until it is heard).
-    for (const p of preds) if (!this.monitors.has(p)) this.monitors.set(p, { renewal: "", observedAtMs: now, reading: false, lastReadAt: -Infinity });
+    for (const p of preds) if (!this.watched.has(p)) this.watched.set(p, { renewal: "", observedAtMs: now, reading: false, lastReadAt: -Infinity });
     this.updateTargets();
   }
 
   /** Reads a predecessor's Lease when both signals look missed; an unchanged renewal is the verdict. */
   private watchOver(node: string, now: number): void {
-    const mon = this.monitors.get(node);
+    const mon = this.watched.get(node);
     const m = this.members.get(node);
     if (mon === undefined || m === undefined || mon.reading) return;
     const observation = { observedAtMs: mon.observedAtMs, renewIntervalMs: m.renewIntervalMs, durationMs: m.durationMs, incarnation: m.incarnation };
     const lv = peerLiveness(observation, this.heartbeats.get(node), now, { heartbeatTimeoutMs: this.t.heartbeatTimeoutMs, graceMs: this.t.graceMs });
-    if (lv.alive || now - mon.lastReadAt < m.renewIntervalMs) return;
+    if (lv.alive || now - mon.lastReadAt < m.renewIntervalMs || now < this.verdictsFrom) return;
     mon.reading = true;
     mon.lastReadAt = now;
     void this.readAndJudge(node, mon, m, lv.reason).finally(() => (mon.reading = false));

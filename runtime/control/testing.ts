@@ -8,7 +8,7 @@ import { FakeClock } from "../allocator/testing.ts";
 import type { DataPlaneEvents, EligibleInterface, OwnedAddress } from "../dataplane/types.ts";
 import type { DataPlaneLike } from "./announcer.ts";
 import type { Clock } from "./clock.ts";
-import { QueryLog, type HeartbeatEvents, type HeartbeatMessage, type HeartbeatOptions, type HeartbeatPeer, type HeartbeatTransport } from "./heartbeat.ts";
+import { outgoing, replyFor, SendLog, type Reply, type HeartbeatEvents, type HeartbeatMessage, type HeartbeatOptions, type HeartbeatPeer, type HeartbeatTransport } from "./heartbeat.ts";
 import type { ControlApi } from "./kube-api.ts";
 import type { ClusterSource, CustomObject, SourceFactory, SourceKind, SourcesOptions } from "./sources.ts";
 
@@ -100,11 +100,17 @@ class StoreCache<T extends k8s.KubernetesObject> implements k8s.ObjectCache<T> {
   }
 }
 
+interface Watcher {
+  client: string | undefined;
+  onChange: SourcesOptions["onChange"];
+  pending: (() => void)[];
+}
+
 /** An in-memory API server: objects by kind, resourceVersions, and watchers told of every change. */
 export class FakeApiServer {
   readonly clock: Clock;
   private readonly stores = new Map<SourceKind, Store>();
-  private readonly watchers = new Set<SourcesOptions["onChange"]>();
+  private readonly watchers = new Set<Watcher>();
   private rv = 1;
   readonly calls: ApiCall[] = [];
   readonly events: k8s.CoreV1Event[] = [];
@@ -155,13 +161,29 @@ export class FakeApiServer {
   }
 
   private notify(kind: SourceKind, verb: "add" | "update" | "delete", obj: k8s.KubernetesObject): void {
-    // Informers deliver after the write returned, not inside it.
-    for (const w of this.watchers) queueMicrotask(() => w(kind, verb, obj));
+    for (const w of this.watchers) {
+      w.pending.push(() => w.onChange(kind, verb, obj));
+      this.flush(w);
+    }
   }
 
-  /** Informers of one speaker: caches over the server's objects. */
-  sources(): SourceFactory {
+  /** Delivers a watcher's pending events, unless its client is cut off (a watch resumes later). */
+  private flush(w: Watcher): void {
+    if (this.down || (w.client !== undefined && this.blocked.has(w.client))) return;
+    const events = w.pending.splice(0);
+    // Informers deliver after the write returned, not inside it.
+    for (const e of events) queueMicrotask(e);
+  }
+
+  /** Resumes the watches of clients no longer cut off (called on every API call). */
+  private resumeWatches(): void {
+    for (const w of this.watchers) if (w.pending.length > 0) this.flush(w);
+  }
+
+  /** Informers of one speaker (`client`: its events wait while it is cut off): caches over the server's objects. */
+  sources(client?: string): SourceFactory {
     return (o) => {
+      const watcher: Watcher = { client, onChange: o.onChange, pending: [] };
       let started = false;
       const source: ClusterSource = {
         services: new StoreCache<k8s.V1Service>(this.store("service")),
@@ -174,11 +196,11 @@ export class FakeApiServer {
         lastError: undefined,
         start: async () => {
           started = true;
-          this.watchers.add(o.onChange);
+          this.watchers.add(watcher);
           for (const [kind, store] of this.stores) for (const obj of store.values()) o.onChange(kind, "add", obj);
         },
         stop: async () => {
-          this.watchers.delete(o.onChange);
+          this.watchers.delete(watcher);
         },
         isSynced: () => started,
       };
@@ -190,6 +212,7 @@ export class FakeApiServer {
   client(name: string): ControlApi {
     const call = async <T>(method: keyof ControlApi, target: string, fn: () => T): Promise<T> => {
       await Promise.resolve();
+      this.resumeWatches();
       const record: ApiCall = { at: this.clock.now(), client: name, method, target, ok: false };
       this.calls.push(record);
       if (this.down || this.blocked.has(name)) throw new Error("connect ECONNREFUSED");
@@ -314,7 +337,7 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   peers: HeartbeatPeer[] = [];
   claims: string[] = [];
   private renewal = "";
-  private readonly queries = new QueryLog();
+  private readonly log = new SendLog();
   private seq = 0;
   private timer: unknown;
   private readonly o: HeartbeatOptions;
@@ -361,9 +384,9 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   receive(m: HeartbeatMessage, address: string): void {
     const emit = (): void => {
       if (!this.running) return;
-      const askedAt = m.answer !== undefined ? this.queries.askedAt(m.answer) : undefined;
-      this.emit("message", askedAt !== undefined ? { ...m, askedAt } : m, { address, port: 7473 });
-      if (m.query !== undefined) this.sendTo([{ node: m.node }], false, m.query);
+      this.emit("message", this.log.stamp(m), { address, port: 7473 });
+      const reply = replyFor(m, this.o.acknowledge === true);
+      if (reply !== undefined) this.sendTo([{ node: m.node }], false, reply);
     };
     if (this.clock instanceof FreezableClock) this.clock.gate(emit)();
     else emit();
@@ -380,21 +403,11 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
     this.sendTo(this.peers, leaving);
   }
 
-  private sendTo(peers: readonly { node: string; query?: boolean }[], leaving: boolean, answer?: number): void {
+  private sendTo(peers: readonly { node: string; query?: boolean }[], leaving: boolean, reply?: Reply): void {
     for (const p of peers) {
-      const query = p.query === true && !leaving;
       const seq = ++this.seq;
-      if (query) this.queries.sent(seq, this.clock.now());
-      const m: HeartbeatMessage = {
-        node: this.o.node,
-        incarnation: this.o.incarnation,
-        seq,
-        claims: this.claims,
-        leaving,
-        ...(this.renewal ? { renewal: this.renewal } : {}),
-        ...(query ? { query: seq } : {}),
-        ...(answer !== undefined ? { answer } : {}),
-      };
+      this.log.sent(seq, this.clock.now());
+      const m = outgoing({ node: this.o.node, incarnation: this.o.incarnation, seq, claims: this.claims, renewal: this.renewal }, leaving, p.query === true && !leaving, reply);
       this.net.deliver(this.o.node, p.node, m);
       this.sent++;
       this.lastSentAt = this.clock.now();
