@@ -11,7 +11,7 @@ import type { SpeakerView } from "../election/plan.ts";
 import type { Clock } from "./clock.ts";
 import type { HeartbeatMessage, HeartbeatTransport } from "./heartbeat.ts";
 import type { LeaseApi } from "./kube-api.ts";
-import { LeaseKeeper } from "./lease.ts";
+import { LeaseKeeper, type LeaseKeeperOptions } from "./lease.ts";
 import type { Liveness } from "./liveness.ts";
 import type { ControlMetrics } from "./metrics.ts";
 
@@ -71,6 +71,22 @@ export interface WantedAddress {
   previousOwner: string | undefined;
 }
 
+/** What this node's Lease keepers (its speaker Lease, its member record) share. */
+export function keeperOptions(o: MembershipOptions): LeaseKeeperOptions {
+  return {
+    api: o.api,
+    clock: o.clock,
+    namespace: o.namespace,
+    node: o.node,
+    holder: o.holder,
+    incarnation: o.incarnation,
+    heartbeatEndpoint: undefined,
+    renewIntervalMs: o.timing.renewIntervalMs,
+    durationSeconds: o.timing.leaseDurationSeconds,
+    logger: o.logger,
+  };
+}
+
 export abstract class Membership {
   readonly lease: LeaseKeeper;
   readonly heartbeat: HeartbeatTransport;
@@ -85,16 +101,7 @@ export abstract class Membership {
     this.t = o.timing;
     this.heartbeat = o.heartbeat;
     this.lease = new LeaseKeeper({
-      api: o.api,
-      clock: o.clock,
-      namespace: o.namespace,
-      node: o.node,
-      holder: o.holder,
-      incarnation: o.incarnation,
-      heartbeatEndpoint: undefined,
-      renewIntervalMs: o.timing.renewIntervalMs,
-      durationSeconds: o.timing.leaseDurationSeconds,
-      logger: o.logger,
+      ...keeperOptions(o),
       onRenew: (s, ok) => {
         o.metrics.leaseRenew.observe({ result: ok ? "ok" : "error" }, s);
         if (ok) this.heartbeat.setRenewal(this.lease.resourceVersion);

@@ -24,7 +24,7 @@ import { withTimeout } from "./clock.ts";
 import { formatEndpoint, parseEndpoint, type HeartbeatMessage, type HeartbeatPeer } from "./heartbeat.ts";
 import { LEASE_ANNOTATIONS, LeaseKeeper, leaseName } from "./lease.ts";
 import { isolated, peerLiveness, type Liveness } from "./liveness.ts";
-import { Membership, type Members, type MembershipOptions, type WantedAddress } from "./membership.ts";
+import { keeperOptions, Membership, type Members, type MembershipOptions, type WantedAddress } from "./membership.ts";
 import { plausibleHolders, predecessors, ringOrder, successors } from "./ring.ts";
 
 interface MemberState {
@@ -77,15 +77,7 @@ export class RingMembership extends Membership {
   constructor(o: MembershipOptions) {
     super(o);
     this.member = new LeaseKeeper({
-      api: o.api,
-      clock: o.clock,
-      namespace: o.namespace,
-      node: o.node,
-      holder: o.holder,
-      incarnation: o.incarnation,
-      heartbeatEndpoint: undefined,
-      renewIntervalMs: o.timing.renewIntervalMs,
-      durationSeconds: o.timing.leaseDurationSeconds,
+      ...keeperOptions(o),
       logger: o.logger.child({ record: "member" }),
       object: { name: memberName(o.node), label: MEMBER_LABEL },
     });
