@@ -1,10 +1,13 @@
 // Informers on everything the speaker reads: Services, EndpointSlices, Nodes, Namespaces, the
-// l2lb custom resources and the speaker Leases. Each informer restarts itself after an error
-// (API server down, token expired...) from its last resource version, so a speaker outlives
+// l2lb custom resources and the speakers' member records (or, in mesh liveness, their Leases).
+// Each informer restarts itself after an error (API server down, token expired...) from its
+// last resource version, after a delay that doubles per failure in a row (0.5 s up to 5 s, with
+// jitter, so a restarted API server is not hit by every speaker at once), so a speaker outlives
 // any API outage without restarting.
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { slimForCache } from "./slim.ts";
+import { backoffDelay } from "./work-queue.ts";
 import { API_GROUP, API_VERSION, KINDS, SPEAKER_LEASE_LABEL } from "../../provider/core/model/contract.ts";
 
 export interface CustomObject extends k8s.KubernetesObject {
@@ -18,7 +21,7 @@ export interface SourcesOptions {
   logger: Logger;
   /** Called (synchronously) on every add/update/delete of any watched object. */
   onChange: (kind: SourceKind, verb: "add" | "update" | "delete", obj: k8s.KubernetesObject) => void;
-  /** Delay before an informer restarts after an error. Default 1000 ms. */
+  /** Delay before an informer restarts after its first error; doubles per failure in a row, up to 5 s, ± 10 %. Default 500 ms. */
   restartDelayMs?: number;
   /** Label of the Leases watched: the member records (ring) or the speaker Leases (mesh). Default the latter. */
   leaseLabel?: string;
@@ -58,6 +61,8 @@ export class Sources implements ClusterSource {
   readonly leases: Cache<k8s.V1Lease>;
   private readonly synced = new Set<SourceKind>();
   private readonly failing = new Set<SourceKind>();
+  /** Restarts in a row of each informer since its last successful list. */
+  private readonly restarts = new Map<SourceKind, number>();
   private readonly all: [SourceKind, Cache<k8s.KubernetesObject>][] = [];
   private stopped = false;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -95,6 +100,7 @@ export class Sources implements ClusterSource {
     const listFn = async (): Promise<k8s.KubernetesListObject<T>> => {
       const result = await list();
       this.synced.add(kind);
+      this.restarts.delete(kind);
       if (this.failing.delete(kind)) this.opts.logger.info({ source: kind }, "watch resumed");
       return result;
     };
@@ -116,10 +122,13 @@ export class Sources implements ClusterSource {
       else this.opts.logger.warn({ source: kind, err: message }, "watch failed; restarting");
       this.failing.add(kind);
       if (this.stopped) return;
+      const n = (this.restarts.get(kind) ?? 0) + 1;
+      this.restarts.set(kind, n);
+      const delay = backoffDelay(n, { baseDelayMs: this.opts.restartDelayMs ?? 500, maxDelayMs: 5000, jitter: 0.1, random: Math.random });
       const t = setTimeout(() => {
         this.timers.delete(t);
         if (!this.stopped) void informer.start().catch(() => {});
-      }, this.opts.restartDelayMs ?? 1000);
+      }, delay);
       this.timers.add(t);
     });
     this.all.push([kind, informer as unknown as Cache<k8s.KubernetesObject>]);

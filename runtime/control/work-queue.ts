@@ -1,4 +1,4 @@
-// One keyed work queue with per-key exponential backoff, the way client-go's rate-limited
+// One keyed work queue with per-key exponential backoff and jitter, the way client-go's rate-limited
 // workqueue is used by controllers: a key is queued at most once, processed by one worker at a
 // time, and a failed key is retried after a growing delay while other keys keep flowing. The
 // handler reads the current desired state itself, so a retry always writes what is wanted now.
@@ -18,6 +18,16 @@ export interface WorkQueueOptions {
   baseDelayMs?: number;
   /** Cap of the retry delay. Default 30 s. */
   maxDelayMs?: number;
+  /** Each delay is spread by up to ± this fraction, so keys (and speakers) failing together do not retry in step. Default 0.1. */
+  jitter?: number;
+  /** Uniform in [0, 1); default Math.random. */
+  random?: () => number;
+}
+
+/** The delay before retry `failures` (1 for the first): doubling from `base` up to `max`, spread by ± `jitter`. */
+export function backoffDelay(failures: number, o: { baseDelayMs: number; maxDelayMs: number; jitter: number; random: () => number }): number {
+  const delay = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (failures - 1));
+  return Math.round(delay * (1 + o.jitter * (2 * o.random() - 1)));
 }
 
 export class WorkQueue {
@@ -32,7 +42,7 @@ export class WorkQueue {
   private stopped = false;
 
   constructor(options: WorkQueueOptions) {
-    this.o = { concurrency: 8, baseDelayMs: 100, maxDelayMs: 30_000, clock: realClock, ...options };
+    this.o = { concurrency: 8, baseDelayMs: 100, maxDelayMs: 30_000, jitter: 0.1, random: Math.random, clock: realClock, ...options };
   }
 
   /** Queues `key` now (a pending retry is brought forward). */
@@ -110,7 +120,7 @@ export class WorkQueue {
     if (this.stopped) return;
     const n = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, n);
-    const delay = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (n - 1));
+    const delay = backoffDelay(n, this.o);
     this.timers.set(
       key,
       this.o.clock.setTimeout(() => {
