@@ -171,6 +171,8 @@ export class RingMembership extends Membership {
     super.onHeartbeat(m);
     const now = this.o.clock.now();
     if (m.query !== undefined) this.followers.set(m.node, now + FOLLOW_MS);
+    // An answer may be the last one an address waits for: decide now, not on the next tick.
+    if (m.askedAt !== undefined && this.wantedSince.size > 0) this.o.onClaimsChanged(false);
     const mon = this.watched.get(m.node);
     if (mon !== undefined && m.renewal !== undefined && m.renewal !== mon.renewal && m.incarnation === this.incarnationOf(m.node)) {
       mon.renewal = m.renewal;
