@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { AddressPool, L2Advertisement } from "../../provider/core/model/pool.ts";
@@ -53,9 +52,31 @@ function bestOf(nodes: string[], ip: string): string {
   return [...nodes].sort((a, b) => (rank(a, ip) < rank(b, ip) ? -1 : 1))[0] as string;
 }
 
+const PINNED_RANKS = [7535776944804718, 3521201118837055, 2983104765187110];
+
 describe("rank", () => {
-  it("is sha256(node#key) in hex", () => {
-    assert.equal(rank("node-a", "192.0.2.10"), createHash("sha256").update("node-a#192.0.2.10").digest("hex"));
+  it("is a 53-bit integer, fixed for a (node, key) pair: every speaker and version elects alike", () => {
+    // Pinned: a change of the function moves owners during a rolling upgrade.
+    assert.deepEqual([rank("node-a", "192.0.2.10"), rank("node-b", "192.0.2.10"), rank("node-a", "2001:db8::1")], PINNED_RANKS);
+    fc.assert(fc.property(fc.string(), fc.string(), (n, k) => assert.ok(Number.isSafeInteger(rank(n, k)) && rank(n, k) >= 0)));
+  });
+  it("spreads 3,000 addresses over 10 nodes evenly (each wins 300 ± 60)", () => {
+    const nodes = Array.from({ length: 10 }, (_, i) => `node-${i}`);
+    const wins = new Map<string, number>();
+    for (let i = 0; i < 3000; i++) {
+      const w = elect(nodes, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`) as string;
+      wins.set(w, (wins.get(w) ?? 0) + 1);
+    }
+    for (const n of nodes) assert.ok(Math.abs((wins.get(n) ?? 0) - 300) <= 60, `${n} wins ${wins.get(n) ?? 0}: ${[...wins.values()].join(", ")}`);
+  });
+  it("moves only the departed node's addresses when a node leaves (rendezvous)", () => {
+    const nodes = Array.from({ length: 8 }, (_, i) => `node-${i}`);
+    for (let i = 0; i < 500; i++) {
+      const ip = `192.0.2.${i % 256}#${i}`;
+      const before = elect(nodes, ip) as string;
+      const after = elect(nodes.filter((n) => n !== "node-3"), ip);
+      if (before !== "node-3") assert.equal(after, before, ip);
+    }
   });
   it("elects the lowest rank and ignores order and duplicates", () => {
     fc.assert(

@@ -1,5 +1,6 @@
 // Everything the side-by-side benchmark measures of one implementation, in one sequence on the lab
 // it shares with the other: the same Services, the same probes, the same API server counters.
+import { createHash } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { arping, nodeMacs, sleep, waitFor, type Lab } from "../control/harness.ts";
 import { elect } from "../../runtime/election/rank.ts";
@@ -44,12 +45,24 @@ const BENCH_NAMESPACES = ["bench", "extra", "apply", "rss"];
 const LATENCY = { ARP: "192.0.2.190", NDP: "2001:db8:1::1:90" };
 const KERNEL = { ARP: "192.0.2.90", NDP: "2001:db8:1::90" };
 
-/** One VIP won by each node (both implementations rank by sha256(node#ip)), so rounds visit every node. */
+/** MetalLB's layer-2 owner of `ip`: the node with the lowest sha256(node#ip). */
+function metallbOwner(nodes: readonly string[], ip: string): string {
+  const hash = (n: string): string => createHash("sha256").update(`${n}#${ip}`).digest("hex");
+  return [...nodes].sort((a, b) => (hash(a) < hash(b) ? -1 : 1))[0] as string;
+}
+
+/** The node `impl` elects for `ip`. */
+function ownerOf(impl: Implementation, nodes: readonly string[], ip: string): string {
+  return impl.name === "MetalLB" ? metallbOwner(nodes, ip) : (elect(nodes, ip) as string);
+}
+
+/** One VIP won by each node under both implementations' elections, so rounds visit every node in both. */
 export function failoverVips(nodes: string[]): string[] {
   const byNode = new Map<string, string>();
   for (let i = 150; i < 190 && byNode.size < nodes.length; i++) {
-    const w = elect(nodes, `192.0.2.${i}`) as string;
-    if (!byNode.has(w)) byNode.set(w, `192.0.2.${i}`);
+    const ip = `192.0.2.${i}`;
+    const w = elect(nodes, ip) as string;
+    if (w === metallbOwner(nodes, ip) && !byNode.has(w)) byNode.set(w, ip);
   }
   return [...byNode.values()];
 }
@@ -165,7 +178,7 @@ export async function measure(lab: Lab, impl: Implementation, o: Options, log: (
     watch.stop();
     watch = undefined;
 
-    r.latency = await measureReplyLatency(lab, { ours: LATENCY, kernel: KERNEL, kernelNode: elect(lab.nodes, LATENCY.ARP) as string, rates: o.rates, seconds: o.seconds, repeat: o.repeat });
+    r.latency = await measureReplyLatency(lab, { ours: LATENCY, kernel: KERNEL, kernelNode: ownerOf(impl, lab.nodes, LATENCY.ARP), rates: o.rates, seconds: o.seconds, repeat: o.repeat });
     log(`${impl.name}: reply latency measured`);
 
     const all = ["bench", "extra", "apply", "rss", ...SEED_NAMESPACES];
