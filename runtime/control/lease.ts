@@ -106,11 +106,18 @@ export class LeaseKeeper {
     else void this.renewNow();
   }
 
+  /**
+   * Renews at a fixed rate, one period after the previous renewal *started* (at once when it took
+   * longer): the answer deadline counts from the last renewal sent, so a slow round-trip must not
+   * push the next one later.
+   */
   start(): void {
     const loop = (): void => {
       if (this.stopped) return;
+      const started = this.clock.now();
       void this.renewNow().finally(() => {
-        if (!this.stopped) this.timer = this.clock.setTimeout(loop, this.opts.renewIntervalMs);
+        if (this.stopped) return;
+        this.timer = this.clock.setTimeout(loop, Math.max(0, started + this.opts.renewIntervalMs - this.clock.now()));
       });
     };
     loop();
