@@ -124,6 +124,8 @@ export class Controller implements ControlState {
   private currentPlan: Plan = { addresses: [], refusals: [], serviceAddresses: new Map() };
   private currentPlanVersion = 0;
   private addressIndex: { version: number; map: Map<string, AddressPlan> } = { version: -1, map: new Map() };
+  /** The plan's addresses this node owns, per plan version: every tick reads them, not the whole plan. */
+  private mine: { version: number; plan: Plan } = { version: -1, plan: this.currentPlan };
   private aliveNow = new Map<string, Liveness>();
   private readonly lastOwners = new Map<string, string | undefined>();
   /** The owner before the last change of each address's owner (asked before taking it). */
@@ -255,6 +257,14 @@ export class Controller implements ControlState {
       this.addressIndex = { version: this.currentPlanVersion, map: new Map(this.currentPlan.addresses.map((a) => [a.ip, a])) };
     }
     return this.addressIndex.map;
+  }
+
+  /** The plan, restricted to the addresses this node was elected for. */
+  private myPlan(): Plan {
+    if (this.mine.version !== this.currentPlanVersion) {
+      this.mine = { version: this.currentPlanVersion, plan: { ...this.currentPlan, addresses: this.currentPlan.addresses.filter((a) => a.owner?.node === this.node) } };
+    }
+    return this.mine.plan;
   }
 
   alive(): ReadonlyMap<string, Liveness> {
@@ -393,8 +403,8 @@ export class Controller implements ControlState {
   private wantedAddresses(recheck: boolean): WantedAddress[] {
     const owned = this.announcer.current();
     const wanted: WantedAddress[] = [];
-    for (const a of this.currentPlan.addresses) {
-      if (a.owner?.node !== this.node || (owned.has(a.ip) && !recheck)) continue;
+    for (const a of this.myPlan().addresses) {
+      if (owned.has(a.ip) && !recheck) continue;
       wanted.push({ ip: a.ip, candidates: a.candidates.map((c) => c.node), previousOwner: this.previousOwners.get(a.ip) });
     }
     return wanted;
@@ -438,7 +448,10 @@ export class Controller implements ControlState {
     const members = this.membership.evaluate(now, apiHealthy, this.announcer.publishedSubnets());
     if (members.declaredDead === true) this.noticeAbsence(now, absentMs, true);
     if (members.changed) {
-      this.markUrgent();
+      // A departure is planned at once (its addresses need an owner); joins wait for the plan's
+      // duty cycle like configuration changes, so N speakers starting do not cost N² plans back to back.
+      if (members.left) this.markUrgent();
+      else this.dirty = true;
       // The status writer cleans departed Services for nodes that are gone.
       this.announceDirty = true;
     }
@@ -468,7 +481,7 @@ export class Controller implements ControlState {
 
     const recheck = now >= this.rejoinUntil && this.rejoinUntil !== -Infinity;
     this.announcer.announce({
-      plan: this.currentPlan,
+      plan: this.myPlan(),
       apiHealthy,
       isolated: members.isolated,
       settled: this.membership.settled(now, apiHealthy),

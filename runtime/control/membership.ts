@@ -56,6 +56,8 @@ export interface Members {
   speakers: SpeakerView[];
   /** The set of live speakers differs from the previous evaluation. */
   changed: boolean;
+  /** A speaker left it (its addresses need an owner now); otherwise only speakers joined. */
+  left: boolean;
   /** Without the API server and without a heard majority (liveness.ts `isolated`). */
   isolated: boolean;
   /** A peer declared this node dead since the last evaluation (it was away): recheck what it owns. */
@@ -229,18 +231,21 @@ export abstract class Membership {
     return hb !== undefined && hb.incarnation === this.incarnationOf(node) && now - hb.lastAtMs < this.t.heartbeatTimeoutMs && !hb.leaving;
   }
 
-  /** Records the live set; true (and logged with `reasonOf` for the departed) when it changed. */
-  protected noteAlive(alive: ReadonlyMap<string, Liveness>, reasonOf: (node: string) => string): boolean {
+  /** Records the live set, logging what changed (`reasonOf` a departure): who joined or left. */
+  protected noteAlive(alive: ReadonlyMap<string, Liveness>, reasonOf: (node: string) => string): Pick<Members, "changed" | "left"> {
     const aliveKey = [...alive.keys()].sort().join(",");
-    if (aliveKey === this.aliveKey) return false;
-    if (this.aliveKey !== "") {
-      const before = new Set(this.aliveKey.split(","));
-      const changes = [...alive.entries()].filter(([n]) => !before.has(n)).map(([n, l]) => `+${n}(${l.reason})`);
-      for (const n of before) if (!alive.has(n)) changes.push(`-${n}(${reasonOf(n)})`);
-      this.o.logger.info({ changes, alive: alive.size > 20 ? alive.size : [...alive.keys()] }, "speaker membership changed");
+    if (aliveKey === this.aliveKey) return { changed: false, left: false };
+    const before = new Set(this.aliveKey === "" ? [] : this.aliveKey.split(","));
+    const changes = [...alive.entries()].filter(([n]) => !before.has(n)).map(([n, l]) => `+${n}(${l.reason})`);
+    let left = false;
+    for (const n of before) {
+      if (alive.has(n)) continue;
+      left = true;
+      changes.push(`-${n}(${reasonOf(n)})`);
     }
+    if (this.aliveKey !== "") this.o.logger.info({ changes: changes.length > 20 ? changes.length : changes, alive: alive.size > 20 ? alive.size : [...alive.keys()] }, "speaker membership changed");
     this.aliveKey = aliveKey;
-    return true;
+    return { changed: true, left };
   }
 
   /** ip → live peers whose fresh heartbeat (of the incarnation in their record) claims it. */

@@ -113,8 +113,8 @@ export class MeshMembership extends Membership {
     }
     this.o.metrics.peers.set({ state: "alive" }, alive.size - (this.lease.acquired ? 1 : 0));
     this.o.metrics.peers.set({ state: "dead" }, dead);
-    const changed = this.noteAlive(alive, (n) => (this.leases.has(n) ? peerLiveness(this.leases.get(n), this.heartbeats.get(n), now, timing).reason : "NoLease"));
+    const change = this.noteAlive(alive, (n) => (this.leases.has(n) ? peerLiveness(this.leases.get(n), this.heartbeats.get(n), now, timing).reason : "NoLease"));
     if (apiHealthy) this.knownMembers = Math.max(alive.size, 1);
-    return { alive, speakers, changed, isolated: isolated(apiHealthy, heard, this.knownMembers) };
+    return { alive, speakers, ...change, isolated: isolated(apiHealthy, heard, this.knownMembers) };
   }
 }

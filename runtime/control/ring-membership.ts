@@ -204,10 +204,10 @@ export class RingMembership extends Membership {
     this.pruneFollowers(now);
     this.o.metrics.peers.set({ state: "alive" }, this.members.size);
     this.o.metrics.peers.set({ state: "dead" }, 0);
-    const changed = this.noteAlive(alive, () => "MemberDeleted");
+    const change = this.noteAlive(alive, () => "MemberDeleted");
     const declaredDead = this.declaredDead;
     this.declaredDead = false;
-    return { alive, speakers, changed, isolated: isolated(apiHealthy, heard, this.knownPredecessors + 1), declaredDead };
+    return { alive, speakers, ...change, isolated: isolated(apiHealthy, heard, this.knownPredecessors + 1), declaredDead };
   }
 
   /** Writes this node's member record while it has none (first write failed, or a verdict). */
