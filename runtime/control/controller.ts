@@ -127,6 +127,7 @@ export class Controller implements ControlState {
   /** The plan's addresses this node owns, per plan version: every tick reads them, not the whole plan. */
   private mine: { version: number; plan: Plan } = { version: -1, plan: this.currentPlan };
   private aliveNow = new Map<string, Liveness>();
+  private winners: { alive: ReadonlyMap<string, Liveness>; byKey: Map<string, string | undefined> } = { alive: this.aliveNow, byKey: new Map() };
   private readonly lastOwners = new Map<string, string | undefined>();
   /** The owner before the last change of each address's owner (asked before taking it). */
   private readonly previousOwners = new Map<string, string | undefined>();
@@ -259,6 +260,14 @@ export class Controller implements ControlState {
     return this.addressIndex.map;
   }
 
+  /** The live speaker elected for a fixed `key` (status writer, allocator), once per live set. */
+  private winner(key: string): string | undefined {
+    if (this.winners.alive !== this.aliveNow) this.winners = { alive: this.aliveNow, byKey: new Map() };
+    const byKey = this.winners.byKey;
+    if (!byKey.has(key)) byKey.set(key, elect(this.aliveNow.keys(), key));
+    return byKey.get(key);
+  }
+
   /** The plan, restricted to the addresses this node was elected for. */
   private myPlan(): Plan {
     if (this.mine.version !== this.currentPlanVersion) {
@@ -280,7 +289,7 @@ export class Controller implements ControlState {
   }
 
   isStatusWriter(): boolean {
-    return elect(this.aliveNow.keys(), STATUS_WRITER_KEY) === this.node;
+    return this.winner(STATUS_WRITER_KEY) === this.node;
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
@@ -456,7 +465,7 @@ export class Controller implements ControlState {
       this.announceDirty = true;
     }
     this.aliveNow = members.alive;
-    this.allocator.setActive(synced && this.membership.leaseSurelyHeld(now) && elect(members.alive.keys(), ALLOCATOR_KEY) === this.node);
+    this.allocator.setActive(synced && this.membership.leaseSurelyHeld(now) && this.winner(ALLOCATOR_KEY) === this.node);
 
     // Configuration changes are planned at most once per three plan durations, so a burst of
     // Service writes cannot keep the loop busy; liveness and link changes are planned at once.

@@ -27,6 +27,16 @@ import { isolated, peerLiveness, type Liveness } from "./liveness.ts";
 import { keeperOptions, Membership, type Members, type MembershipOptions, type WantedAddress } from "./membership.ts";
 import { plausibleHolders, predecessors, ringOrder, successors } from "./ring.ts";
 
+interface LiveSet {
+  version: number;
+  selfAlive: boolean;
+  selfSubnets: PublishedSubnet[];
+  alive: Map<string, Liveness>;
+  speakers: SpeakerView[];
+  /** Its changes were logged and reported once. */
+  noted: boolean;
+}
+
 interface MemberState {
   resourceVersion: string;
   incarnation: string;
@@ -66,7 +76,11 @@ export class RingMembership extends Membership {
   private readonly wantedSince = new Map<string, number>();
   private asked = new Set<string>();
   private ring: string[] = [];
+  private predecessors: string[] = [];
   private ringDirty = true;
+  /** Bumped on every change of `members`. */
+  private membersVersion = 0;
+  private view: LiveSet = { version: -1, selfAlive: false, selfSubnets: [], alive: new Map(), speakers: [], noted: false };
   private targetsKey = "";
   private knownPredecessors = 0;
   private declaredDead = false;
@@ -141,6 +155,7 @@ export class RingMembership extends Membership {
     if (verb === "delete") this.members.delete(node);
     else this.members.set(node, this.memberState(l));
     this.ringDirty = true;
+    this.membersVersion++;
     return true;
   }
 
@@ -181,33 +196,46 @@ export class RingMembership extends Membership {
   }
 
   evaluate(now: number, apiHealthy: boolean, selfSubnets: PublishedSubnet[]): Members {
-    const self = this.o.node;
     if (this.ringDirty) this.rebuildRing(now);
     this.keepRecord(now);
-    const alive = new Map<string, Liveness>();
-    const speakers: SpeakerView[] = [];
-    for (const [node, m] of this.members) {
-      alive.set(node, { alive: true, reason: "Member" });
-      speakers.push({ node, subnets: m.subnets });
-    }
-    const selfAlive = this.member.acquired && this.lease.acquired;
-    if (selfAlive) {
-      alive.set(self, { alive: true, reason: "Lease" });
-      speakers.push({ node: self, subnets: selfSubnets });
-    }
-    const preds = predecessors(this.ring, self);
+    const { alive, speakers } = this.liveSet(selfSubnets);
+    const preds = this.predecessors;
     const heard = preds.filter((p) => this.heardFresh(p, now)).length;
     if (apiHealthy) {
       this.knownPredecessors = preds.length;
       for (const p of preds) this.watchOver(p, now);
     }
     this.pruneFollowers(now);
-    this.o.metrics.peers.set({ state: "alive" }, this.members.size);
-    this.o.metrics.peers.set({ state: "dead" }, 0);
-    const change = this.noteAlive(alive, () => "MemberDeleted");
+    const change = this.view.noted ? { changed: false, left: false } : this.noteAlive(alive, () => "MemberDeleted");
+    this.view.noted = true;
     const declaredDead = this.declaredDead;
     this.declaredDead = false;
     return { alive, speakers, ...change, isolated: isolated(apiHealthy, heard, this.knownPredecessors + 1), declaredDead };
+  }
+
+  /**
+   * The live set and the election's view of it, rebuilt only when the members, this node's own
+   * standing or its subnets changed: every tick reads it, and at hundreds of nodes rebuilding it
+   * ten times a second was most of an idle speaker's work.
+   */
+  private liveSet(selfSubnets: PublishedSubnet[]): LiveSet {
+    const selfAlive = this.member.acquired && this.lease.acquired;
+    const v = this.view;
+    if (v.version === this.membersVersion && v.selfAlive === selfAlive && v.selfSubnets === selfSubnets) return v;
+    const alive = new Map<string, Liveness>();
+    const speakers: SpeakerView[] = [];
+    for (const [node, m] of this.members) {
+      alive.set(node, { alive: true, reason: "Member" });
+      speakers.push({ node, subnets: m.subnets });
+    }
+    if (selfAlive) {
+      alive.set(this.o.node, { alive: true, reason: "Lease" });
+      speakers.push({ node: this.o.node, subnets: selfSubnets });
+    }
+    this.o.metrics.peers.set({ state: "alive" }, this.members.size);
+    this.o.metrics.peers.set({ state: "dead" }, 0);
+    this.view = { version: this.membersVersion, selfAlive, selfSubnets, alive, speakers, noted: false };
+    return this.view;
   }
 
   /** Writes this node's member record while it has none (first write failed, or a verdict). */
@@ -220,7 +248,8 @@ export class RingMembership extends Membership {
   private rebuildRing(now: number): void {
     this.ringDirty = false;
     this.ring = ringOrder([...this.members.keys(), this.o.node]);
-    const preds = new Set(predecessors(this.ring, this.o.node));
+    this.predecessors = predecessors(this.ring, this.o.node);
+    const preds = new Set(this.predecessors);
     for (const p of this.watched.keys()) if (!preds.has(p)) this.watched.delete(p);
     // A new predecessor gets a full observation window from now (slow path until it is heard).
     for (const p of preds) if (!this.watched.has(p)) this.watched.set(p, { renewal: "", observedAtMs: now, reading: false, lastReadAt: -Infinity });
@@ -271,6 +300,7 @@ export class RingMembership extends Membership {
     if (this.members.get(node)?.resourceVersion !== m.resourceVersion) return;
     this.members.delete(node);
     this.ringDirty = true;
+    this.membersVersion++;
     this.o.onClaimsChanged(true);
   }
 

@@ -183,7 +183,13 @@ export class FakeApiServer {
   /** Informers of one speaker (`client`: its events wait while it is cut off): caches over the server's objects. */
   sources(client?: string): SourceFactory {
     return (o) => {
-      const watcher: Watcher = { client, onChange: o.onChange, pending: [] };
+      // Like an informer's label selector: only the Leases of the label asked for.
+      const leaseLabel = o.leaseLabel;
+      const onChange: SourcesOptions["onChange"] = (kind, verb, obj) => {
+        if (kind === "lease" && leaseLabel !== undefined && obj.metadata?.labels?.[leaseLabel] === undefined) return;
+        o.onChange(kind, verb, obj);
+      };
+      const watcher: Watcher = { client, onChange, pending: [] };
       let started = false;
       const source: ClusterSource = {
         services: new StoreCache<k8s.V1Service>(this.store("service")),
@@ -197,7 +203,7 @@ export class FakeApiServer {
         start: async () => {
           started = true;
           this.watchers.add(watcher);
-          for (const [kind, store] of this.stores) for (const obj of store.values()) o.onChange(kind, "add", obj);
+          for (const [kind, store] of this.stores) for (const obj of store.values()) onChange(kind, "add", obj);
         },
         stop: async () => {
           this.watchers.delete(watcher);
