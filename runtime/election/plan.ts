@@ -243,6 +243,58 @@ function claimConflict(svc: ServiceView, holders: readonly ServiceView[]): strin
   return undefined;
 }
 
+/** The speakers that may announce addresses of one pool on one set of subnets, with their interfaces. */
+interface Eligible {
+  /** By node name, before ranking; shared by every address of that pool and subnets. */
+  candidates: Candidate[];
+  /** Some speaker has a subnet containing the address. */
+  sawSubnet: boolean;
+  /** The gratuitous settings of the first advertisement that lets each candidate announce it. */
+  gratuitousByNode: Map<string, GratuitousSettings | undefined>;
+}
+
+function eligibleSpeakers(
+  speakers: readonly ParsedSpeaker[],
+  nodesByName: ReadonlyMap<string, NodeView>,
+  poolAds: readonly L2Advertisement[],
+  address: Address,
+  allowedOn: (ad: L2Advertisement, sp: ParsedSpeaker) => Set<string>,
+): Eligible {
+  const candidates: Candidate[] = [];
+  const gratuitousByNode = new Map<string, GratuitousSettings | undefined>();
+  let sawSubnet = false;
+  for (const sp of speakers) {
+    const node = nodesByName.get(sp.speaker.node);
+    if (node === undefined) continue;
+    if (Object.prototype.hasOwnProperty.call(node.labels, EXCLUDE_LABEL)) continue;
+    if (node.networkUnavailable) continue;
+    const onSubnet = sp.subnets.filter((s) => s.cidr !== undefined && s.cidr.family === address.family && cidrContains(s.cidr, address)).map((s) => s.subnet);
+    if (onSubnet.length > 0) sawSubnet = true;
+    const ifaces = new Set<string>();
+    let gratuitous: GratuitousSettings | undefined;
+    let matched = false;
+    for (const ad of poolAds) {
+      if (!advertisementSelectsNode(ad, node.labels)) continue;
+      const allowed = allowedOn(ad, sp);
+      let any = false;
+      for (const s of onSubnet) {
+        if (allowed.has(s.interface)) {
+          ifaces.add(s.interface);
+          any = true;
+        }
+      }
+      if (any && !matched) {
+        matched = true;
+        gratuitous = ad.spec.gratuitous;
+      }
+    }
+    if (ifaces.size === 0) continue;
+    candidates.push({ node: node.name, interfaces: [...ifaces].sort() });
+    gratuitousByNode.set(node.name, gratuitous);
+  }
+  return { candidates, sawSubnet, gratuitousByNode };
+}
+
 /** Computes the whole plan. See the module comment for the rules. */
 export function planAddresses(view: ClusterView): Plan {
   const pools = parsePools(view.pools);
@@ -308,47 +360,34 @@ export function planAddresses(view: ClusterView): Plan {
     if (allowed === undefined) allowedCache.set(key, (allowed = allowedInterfaces(ad.spec.interfaces, sp.speaker.subnets)));
     return allowed;
   };
+  // Who may announce an address depends on its pool and on which speaker subnets contain it, not
+  // on the address itself: computed once per (pool, subnets containing it), the speakers × addresses
+  // loop becomes speakers × (pools × distinct subnets), and only the ranking is per address.
+  const distinctCidrs = [...new Map(speakers.flatMap((sp) => sp.subnets).flatMap((s) => (s.cidr === undefined ? [] : [[`${s.subnet.cidr}`, s.cidr] as const]))).values()];
+  const poolAdsCache = new Map<string, L2Advertisement[]>();
+  const eligibleCache = new Map<string, Eligible>();
+  const eligibleFor = (pool: ParsedPool, address: Address): Eligible => {
+    const containing = distinctCidrs.flatMap((c, i) => (c.family === address.family && cidrContains(c, address) ? [i] : []));
+    const key = `${pool.pool.name}\u0000${containing.join(",")}`;
+    let e = eligibleCache.get(key);
+    if (e === undefined) {
+      let poolAds = poolAdsCache.get(pool.pool.name);
+      if (poolAds === undefined) poolAdsCache.set(pool.pool.name, (poolAds = ads.filter((a) => advertisementSelectsPool(a, pool.pool))));
+      eligibleCache.set(key, (e = eligibleSpeakers(speakers, nodesByName, poolAds, address, allowedOn)));
+    }
+    return e;
+  };
   const addresses: AddressPlan[] = [];
   for (const [ip, { pool, services: users, address }] of [...byIp.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    const poolAds = ads.filter((a) => advertisementSelectsPool(a, pool.pool));
+    const eligible = eligibleFor(pool, address);
     const locals = users.filter((u) => u.local);
-    const candidates: Candidate[] = [];
-    let sawSubnet = false;
+    let candidates = eligible.candidates;
     let sawEndpointless = false;
-    const gratuitousByNode = new Map<string, GratuitousSettings | undefined>();
-    for (const sp of speakers) {
-      const node = nodesByName.get(sp.speaker.node);
-      if (node === undefined) continue;
-      if (Object.prototype.hasOwnProperty.call(node.labels, EXCLUDE_LABEL)) continue;
-      if (node.networkUnavailable) continue;
-      const onSubnet = sp.subnets.filter((s) => s.cidr !== undefined && s.cidr.family === address.family && cidrContains(s.cidr, address)).map((s) => s.subnet);
-      if (onSubnet.length > 0) sawSubnet = true;
-      const ifaces = new Set<string>();
-      let gratuitous: GratuitousSettings | undefined;
-      let matched = false;
-      for (const ad of poolAds) {
-        if (!advertisementSelectsNode(ad, node.labels)) continue;
-        const allowed = allowedOn(ad, sp);
-        let any = false;
-        for (const s of onSubnet) {
-          if (allowed.has(s.interface)) {
-            ifaces.add(s.interface);
-            any = true;
-          }
-        }
-        if (any && !matched) {
-          matched = true;
-          gratuitous = ad.spec.gratuitous;
-        }
-      }
-      if (ifaces.size === 0) continue;
-      if (locals.some((u) => !u.endpointNodes.has(node.name))) {
-        sawEndpointless = true;
-        continue;
-      }
-      candidates.push({ node: node.name, interfaces: [...ifaces].sort() });
-      gratuitousByNode.set(node.name, gratuitous);
+    if (locals.length > 0) {
+      candidates = candidates.filter((c) => locals.every((u) => u.endpointNodes.has(c.node)));
+      sawEndpointless = candidates.length < eligible.candidates.length;
     }
+    const { sawSubnet, gratuitousByNode } = eligible;
     const ordered = orderByRank(candidates, ip);
     const owner = ordered[0];
     const plan: AddressPlan = {
