@@ -10,6 +10,7 @@ import { ANNOTATIONS, API_GROUP_VERSION, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNET
 import { inProcessPlanner } from "../allocator/planner.ts";
 import { elect } from "../election/rank.ts";
 import { Controller, type LivenessMode } from "./controller.ts";
+import { ringOrder, successors } from "./ring.ts";
 import type { ControlApi } from "./kube-api.ts";
 import { FakeApiServer, FakeDataPlane, FakeHeartbeatNetwork, FreezableClock, TestClock } from "./testing.ts";
 
@@ -372,6 +373,23 @@ describe("ring liveness at twelve nodes (fakes)", () => {
       if (answering.includes(next)) tookAt = Math.min(tookAt, c.clock.now());
     }
     assert.ok(tookAt < Infinity && silentAt < tookAt, `silent at +${silentAt - since} ms, taken over at +${tookAt - since} ms`);
+  });
+
+  it("during an API outage, a pause for lost acknowledgements keeps what nobody else claims (fail-static)", async () => {
+    const { c, ips } = await twelve();
+    const node = "node-f";
+    const ip = ips[NODES.indexOf(node)] as string;
+    c.api.down = true;
+    await c.clock.advance(3000);
+    // Its monitors' datagrams (the acknowledgements) lost for a second: its answers pause, while it
+    // still hears its predecessors (not isolated).
+    for (const monitor of successors(ringOrder(NODES), node)) c.net.dropped.add(`${monitor}>${node}`);
+    await c.clock.advance(1000);
+    assert.deepEqual(c.announcers(ip), [], "paused while unacknowledged");
+    c.net.dropped.clear();
+    await c.clock.advance(3000);
+    assert.deepEqual(ips.map((x) => c.announcers(x)), NODES.map((n) => [n]), "every address answered by its owner again, without the API server");
+    assert.match(await (c.speakers.get(node) as Speaker).registry.getSingleMetricAsString("l2lb_answer_pauses_total"), / [1-9]\d*$/m);
   });
 
   it("a node joining later takes the addresses it wins only after their previous owner let go", async () => {

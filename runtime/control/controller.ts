@@ -413,8 +413,9 @@ export class Controller implements ControlState {
     const owned = this.announcer.current();
     const wanted: WantedAddress[] = [];
     for (const a of this.myPlan().addresses) {
-      if (owned.has(a.ip) && !recheck) continue;
-      wanted.push({ ip: a.ip, candidates: a.candidates.map((c) => c.node), previousOwner: this.previousOwners.get(a.ip) });
+      const answered = owned.has(a.ip);
+      if (answered && !recheck) continue;
+      wanted.push({ ip: a.ip, candidates: a.candidates.map((c) => c.node), previousOwner: this.previousOwners.get(a.ip), ...(answered ? { owned: true } : {}) });
     }
     return wanted;
   }
@@ -489,13 +490,16 @@ export class Controller implements ControlState {
     }
 
     const recheck = now >= this.rejoinUntil && this.rejoinUntil !== -Infinity;
+    // While listening after an absence, what it owns is already asked about, so that the recheck
+    // keeps what nobody claims even without the API server (it could not gain it back then).
+    const rejoining = this.rejoinUntil !== -Infinity;
     this.announcer.announce({
       plan: this.myPlan(),
       apiHealthy,
       isolated: members.isolated,
       settled: this.membership.settled(now, apiHealthy),
       peerClaims: this.membership.peerClaims(now, members.alive),
-      unconfirmed: this.membership.unconfirmed(now, this.membership.asksBeforeGaining ? this.wantedAddresses(recheck) : []),
+      unconfirmed: this.membership.unconfirmed(now, this.membership.asksBeforeGaining ? this.wantedAddresses(rejoining) : []),
       recheck,
     });
     this.confirmAnswers(now);

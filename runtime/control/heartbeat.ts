@@ -186,10 +186,13 @@ export class SendLog {
     }
   }
 
-  /** The message as received, with when this endpoint sent what it answers or acknowledges. */
+  /**
+   * The message as received, with when this endpoint sent what it answers or acknowledges. An
+   * answer acknowledges too: the query it answers was a heartbeat (to a successor also asked).
+   */
   stamp(m: HeartbeatMessage): HeartbeatMessage {
     const askedAt = m.answer !== undefined ? this.at.get(m.answer) : undefined;
-    const ackedSentAt = m.ack !== undefined ? this.at.get(m.ack) : undefined;
+    const ackedSentAt = m.ack !== undefined ? this.at.get(m.ack) : askedAt;
     if (askedAt === undefined && ackedSentAt === undefined) return m;
     return { ...m, ...(askedAt !== undefined ? { askedAt } : {}), ...(ackedSentAt !== undefined ? { ackedSentAt } : {}) };
   }

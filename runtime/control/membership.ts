@@ -71,6 +71,8 @@ export interface WantedAddress {
   candidates: string[];
   /** Its owner in the previous plan that changed it. */
   previousOwner: string | undefined;
+  /** Answered already, kept only if every plausible holder answers (back from an absence): a silent one never stops blocking. */
+  owned?: boolean;
 }
 
 /** What this node's Lease keepers (its speaker Lease, its member record) share. */

@@ -271,6 +271,8 @@ export class RingMembership extends Membership {
 
   private async readAndJudge(node: string, mon: Monitor, m: MemberState, reason: string): Promise<void> {
     const timeout = Math.max(this.t.renewIntervalMs, 1000);
+    // The renewal known when the read starts: a heartbeat may bring the same new one during the read.
+    const known = mon.renewal;
     this.o.metrics.livenessReads.inc();
     let renewal: string | undefined;
     try {
@@ -279,7 +281,8 @@ export class RingMembership extends Membership {
     } catch (err) {
       if (!isStatus(err, 404)) return;
     }
-    if (renewal !== undefined && renewal !== mon.renewal) {
+    if (mon.renewal !== known) return; // a heartbeat brought a newer renewal meanwhile: alive
+    if (renewal !== undefined && renewal !== known) {
       mon.renewal = renewal;
       mon.observedAtMs = this.o.clock.now();
       return;
@@ -331,7 +334,7 @@ export class RingMembership extends Membership {
       for (const p of holders) asked.add(p);
       // A peer silent for a heartbeat timeout stops blocking, as its claims would expire in the
       // mesh: its link may be down (it released then), or it is about to be declared dead.
-      if (now - from >= this.t.heartbeatTimeoutMs) continue;
+      if (w.owned !== true && now - from >= this.t.heartbeatTimeoutMs) continue;
       const pending = holders.filter((p) => !this.heardSince(p, from));
       if (pending.length > 0) out.set(w.ip, pending);
     }
