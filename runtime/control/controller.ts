@@ -496,7 +496,9 @@ export class Controller implements ControlState {
     this.announcer.announce({
       plan: this.myPlan(),
       apiHealthy,
-      isolated: members.isolated,
+      // Back from an absence, isolation is judged once the peers were listened to: on the first
+      // tick nothing buffered has been read yet, and nothing is answered while listening anyway.
+      isolated: members.isolated && !(rejoining && !recheck),
       settled: this.membership.settled(now, apiHealthy),
       peerClaims: this.membership.peerClaims(now, members.alive),
       unconfirmed: this.membership.unconfirmed(now, this.membership.asksBeforeGaining ? this.wantedAddresses(rejoining) : []),
