@@ -4,6 +4,7 @@
 // sentences naming the entry and the fix. One control plane, no nodes, no network namespaces:
 // needs only the lab tools (test/lab/build-tools.sh); skips, saying why, without them, unless
 // L2LB_LAB=1 demands the lab.
+import { mulberry32 } from "../random.ts";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,17 +36,7 @@ function rulesOf(schema: JsonSchema | undefined): string[] {
   ];
 }
 
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
 
 /** What parseRange says of one entry: undefined when accepted, else its sentence. */
 function providerVerdict(entry: string): string | undefined {
@@ -199,7 +190,7 @@ describe("CRD apply-time validation on a real API server", { skip: skipReason ??
   });
 
   it("agrees with parseRange on every entry of a generated corpus", async () => {
-    const next = random(0x12b);
+    const next = mulberry32(0x12b);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
     const v4 = ["192.0.2.1", "0.0.0.0", "255.255.255.255", "10.0.0.255", "192.0.2.01", "256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.-1", "", " ", "1..2.3"];
     const v6 = [

@@ -13,6 +13,7 @@
 // plausibleHolders); ring and rank orders are computed once for the whole cluster and restricted
 // to each node's view, which gives the same order as ringOrder/orderByRank of that view (checked
 // in simulation.test.ts).
+import { mulberry32 } from "../random.ts";
 import { isolated, peerLiveness, type HeartbeatObservation, type LeaseObservation, type LivenessTiming } from "../../runtime/control/liveness.ts";
 import { RING_FANOUT, plausibleHolders, ringOrder } from "../../runtime/control/ring.ts";
 import { rank } from "../../runtime/election/rank.ts";
@@ -120,17 +121,7 @@ export function simConfig(overrides: Partial<SimConfig> = {}): SimConfig {
 // ---------------------------------------------------------------------------------------------
 // Seeded PRNG and event queue
 
-/** mulberry32: a small, fast 32-bit PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from "../random.ts";
 
 /** Event kinds (numbers: the queue holds tens of millions of events). */
 /** Event kinds (numbers: the queue holds tens of millions of events). */
