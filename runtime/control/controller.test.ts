@@ -392,6 +392,20 @@ describe("ring liveness at twelve nodes (fakes)", () => {
     assert.match(await (c.speakers.get(node) as Speaker).registry.getSingleMetricAsString("l2lb_answer_pauses_total"), / [1-9]\d*$/m);
   });
 
+  it("during an API outage, a speaker stopped for 1.5 s keeps its address once it has heard its peers again", async () => {
+    const { c, ips } = await twelve();
+    const node = "node-h";
+    const ip = ips[NODES.indexOf(node)] as string;
+    c.api.down = true;
+    await c.clock.advance(3000);
+    const frozen = c.speakers.get(node) as Speaker;
+    frozen.clock.freeze();
+    await c.clock.advance(1500);
+    frozen.clock.thaw();
+    await c.clock.advance(3000);
+    assert.deepEqual(ips.map((x) => c.announcers(x)), NODES.map((n) => [n]), "every address answered by its owner, without the API server");
+  });
+
   it("a node joining later takes the addresses it wins only after their previous owner let go", async () => {
     const late = "node-m";
     const all = [...NODES, late];
