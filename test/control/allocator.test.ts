@@ -13,7 +13,7 @@ import { ANNOTATIONS, API_GROUP, API_VERSION, KINDS } from "../../provider/core/
 import { sharingConflict, sharingProfile } from "../../provider/core/allocation/sharing.ts";
 import { serviceRequestOf } from "../../provider/core/manifests/index.ts";
 import { ALLOCATOR_KEY, elect } from "../../runtime/election/rank.ts";
-import { applyPool, arping, kubectl, labUnavailable, nodeMacs, root, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, type Lab, type SpeakerProcess } from "./harness.ts";
+import { applyPool, arping, kubectl, labUnavailable, nodeMacs, root, run, sleep, startLab, startSpeaker, stopSpeaker, waitFor, waitForMembers, type Lab, type SpeakerProcess } from "./harness.ts";
 
 const NODES = ["node-a", "node-b", "node-c"];
 const skip = await labUnavailable();
@@ -38,7 +38,7 @@ describe("in-cluster allocation on a real API server", { skip: skip ?? false, ti
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     );
     for (const n of NODES) speakers.set(n, startSpeaker(lab, n, defaultClass));
-    await waitFor("three speaker leases", async () => ((await lab.admin.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: "l2lb-system" })).items.length === 3 ? true : undefined), 60_000);
+    await waitForMembers(lab, 3);
   });
 
   after(async () => {
@@ -117,15 +117,17 @@ describe("in-cluster allocation on a real API server", { skip: skip ?? false, ti
     await creating;
     await sleep(2000);
     speakers.set(allocator, startSpeaker(lab, allocator, defaultClass));
-    const final = await stable(async () => assignedIn("burst"));
+    let final = await stable(async () => assignedIn("burst"));
+    // None lost: every Service still without an address gets one, or an AllocationFailed event
+    // saying why (the new allocator may pause longer than the 3 s the assignments held still).
+    for (const name of (await core.listNamespacedService({ namespace: "burst" })).items.map((s) => s.metadata?.name ?? "")) {
+      if (final.has(name)) continue;
+      await waitFor(`an address or AllocationFailed for burst/${name}`, async () => ((await assignedIn("burst")).has(name) || (await events("burst", name, "AllocationFailed")).length > 0 ? true : undefined), 60_000, 250);
+    }
+    final = await stable(async () => assignedIn("burst"));
     const services = (await core.listNamespacedService({ namespace: "burst" })).items;
     assert.equal(services.length, BURST);
     assertNoForbiddenSharing(services);
-    for (const s of services) {
-      if (final.has(s.metadata?.name ?? "")) continue;
-      const reasons = await waitFor(`AllocationFailed for burst/${s.metadata?.name}`, async () => ((await events("burst", s.metadata?.name ?? "", "AllocationFailed")).length > 0 ? true : undefined), 30_000);
-      assert.ok(reasons);
-    }
     for (let i = 0; i < 10; i++) assert.ok(!final.has(`svc-${String(i).padStart(3, "0")}`), "a request outside every pool is never served");
     assert.ok(final.size > BURST - 200, `most burst Services are served (${final.size})`);
     await assertFixedPoint();
