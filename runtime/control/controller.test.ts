@@ -395,7 +395,6 @@ describe("ring liveness at twelve nodes (fakes)", () => {
   it("during an API outage, a speaker stopped for 1.5 s keeps its address once it has heard its peers again", async () => {
     const { c, ips } = await twelve();
     const node = "node-h";
-    const ip = ips[NODES.indexOf(node)] as string;
     c.api.down = true;
     await c.clock.advance(3000);
     const frozen = c.speakers.get(node) as Speaker;
