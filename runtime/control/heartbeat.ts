@@ -58,7 +58,7 @@ export interface HeartbeatOptions {
   port: number;
   intervalMs: number;
   key?: Buffer | undefined;
-  /** The control loop's clock, for `lastSentAt`; default performance.now. */
+  /** The control loop's clock, for when queries and acknowledged heartbeats were sent; default performance.now. */
   now?: () => number;
   /** Acknowledge every plain heartbeat received: its sender learns which monitors heard it. */
   acknowledge?: boolean;
@@ -68,8 +68,6 @@ export interface HeartbeatOptions {
 export interface HeartbeatTransport extends EventEmitter<HeartbeatEvents> {
   /** Datagrams sent so far. */
   readonly sent: number;
-  /** When a heartbeat last went to at least one peer (the options' clock); -Infinity before. */
-  readonly lastSentAt: number;
   start(): Promise<void>;
   /** Stops sending; with `sendLeaving`, first tells every peer this node leaves (no claims). */
   stop(sendLeaving: boolean): Promise<void>;
@@ -225,7 +223,6 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
   private readonly log = new SendLog();
   private readonly lastSeq = new Map<string, number>();
   sent = 0;
-  lastSentAt = -Infinity;
   readonly opts: HeartbeatOptions;
 
   constructor(opts: HeartbeatOptions) {
@@ -329,7 +326,6 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
       const buf = p.query === true && !leaving ? (asking ??= this.encode(false, true)) : (plain ??= this.encode(leaving, false, reply));
       sock.send(buf, p.port, host, () => {});
       this.sent++;
-      this.lastSentAt = this.now();
     }
   }
 

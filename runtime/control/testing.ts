@@ -338,7 +338,6 @@ export class FakeHeartbeatNetwork {
 
 export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements HeartbeatTransport {
   sent = 0;
-  lastSentAt = -Infinity;
   running = false;
   peers: HeartbeatPeer[] = [];
   claims: string[] = [];
@@ -416,7 +415,6 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
       const m = outgoing({ node: this.o.node, incarnation: this.o.incarnation, seq, claims: this.claims, renewal: this.renewal }, leaving, p.query === true && !leaving, reply);
       this.net.deliver(this.o.node, p.node, m);
       this.sent++;
-      this.lastSentAt = this.clock.now();
     }
   }
 }
