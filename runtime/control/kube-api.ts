@@ -1,9 +1,10 @@
 // The Kubernetes API surface the control plane writes through, as narrow interfaces: the Lease
 // keeper's four calls, the event recorder's two, and the status writers' merge patches. The
 // controller and its parts see only these, so the fast tests run them against an in-memory fake
-// (testing.ts); `kubeApi` builds the real one from a kubeconfig. Reads go through the informers
+// (testing.ts); `kubeApi` builds the real one over the speaker's client (runtime/kube). Reads go through the informers
 // (sources.ts), never through this. Errors keep the client's shape: `code` is the HTTP status.
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
+import { MERGE_PATCH, type KubeClient } from "../kube/client.ts";
 import { API_GROUP, API_GROUP_VERSION, API_VERSION, KINDS } from "../../provider/core/model/contract.ts";
 import type { SecretApi } from "./heartbeat-key.ts";
 import type { IngressEntry } from "./status.ts";
@@ -36,43 +37,41 @@ export interface WriteApi {
 /** Everything the speaker's control plane writes. */
 export type ControlApi = LeaseApi & EventApi & WriteApi;
 
-const mergePatch = () => k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+const CORE = "/api/v1";
+const seg = encodeURIComponent;
+const nsPath = (namespace: string, plural: string, name?: string): string => `${CORE}/namespaces/${seg(namespace)}/${plural}${name === undefined ? "" : `/${seg(name)}`}`;
+const leases = (namespace: string, name?: string): string => `/apis/coordination.k8s.io/v1/namespaces/${seg(namespace)}/leases${name === undefined ? "" : `/${seg(name)}`}`;
 
-/** The real API, from a kubeconfig (with the Secret calls of the generated heartbeat key). */
-export function kubeApi(kubeConfig: k8s.KubeConfig): ControlApi & SecretApi {
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const coordination = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
-  const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+/** The real API, over the speaker's client (with the Secret calls of the generated heartbeat key). */
+export function kubeApi(client: KubeClient): ControlApi & SecretApi {
+  const merge = (path: string, body: unknown): Promise<unknown> => client.request("PATCH", path, { body, contentType: MERGE_PATCH });
   return {
-    readSecret: (namespace, name) => core.readNamespacedSecret({ name, namespace }),
-    createSecret: (namespace, body) => core.createNamespacedSecret({ namespace, body }),
-    readLease: (namespace, name) => coordination.readNamespacedLease({ name, namespace }),
-    createLease: (namespace, body) => coordination.createNamespacedLease({ namespace, body }),
-    replaceLease: (namespace, name, body) => coordination.replaceNamespacedLease({ name, namespace, body }),
+    readSecret: (namespace, name) => client.request("GET", nsPath(namespace, "secrets", name)),
+    createSecret: (namespace, body) => client.request("POST", nsPath(namespace, "secrets"), { body }),
+    readLease: (namespace, name) => client.request("GET", leases(namespace, name)),
+    createLease: (namespace, body) => client.request("POST", leases(namespace), { body }),
+    replaceLease: (namespace, name, body) => client.request("PUT", leases(namespace, name), { body }),
     deleteLease: async (namespace, name, resourceVersion) => {
-      await coordination.deleteNamespacedLease({ name, namespace, body: { preconditions: { resourceVersion } } });
+      await client.request("DELETE", leases(namespace, name), { body: { kind: "DeleteOptions", apiVersion: "v1", preconditions: { resourceVersion } } });
     },
     createEvent: async (namespace, body) => {
-      await core.createNamespacedEvent({ namespace, body });
+      await client.request("POST", nsPath(namespace, "events"), { body });
     },
     patchEvent: async (namespace, name, patch) => {
-      await core.patchNamespacedEvent({ name, namespace, body: patch }, mergePatch());
+      await merge(nsPath(namespace, "events", name), patch);
     },
     patchServiceAnnotations: async (namespace, name, resourceVersion, annotations) => {
-      await core.patchNamespacedService({ name, namespace, body: { metadata: { resourceVersion, annotations } } }, mergePatch());
+      await merge(nsPath(namespace, "services", name), { metadata: { resourceVersion, annotations } });
     },
     patchServiceIngress: async (namespace, name, resourceVersion, ingress) => {
       const body = { ...(resourceVersion !== undefined ? { metadata: { resourceVersion } } : {}), status: { loadBalancer: { ingress } } };
-      await core.patchNamespacedServiceStatus({ name, namespace, body }, mergePatch());
+      await merge(`${nsPath(namespace, "services", name)}/status`, body);
     },
     patchNodeAnnotations: async (name, annotations) => {
-      await core.patchNode({ name, body: { metadata: { annotations } } }, mergePatch());
+      await merge(`${CORE}/nodes/${seg(name)}`, { metadata: { annotations } });
     },
     patchPoolStatus: async (name, status) => {
-      await custom.patchClusterCustomObjectStatus(
-        { group: API_GROUP, version: API_VERSION, plural: KINDS.addressPool.plural, name, body: { apiVersion: API_GROUP_VERSION, kind: KINDS.addressPool.kind, status } },
-        mergePatch(),
-      );
+      await merge(`/apis/${API_GROUP}/${API_VERSION}/${KINDS.addressPool.plural}/${seg(name)}/status`, { apiVersion: API_GROUP_VERSION, kind: KINDS.addressPool.kind, status });
     },
   };
 }

@@ -3,12 +3,12 @@
 // what peers need to elect and reach this speaker: incarnation, heartbeat endpoint, renew
 // period and the subnets of its eligible interfaces. Deleted on graceful shutdown so peers take
 // over at once.
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { NODE_SUBNETS_ANNOTATION, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_PREFIX } from "../../provider/core/model/contract.ts";
 import type { PublishedSubnet } from "../../provider/core/model/contract.ts";
 import { realClock, wallNow, withTimeout, type Clock } from "./clock.ts";
-import { kubeApi, type LeaseApi } from "./kube-api.ts";
+import type { LeaseApi } from "./kube-api.ts";
 
 export { withTimeout } from "./clock.ts";
 
@@ -20,9 +20,8 @@ export const LEASE_ANNOTATIONS = {
 } as const;
 
 export interface LeaseKeeperOptions {
-  /** The API the Lease is written through; or a kubeconfig to build it from. */
-  api?: LeaseApi;
-  kubeConfig?: k8s.KubeConfig;
+  /** The API the Lease is written through. */
+  api: LeaseApi;
   clock?: Clock;
   namespace: string;
   node: string;
@@ -36,6 +35,11 @@ export interface LeaseKeeperOptions {
   onRenew?: (seconds: number, ok: boolean) => void;
   /** Another object than the speaker Lease (the member record): its name and label. */
   object?: { name: string; label: string };
+}
+
+/** A MicroTime as the API server parses it: RFC 3339 with exactly six fractional digits. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
 export function leaseName(node: string): string {
@@ -64,9 +68,7 @@ export class LeaseKeeper {
   constructor(opts: LeaseKeeperOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? realClock;
-    if (opts.api !== undefined) this.api = opts.api;
-    else if (opts.kubeConfig !== undefined) this.api = kubeApi(opts.kubeConfig);
-    else throw new Error("LeaseKeeper needs an api or a kubeConfig");
+    this.api = opts.api;
   }
 
   get name(): string {
@@ -123,7 +125,7 @@ export class LeaseKeeper {
     loop();
   }
 
-  private body(now: k8s.V1MicroTime): k8s.V1Lease {
+  private body(now: string): k8s.V1Lease {
     const prev = this.current;
     const o = this.opts;
     const annotations: Record<string, string> = {
@@ -146,8 +148,9 @@ export class LeaseKeeper {
       spec: {
         holderIdentity: o.holder,
         leaseDurationSeconds: o.durationSeconds,
-        acquireTime: sameHolder && prev?.spec?.acquireTime ? prev.spec.acquireTime : now,
-        renewTime: now,
+        // The API's MicroTime is a string on the wire; the client library types it as a Date.
+        acquireTime: sameHolder && prev?.spec?.acquireTime ? prev.spec.acquireTime : (now as unknown as k8s.V1MicroTime),
+        renewTime: now as unknown as k8s.V1MicroTime,
         leaseTransitions: (prev?.spec?.leaseTransitions ?? 0) + (prev !== undefined && !sameHolder ? 1 : 0),
       },
     };
@@ -179,12 +182,12 @@ export class LeaseKeeper {
           if (!isStatus(err, 404)) throw err;
         }
         this.current = existing;
-        const body = this.body(new k8s.V1MicroTime(wallNow(this.clock)));
+        const body = this.body(microTime(wallNow(this.clock)));
         this.current = existing
           ? await withTimeout(this.api.replaceLease(ns, this.name, body), timeout, "lease replace", this.clock)
           : await withTimeout(this.api.createLease(ns, body), timeout, "lease create", this.clock);
       } else {
-        const body = this.body(new k8s.V1MicroTime(wallNow(this.clock)));
+        const body = this.body(microTime(wallNow(this.clock)));
         try {
           this.current = await withTimeout(this.api.replaceLease(ns, this.name, body), timeout, "lease renew", this.clock);
         } catch (err) {

@@ -4,8 +4,10 @@
 // last resource version, after a delay that doubles per failure in a row (0.5 s up to 5 s, with
 // jitter, so a restarted API server is not hit by every speaker at once), so a speaker outlives
 // any API outage without restarting.
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { KubeClient } from "../kube/client.ts";
+import { Informer } from "../kube/informer.ts";
 import { slimForCache } from "./slim.ts";
 import { backoffDelay } from "./work-queue.ts";
 import { API_GROUP, API_VERSION, KINDS, SPEAKER_LEASE_LABEL } from "../../provider/core/model/contract.ts";
@@ -16,7 +18,7 @@ export interface CustomObject extends k8s.KubernetesObject {
 }
 
 export interface SourcesOptions {
-  kubeConfig: k8s.KubeConfig;
+  client: KubeClient;
   namespace: string;
   logger: Logger;
   /** Called (synchronously) on every add/update/delete of any watched object. */
@@ -29,7 +31,7 @@ export interface SourcesOptions {
 
 export type SourceKind = "service" | "endpointslice" | "node" | "namespace" | "pool" | "advertisement" | "lease";
 
-type Cache<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.ObjectCache<T>;
+type Cache<T extends k8s.KubernetesObject> = Informer<T>;
 
 /** The informers' caches as the controller reads them: what `Sources` is, and what a fake provides. */
 export interface ClusterSource {
@@ -49,7 +51,7 @@ export interface ClusterSource {
 }
 
 /** Builds the informers for a controller (its namespace, logger and change callback). */
-export type SourceFactory = (options: Omit<SourcesOptions, "kubeConfig" | "restartDelayMs">) => ClusterSource;
+export type SourceFactory = (options: Omit<SourcesOptions, "client" | "restartDelayMs">) => ClusterSource;
 
 export class Sources implements ClusterSource {
   readonly services: Cache<k8s.V1Service>;
@@ -71,48 +73,21 @@ export class Sources implements ClusterSource {
 
   constructor(opts: SourcesOptions) {
     this.opts = opts;
-    const kc = opts.kubeConfig;
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
     const ns = opts.namespace;
     const crPath = (plural: string) => `/apis/${API_GROUP}/${API_VERSION}/${plural}`;
-    this.services = this.make("service", "/api/v1/services", () => core.listServiceForAllNamespaces());
-    this.endpointSlices = this.make("endpointslice", "/apis/discovery.k8s.io/v1/endpointslices", () => discovery.listEndpointSliceForAllNamespaces());
-    this.nodes = this.make("node", "/api/v1/nodes", () => core.listNode());
-    this.namespaces = this.make("namespace", "/api/v1/namespaces", () => core.listNamespace());
-    this.pools = this.make("pool", crPath(KINDS.addressPool.plural), () =>
-      custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: KINDS.addressPool.plural }) as Promise<k8s.KubernetesListObject<CustomObject>>,
-    );
-    this.advertisements = this.make("advertisement", crPath(KINDS.l2Advertisement.plural), () =>
-      custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: KINDS.l2Advertisement.plural }) as Promise<k8s.KubernetesListObject<CustomObject>>,
-    );
-    this.leases = this.make(
-      "lease",
-      `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
-      () => coordination.listNamespacedLease({ namespace: ns, labelSelector: opts.leaseLabel ?? SPEAKER_LEASE_LABEL }),
-      opts.leaseLabel ?? SPEAKER_LEASE_LABEL,
-    );
+    this.services = this.make("service", "/api/v1/services");
+    this.endpointSlices = this.make("endpointslice", "/apis/discovery.k8s.io/v1/endpointslices");
+    this.nodes = this.make("node", "/api/v1/nodes");
+    this.namespaces = this.make("namespace", "/api/v1/namespaces");
+    this.pools = this.make("pool", crPath(KINDS.addressPool.plural));
+    this.advertisements = this.make("advertisement", crPath(KINDS.l2Advertisement.plural));
+    this.leases = this.make("lease", `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, opts.leaseLabel ?? SPEAKER_LEASE_LABEL);
   }
 
-  private make<T extends k8s.KubernetesObject>(kind: SourceKind, path: string, list: () => Promise<k8s.KubernetesListObject<T>>, labelSelector?: string): Cache<T> {
-    const listFn = async (): Promise<k8s.KubernetesListObject<T>> => {
-      const result = await list();
-      this.synced.add(kind);
-      this.restarts.delete(kind);
-      if (this.failing.delete(kind)) this.opts.logger.info({ source: kind }, "watch resumed");
-      return result;
-    };
-    const informer = k8s.makeInformer<T>(this.opts.kubeConfig, path, listFn, labelSelector);
-    informer.on("add", (o) => {
-      slimForCache(o);
-      this.opts.onChange(kind, "add", o);
-    });
-    informer.on("update", (o) => {
-      slimForCache(o);
-      this.opts.onChange(kind, "update", o);
-    });
+  private make<T extends k8s.KubernetesObject>(kind: SourceKind, path: string, labelSelector?: string): Cache<T> {
+    const informer = new Informer<T>(this.opts.client, path, { ...(labelSelector ? { labelSelector } : {}), transform: slimForCache });
+    informer.on("add", (o) => this.opts.onChange(kind, "add", o));
+    informer.on("update", (o) => this.opts.onChange(kind, "update", o));
     informer.on("delete", (o) => this.opts.onChange(kind, "delete", o));
     informer.on("error", (err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);
@@ -127,7 +102,7 @@ export class Sources implements ClusterSource {
       const delay = backoffDelay(n, { baseDelayMs: this.opts.restartDelayMs ?? 500, maxDelayMs: 5000, jitter: 0.1, random: Math.random });
       const t = setTimeout(() => {
         this.timers.delete(t);
-        if (!this.stopped) void informer.start().catch(() => {});
+        if (!this.stopped) void this.startOne(kind, informer as unknown as Cache<k8s.KubernetesObject>);
       }, delay);
       this.timers.add(t);
     });
@@ -136,7 +111,19 @@ export class Sources implements ClusterSource {
   }
 
   async start(): Promise<void> {
-    await Promise.all(this.all.map(([, i]) => i.start().catch(() => {})));
+    await Promise.all(this.all.map(([kind, i]) => this.startOne(kind, i)));
+  }
+
+  /** Lists and watches one kind; a failed list is reported by the informer's `error` and retried. */
+  private async startOne(kind: SourceKind, informer: Cache<k8s.KubernetesObject>): Promise<void> {
+    try {
+      await informer.start();
+    } catch {
+      return;
+    }
+    this.synced.add(kind);
+    this.restarts.delete(kind);
+    if (this.failing.delete(kind)) this.opts.logger.info({ source: kind }, "watch resumed");
   }
 
   /** Every informer has listed successfully at least once. */

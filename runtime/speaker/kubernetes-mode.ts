@@ -18,11 +18,11 @@
 //   L2LB_LIVENESS               "ring" (default: O(N) cluster-wide) or "mesh" (every speaker watches
 //                               every Lease; runtime/control/README.md compares the two)
 import { readFileSync } from "node:fs";
-import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { DEFAULT_NAMESPACE } from "../../provider/core/model/contract.ts";
-import { reuseConnections } from "../control/connection-reuse.ts";
+import { KubeClient } from "../kube/client.ts";
+import { loadConnection } from "../kube/connection.ts";
 import { workerPlanner } from "../allocator/planner.ts";
 import { realClock } from "../control/clock.ts";
 import { Controller, type ControllerTiming, type LivenessMode } from "../control/controller.ts";
@@ -93,16 +93,14 @@ export async function runKubernetes(opts: KubernetesModeOptions): Promise<Runnin
       throw new Error("L2LB_TIMING must be a JSON object");
     }
   }
-  const kubeConfig = new k8s.KubeConfig();
-  kubeConfig.loadFromDefault();
-  reuseConnections(kubeConfig);
+  const client = new KubeClient(loadConnection(env));
   const interfaces = (env.L2LB_INTERFACES ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
   const dataPlane = await DataPlane.open({
     logger: opts.logger,
     registry: opts.registry,
     ...(interfaces.length > 0 ? { interfaces } : {}),
   });
-  const api = kubeApi(kubeConfig);
+  const api = kubeApi(client);
   const key = await heartbeatKey(env, api, namespace, opts.logger);
   const controller = new Controller({
     node,
@@ -110,7 +108,7 @@ export async function runKubernetes(opts: KubernetesModeOptions): Promise<Runnin
     holder: env.POD_NAME || node,
     // The real API client, informers, heartbeat endpoint and clock (the fast tests pass fakes).
     api,
-    sources: (o) => new Sources({ ...o, kubeConfig }),
+    sources: (o) => new Sources({ ...o, client }),
     heartbeat: (o) => new Heartbeat(o),
     clock: realClock,
     planner: workerPlanner(),
@@ -146,6 +144,7 @@ export async function runKubernetes(opts: KubernetesModeOptions): Promise<Runnin
     close: async () => {
       await controller.stop();
       await dataPlane.close();
+      client.close();
     },
   };
 }

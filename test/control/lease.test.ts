@@ -5,7 +5,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import pino from "pino";
+import { kubeApi } from "../../runtime/control/kube-api.ts";
 import { LeaseKeeper, leaseName } from "../../runtime/control/lease.ts";
+import { KubeClient } from "../../runtime/kube/client.ts";
+import { kubeconfigConnection } from "../../runtime/kube/connection.ts";
 import { DEFAULT_NAMESPACE } from "../../provider/core/model/contract.ts";
 import { labUnavailable, sleep, startLab, type Lab } from "./harness.ts";
 
@@ -14,21 +17,21 @@ const skip = await labUnavailable();
 describe("speaker lease on a real API server", { skip: skip ?? false, timeout: 300_000 }, () => {
   let lab: Lab;
   let leases: k8s.CoordinationV1Api;
-  let speaker: k8s.KubeConfig;
+  let speaker: KubeClient;
   const logger = pino({ level: "silent" });
 
   before(async () => {
     lab = await startLab("lease", ["node-a"]);
     leases = lab.admin.makeApiClient(k8s.CoordinationV1Api);
-    speaker = new k8s.KubeConfig();
-    speaker.loadFromFile(lab.speakerKubeconfig);
+    speaker = new KubeClient(kubeconfigConnection(lab.speakerKubeconfig));
   });
   after(async () => {
+    speaker?.close();
     await lab?.down();
   });
 
   const keeper = (node: string, holder: string): LeaseKeeper =>
-    new LeaseKeeper({ kubeConfig: speaker, namespace: DEFAULT_NAMESPACE, node, holder, incarnation: holder, heartbeatEndpoint: undefined, renewIntervalMs: 50, durationSeconds: 5, logger });
+    new LeaseKeeper({ api: kubeApi(speaker), namespace: DEFAULT_NAMESPACE, node, holder, incarnation: holder, heartbeatEndpoint: undefined, renewIntervalMs: 50, durationSeconds: 5, logger });
   const exists = async (node: string): Promise<boolean> => {
     try {
       await leases.readNamespacedLease({ name: leaseName(node), namespace: DEFAULT_NAMESPACE });

@@ -4,15 +4,15 @@
 // plane, the in-process planner, a pino logger at "warn" and a Registry of its own. Driven over
 // IPC (protocol.ts); exits when its parent goes away.
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import * as k8s from "@kubernetes/client-node";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
 import { inProcessPlanner } from "../../runtime/allocator/planner.ts";
 import { realClock, type Clock } from "../../runtime/control/clock.ts";
-import { reuseConnections } from "../../runtime/control/connection-reuse.ts";
 import { Controller } from "../../runtime/control/controller.ts";
 import { Heartbeat } from "../../runtime/control/heartbeat.ts";
 import { kubeApi } from "../../runtime/control/kube-api.ts";
+import { KubeClient } from "../../runtime/kube/client.ts";
+import { kubeconfigConnection } from "../../runtime/kube/connection.ts";
 import { FakeDataPlane } from "../../runtime/control/testing.ts";
 import type { OwnedAddress } from "../../runtime/dataplane/types.ts";
 import type { InstanceSpec, OwnedEvent, Reply, Request, WorkerConfig, WorkerSample } from "./protocol.ts";
@@ -84,7 +84,7 @@ interface Instance {
 }
 
 let config: WorkerConfig | undefined;
-let kubeConfig: k8s.KubeConfig | undefined;
+let client: KubeClient | undefined;
 let shared: SharedInformers | undefined;
 let logger: Logger | undefined;
 const instances = new Map<string, Instance>();
@@ -102,8 +102,8 @@ function build(spec: InstanceSpec): Instance {
   inst.controller = new Controller({
     node: spec.node,
     namespace: c.namespace,
-    api: kubeApi(kubeConfig as k8s.KubeConfig),
-    sources: (shared as SharedInformers).factory(kubeConfig as k8s.KubeConfig, (s) => (inst.source = s)),
+    api: kubeApi(client as KubeClient),
+    sources: (shared as SharedInformers).factory(client as KubeClient, (s) => (inst.source = s)),
     clock,
     heartbeat: (o) => (inst.heartbeat = new Heartbeat({ ...o, bindAddress: spec.heartbeatAddress })),
     planner: inProcessPlanner,
@@ -120,10 +120,9 @@ function build(spec: InstanceSpec): Instance {
 async function startAll(specs: InstanceSpec[]): Promise<void> {
   const c = config as WorkerConfig;
   logger = pino({ level: "warn", base: { worker: process.pid } }, pino.destination({ dest: c.logFile, append: true, sync: false }));
-  kubeConfig = new k8s.KubeConfig();
-  kubeConfig.loadFromFile(c.kubeconfig);
-  reuseConnections(kubeConfig);
-  shared = new SharedInformers(kubeConfig, c.namespace, logger);
+  // One connection pool for the process's instances, wide enough for all their renewals at once.
+  client = new KubeClient(kubeconfigConnection(c.kubeconfig), { maxSockets: 64 });
+  shared = new SharedInformers(client, c.namespace, logger);
   await shared.start();
   // A few at a time: 125 speakers listing their Leases at once is a thundering herd no real rollout makes.
   for (let i = 0; i < specs.length; i += 8) {

@@ -11,10 +11,12 @@
 // private `all`/`synced` fields (see `internals`). A `kinds` option on `Sources` would remove that.
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { KubeClient } from "../../runtime/kube/client.ts";
+import type { Informer } from "../../runtime/kube/informer.ts";
 import { Sources, type ClusterSource, type SourceFactory, type SourceKind, type SourcesOptions } from "../../runtime/control/sources.ts";
 
 type OnChange = SourcesOptions["onChange"];
-type AnyInformer = k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>;
+type AnyInformer = Informer<k8s.KubernetesObject>;
 
 /** The kinds shared by the instances of a process; every other kind is per instance. */
 export const SHARED_KINDS: ReadonlySet<SourceKind> = new Set(["service", "endpointslice", "node", "namespace", "pool", "advertisement"]);
@@ -47,8 +49,8 @@ export class SharedInformers {
   private readonly listeners = new Set<OnChange>();
   private started: Promise<void> | undefined;
 
-  constructor(kubeConfig: k8s.KubeConfig, namespace: string, logger: Logger) {
-    this.sources = new Sources({ kubeConfig, namespace, logger, onChange: (kind, verb, obj) => this.fanOut(kind, verb, obj) });
+  constructor(client: KubeClient, namespace: string, logger: Logger) {
+    this.sources = new Sources({ client, namespace, logger, onChange: (kind, verb, obj) => this.fanOut(kind, verb, obj) });
   }
 
   private fanOut(kind: SourceKind, verb: "add" | "update" | "delete", obj: k8s.KubernetesObject): void {
@@ -84,9 +86,9 @@ export class SharedInformers {
   }
 
   /** The SourceFactory of one instance; `onSource` receives what it built (for an abrupt stop). */
-  factory(kubeConfig: k8s.KubeConfig, onSource: (s: InstanceSource) => void): SourceFactory {
+  factory(client: KubeClient, onSource: (s: InstanceSource) => void): SourceFactory {
     return (o) => {
-      const s = this.instanceSource(new Sources({ ...o, kubeConfig }), o.onChange);
+      const s = this.instanceSource(new Sources({ ...o, client }), o.onChange);
       onSource(s);
       return s;
     };
