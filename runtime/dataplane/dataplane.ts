@@ -46,6 +46,8 @@ interface PortRuntime {
 }
 
 function resolveGratuitous(base: Required<GratuitousOptions>, o: GratuitousOptions | undefined): Required<GratuitousOptions> {
+  // Most addresses use the defaults: share one object rather than hold a copy per address.
+  if (o === undefined || Object.values(o).every((v) => v === undefined)) return base;
   const g = { ...base, ...Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) } as Required<GratuitousOptions>;
   if (!Number.isInteger(g.count) || g.count < 0 || g.count > 100) throw new Error(`gratuitous.count must be an integer 0..100, got ${g.count}`);
   if (!Number.isFinite(g.intervalMs) || g.intervalMs < 10) throw new Error(`gratuitous.intervalMs must be ≥ 10, got ${g.intervalMs}`);
@@ -150,7 +152,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       const ip = canonicalIp(a.ip);
       if (checked.has(ip)) throw new Error(`address ${ip} listed twice`);
       if (a.interfaces !== undefined && (!Array.isArray(a.interfaces) || a.interfaces.some((n) => typeof n !== "string"))) throw new Error(`address ${ip}: interfaces must be a list of names`);
-      checked.set(ip, { spec: a, gratuitous: resolveGratuitous(this.#gratuitous, a.gratuitous), bytes: parseIp(ip) });
+      checked.set(ip, { spec: a, gratuitous: resolveGratuitous(this.#gratuitous, a.gratuitous), bytes: this.#desired.get(ip)?.bytes ?? parseIp(ip) });
     }
     const next = new Map<string, Desired>();
     const rescheduled: Desired[] = [];
