@@ -185,7 +185,7 @@ export class Controller implements ControlState {
         if (this.announcer.waiting.length > 0 || leaving) this.tick();
       },
     });
-    this.events = new EventRecorder(api, opts.node, log, undefined, clock);
+    this.events = new EventRecorder(api, opts.node, log, { clock, onDropped: () => m.eventsDropped.inc() });
     this.announcer = new Announcer({
       node: opts.node,
       dataPlane: opts.dataPlane,

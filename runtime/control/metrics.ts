@@ -18,6 +18,7 @@ export interface ControlMetrics {
   answerPauses: Counter;
   livenessReads: Counter;
   verdicts: Counter;
+  eventsDropped: Counter;
 }
 
 /** Registers the metrics; `heartbeatsSent` reads the heartbeat endpoint's datagram count at scrape time. */
@@ -53,5 +54,6 @@ export function controlMetrics(r: Registry, heartbeatsSent: () => number): Contr
     livenessReads: new Counter({ name: "l2lb_liveness_reads_total", help: "Reads of a monitored peer's speaker Lease after its heartbeats and renewals looked missed.", ...reg }),
     verdicts: new Counter({ name: "l2lb_member_verdicts_total", help: "Peers this node declared dead (their member record deleted).", ...reg }),
     statusWrites: new Counter({ name: "l2lb_status_writes_total", help: "Writes of Service status, annotations and pool status.", labelNames: ["kind", "result"], ...reg }),
+    eventsDropped: new Counter({ name: "l2lb_events_dropped_total", help: "Kubernetes events not written because the event queue was full (a burst of thousands of Services).", ...reg }),
   };
 }
