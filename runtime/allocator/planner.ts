@@ -20,15 +20,28 @@ interface Reply {
   error?: string;
 }
 
-/** One worker thread, started on first use, one plan at a time (the allocator never asks for two). */
-export function workerPlanner(): Planner {
+/** How long the planner thread is kept after its last plan: its heap (the last input and result) is let go with it. */
+export const PLANNER_IDLE_MS = 10_000;
+
+/**
+ * One worker thread, started on first use, one plan at a time (the allocator never asks for two).
+ * The thread exits after {@link PLANNER_IDLE_MS} without a plan: holding 10,000 Services, its heap
+ * is tens of MB the speaker does not need between bursts; starting it again takes about 50 ms.
+ */
+export function workerPlanner(idleMs = PLANNER_IDLE_MS): Planner {
   let worker: Worker | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
   let nextId = 0;
   const waiting = new Map<number, { resolve: (r: PlanResult) => void; reject: (e: Error) => void }>();
   const failAll = (err: Error): void => {
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
     worker = undefined;
+  };
+  const retire = (): void => {
+    const w = worker;
+    worker = undefined;
+    if (w !== undefined) void w.terminate();
   };
   const start = (): Worker => {
     // The sources run as .ts (type stripping), the package as compiled .js: the worker is the sibling file.
@@ -38,16 +51,22 @@ export function workerPlanner(): Planner {
       const pending = waiting.get(reply.id);
       if (pending === undefined) return;
       waiting.delete(reply.id);
+      if (waiting.size === 0) idleTimer = setTimeout(retire, idleMs).unref();
       if (reply.result !== undefined) pending.resolve(reply.result);
       else pending.reject(new Error(`the planner failed: ${reply.error ?? "no result"}`));
     });
-    w.on("error", (err) => failAll(err));
-    w.on("exit", (code) => failAll(new Error(`the planner thread exited (code ${code})`)));
+    w.on("error", (err) => {
+      if (worker === w) failAll(err);
+    });
+    w.on("exit", (code) => {
+      if (worker === w) failAll(new Error(`the planner thread exited (code ${code})`));
+    });
     w.unref();
     return w;
   };
   return {
     plan(input) {
+      clearTimeout(idleTimer);
       worker ??= start();
       const id = nextId++;
       const promise = new Promise<PlanResult>((resolve, reject) => waiting.set(id, { resolve, reject }));
@@ -55,6 +74,7 @@ export function workerPlanner(): Planner {
       return promise;
     },
     async close() {
+      clearTimeout(idleTimer);
       const w = worker;
       worker = undefined;
       if (w !== undefined) await w.terminate();
