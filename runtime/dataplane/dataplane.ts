@@ -149,7 +149,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     // Validate everything first: nothing changes when any entry is invalid.
     const checked = new Map<string, { spec: OwnedAddress; gratuitous: Required<GratuitousOptions>; bytes: Buffer }>();
     for (const a of addresses) {
-      const ip = canonicalIp(a.ip);
+      // An address already answered for is its canonical text: no need to parse it again.
+      const ip = this.#desired.has(a.ip) ? a.ip : canonicalIp(a.ip);
       if (checked.has(ip)) throw new Error(`address ${ip} listed twice`);
       if (a.interfaces !== undefined && (!Array.isArray(a.interfaces) || a.interfaces.some((n) => typeof n !== "string"))) throw new Error(`address ${ip}: interfaces must be a list of names`);
       checked.set(ip, { spec: a, gratuitous: resolveGratuitous(this.#gratuitous, a.gratuitous), bytes: this.#desired.get(ip)?.bytes ?? parseIp(ip) });
