@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LAST_APPLIED_ANNOTATION, slimForCache } from "./slim.ts";
+import { LAST_APPLIED_ANNOTATION, slimForCache, slimService } from "./slim.ts";
 
 test("slimForCache drops managedFields and kubectl's last-applied copy, and keeps every other annotation", () => {
   const svc = {
@@ -22,4 +22,33 @@ test("slimForCache leaves objects without metadata or annotations alone", () => 
   const plain = { metadata: { name: "a" } };
   slimForCache(plain);
   assert.deepEqual(plain, { metadata: { name: "a" } });
+});
+
+test("slimService keeps the spec fields the speaker reads, and ports as port and protocol", () => {
+  const svc = {
+    metadata: { name: "web", managedFields: [{ manager: "kubectl" }] },
+    spec: {
+      type: "LoadBalancer",
+      loadBalancerClass: "l2lb.dev/layer2",
+      loadBalancerIP: "192.0.2.10",
+      ipFamilies: ["IPv4"],
+      ipFamilyPolicy: "SingleStack",
+      externalTrafficPolicy: "Local",
+      selector: { app: "web" },
+      ports: [{ name: "http", port: 80, protocol: "TCP", targetPort: 8080, nodePort: 30080 }],
+      clusterIP: "10.96.0.10",
+      clusterIPs: ["10.96.0.10"],
+      sessionAffinity: "None",
+      internalTrafficPolicy: "Cluster",
+      allocateLoadBalancerNodePorts: true,
+      healthCheckNodePort: 31000,
+    },
+    status: { loadBalancer: { ingress: [{ ip: "192.0.2.10" }] } },
+  };
+  slimService(svc);
+  assert.deepEqual(svc, {
+    metadata: { name: "web" },
+    spec: { type: "LoadBalancer", loadBalancerClass: "l2lb.dev/layer2", loadBalancerIP: "192.0.2.10", ipFamilies: ["IPv4"], ipFamilyPolicy: "SingleStack", externalTrafficPolicy: "Local", selector: { app: "web" }, ports: [{ port: 80, protocol: "TCP" }] },
+    status: { loadBalancer: { ingress: [{ ip: "192.0.2.10" }] } },
+  });
 });

@@ -8,7 +8,7 @@ import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { KubeClient } from "../kube/client.ts";
 import { Informer } from "../kube/informer.ts";
-import { slimForCache } from "./slim.ts";
+import { slimForCache, slimService } from "./slim.ts";
 import { backoffDelay } from "./work-queue.ts";
 import { API_GROUP, API_VERSION, KINDS, SPEAKER_LEASE_LABEL } from "../../provider/core/model/contract.ts";
 
@@ -75,7 +75,7 @@ export class Sources implements ClusterSource {
     this.opts = opts;
     const ns = opts.namespace;
     const crPath = (plural: string) => `/apis/${API_GROUP}/${API_VERSION}/${plural}`;
-    this.services = this.make("service", "/api/v1/services");
+    this.services = this.make("service", "/api/v1/services", undefined, slimService);
     this.endpointSlices = this.make("endpointslice", "/apis/discovery.k8s.io/v1/endpointslices");
     this.nodes = this.make("node", "/api/v1/nodes");
     this.namespaces = this.make("namespace", "/api/v1/namespaces");
@@ -84,8 +84,8 @@ export class Sources implements ClusterSource {
     this.leases = this.make("lease", `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, opts.leaseLabel ?? SPEAKER_LEASE_LABEL);
   }
 
-  private make<T extends k8s.KubernetesObject>(kind: SourceKind, path: string, labelSelector?: string): Cache<T> {
-    const informer = new Informer<T>(this.opts.client, path, { ...(labelSelector ? { labelSelector } : {}), transform: slimForCache });
+  private make<T extends k8s.KubernetesObject>(kind: SourceKind, path: string, labelSelector?: string, slim: (obj: T) => void = slimForCache): Cache<T> {
+    const informer = new Informer<T>(this.opts.client, path, { ...(labelSelector ? { labelSelector } : {}), transform: slim });
     informer.on("add", (o) => this.opts.onChange(kind, "add", o));
     informer.on("update", (o) => this.opts.onChange(kind, "update", o));
     informer.on("delete", (o) => this.opts.onChange(kind, "delete", o));
