@@ -48,11 +48,12 @@ export function kubeApi(client: KubeClient): ControlApi & SecretApi {
   return {
     readSecret: (namespace, name) => client.request("GET", nsPath(namespace, "secrets", name)),
     createSecret: (namespace, body) => client.request("POST", nsPath(namespace, "secrets"), { body }),
-    readLease: (namespace, name) => client.request("GET", leases(namespace, name)),
-    createLease: (namespace, body) => client.request("POST", leases(namespace), { body }),
-    replaceLease: (namespace, name, body) => client.request("PUT", leases(namespace, name), { body }),
+    // Lease traffic is liveness: its own connections, never behind Service writes.
+    readLease: (namespace, name) => client.request("GET", leases(namespace, name), { priority: true }),
+    createLease: (namespace, body) => client.request("POST", leases(namespace), { body, priority: true }),
+    replaceLease: (namespace, name, body) => client.request("PUT", leases(namespace, name), { body, priority: true }),
     deleteLease: async (namespace, name, resourceVersion) => {
-      await client.request("DELETE", leases(namespace, name), { body: { kind: "DeleteOptions", apiVersion: "v1", preconditions: { resourceVersion } } });
+      await client.request("DELETE", leases(namespace, name), { body: { kind: "DeleteOptions", apiVersion: "v1", preconditions: { resourceVersion } }, priority: true });
     },
     createEvent: async (namespace, body) => {
       await client.request("POST", nsPath(namespace, "events"), { body });

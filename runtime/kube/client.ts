@@ -26,6 +26,11 @@ export interface RequestOptions {
   contentType?: string;
   /** Default 30 s: a request the API server does not answer fails instead of hanging. */
   timeoutMs?: number;
+  /**
+   * Sent on connections of its own (Lease renewals and liveness reads), never queued behind a
+   * burst of Service writes waiting for a free connection: a late renewal reads as a failing node.
+   */
+  priority?: boolean;
 }
 
 /** One line of a watch stream. */
@@ -55,8 +60,9 @@ function statusError(code: number, text: string, what: string): ApiError {
 export class KubeClient {
   private readonly connection: Connection;
   private readonly module: typeof http | typeof https;
-  /** Requests share a pool of kept-alive connections; watches (long-lived) have their own. */
+  /** Requests share a pool of kept-alive connections; priority requests and watches (long-lived) have their own. */
   private readonly requests: http.Agent;
+  private readonly priority: http.Agent;
   private readonly watches: http.Agent;
 
   constructor(connection: Connection, opts: { maxSockets?: number } = {}) {
@@ -65,7 +71,8 @@ export class KubeClient {
     this.module = secure ? https : http;
     const tls = secure ? { ca: connection.ca, cert: connection.cert, key: connection.key, rejectUnauthorized: !connection.insecureSkipTlsVerify } : {};
     const Agent = secure ? https.Agent : http.Agent;
-    this.requests = new Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 16, ...tls });
+    this.requests = new Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 32, ...tls });
+    this.priority = new Agent({ keepAlive: true, ...tls });
     this.watches = new Agent({ keepAlive: false, ...tls });
   }
 
@@ -81,7 +88,7 @@ export class KubeClient {
     return new Promise<T>((resolve, reject) => {
       const headers = this.headers(payload === undefined ? undefined : (opts.contentType ?? "application/json"));
       if (payload !== undefined) headers["Content-Length"] = Buffer.byteLength(payload);
-      const req = this.module.request(`${this.connection.server}${path}`, { method, agent: this.requests, headers }, (res) => {
+      const req = this.module.request(`${this.connection.server}${path}`, { method, agent: opts.priority === true ? this.priority : this.requests, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", reject);
@@ -145,6 +152,7 @@ export class KubeClient {
 
   close(): void {
     this.requests.destroy();
+    this.priority.destroy();
     this.watches.destroy();
   }
 }

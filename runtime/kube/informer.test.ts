@@ -12,7 +12,8 @@ interface Obj {
   metadata: { name: string; namespace?: string; resourceVersion: string };
   spec?: { n: number };
 }
-type Script = { list: Obj[][]; rv: string; watches: ((res: http.ServerResponse, query: URLSearchParams) => void)[]; requests: string[] };
+/** What the server answers on `path` (requests on other paths, left over from an earlier test, hang). */
+type Script = { path: string; list: Obj[][]; rv: string; watches: ((res: http.ServerResponse, query: URLSearchParams) => void)[]; requests: string[] };
 
 const obj = (name: string, rv: number, n = 0): Obj => ({ metadata: { name, namespace: "ns", resourceVersion: String(rv) }, spec: { n } });
 const line = (res: http.ServerResponse, type: string, object: unknown): boolean => res.write(`${JSON.stringify({ type, object })}\n`);
@@ -25,6 +26,7 @@ describe("kube informer and client", () => {
   before(async () => {
     server = http.createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
+      if (url.pathname !== script.path && url.pathname !== "/status") return;
       script.requests.push(`${req.method} ${url.pathname}?${url.searchParams.toString()} ${req.headers.authorization ?? ""}`);
       if (url.pathname === "/status") {
         res.writeHead(409, { "content-type": "application/json" });
@@ -68,6 +70,7 @@ describe("kube informer and client", () => {
   it("lists every page, then applies watch events in order from the list's resourceVersion", async () => {
     let watchedFrom = "";
     script = {
+      path: "/api/v1/things",
       list: [[obj("a", 1)], [obj("b", 2)]],
       rv: "5",
       requests: [],
@@ -101,12 +104,13 @@ describe("kube informer and client", () => {
 
   it("lists again on 410 Gone, and reports what the relist changed", async () => {
     script = {
+      path: "/api/v1/gone",
       list: [[obj("a", 1), obj("b", 2)]],
       rv: "3",
       requests: [],
       watches: [(res) => line(res, "ERROR", { kind: "Status", code: 410, reason: "Expired", message: "too old resource version" }) && res.end()],
     };
-    const inf = new Informer<Obj>(client, "/api/v1/things");
+    const inf = new Informer<Obj>(client, "/api/v1/gone");
     const seen = record(inf);
     await inf.start();
     script.list = [[obj("a", 1), obj("c", 20)]];
@@ -117,8 +121,8 @@ describe("kube informer and client", () => {
   });
 
   it("reports any other watch failure once and stops, for its owner to restart", async () => {
-    script = { list: [[obj("a", 1)]], rv: "2", requests: [], watches: [(res) => res.destroy()] };
-    const inf = new Informer<Obj>(client, "/api/v1/things");
+    script = { path: "/api/v1/broken", list: [[obj("a", 1)]], rv: "2", requests: [], watches: [(res) => res.destroy()] };
+    const inf = new Informer<Obj>(client, "/api/v1/broken");
     const seen = record(inf);
     await inf.start();
     await until("the error", () => seen.some((s) => s.startsWith("error")));
@@ -128,7 +132,7 @@ describe("kube informer and client", () => {
   });
 
   it("carries the API server's status code, reason and message in request errors", async () => {
-    script = { list: [], rv: "1", requests: [], watches: [] };
+    script = { path: "/status", list: [], rv: "1", requests: [], watches: [] };
     await assert.rejects(client.request("PATCH", "/status", { body: {} }), (err: unknown) => {
       assert.ok(err instanceof ApiError);
       assert.equal(err.code, 409);
