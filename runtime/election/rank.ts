@@ -21,7 +21,11 @@ function mix32(h: number): number {
  * plane" has the figures).
  */
 export function rank(node: string, key: string): number {
-  const s = `${node}#${key}`;
+  return hash53(`${node}#${key}`);
+}
+
+/** The 53-bit hash {@link rank} uses, of any text (e.g. a change signature kept as a number). */
+export function hash53(s: string): number {
   let a = 0x811c9dc5;
   let b = 0x9e3779b9;
   for (let i = 0; i < s.length; i++) {
