@@ -64,6 +64,17 @@ export interface AnnounceInput {
   recheck?: boolean;
 }
 
+/** Same addresses on the same interfaces (entries are usually the very same objects: ownership.ts). */
+function sameOwned(prev: ReadonlyMap<string, Owned>, next: ReadonlyMap<string, Owned>): boolean {
+  if (prev.size !== next.size) return false;
+  for (const [ip, o] of next) {
+    const p = prev.get(ip);
+    if (p === o) continue;
+    if (p === undefined || p.interfaces.length !== o.interfaces.length || p.interfaces.some((x, i) => x !== o.interfaces[i])) return false;
+  }
+  return true;
+}
+
 export class Announcer {
   private readonly o: AnnouncerOptions;
   private owned = new Map<string, Owned>();
@@ -135,8 +146,7 @@ export class Announcer {
   private apply(next: Map<string, Owned>, isolatedNow: boolean): void {
     const { logger: log, metrics: m, node } = this.o;
     const prev = this.owned;
-    const same = next.size === prev.size && [...next].every(([ip, o]) => prev.get(ip)?.interfaces.join() === o.interfaces.join());
-    if (same || this.o.clock.now() < this.applyRetryAt) return;
+    if (sameOwned(prev, next) || this.o.clock.now() < this.applyRetryAt) return;
     const list: OwnedAddress[] = [...next.values()].map((o) => ({ ip: o.ip, interfaces: o.interfaces, ...(o.gratuitous ? { gratuitous: o.gratuitous } : {}) }));
     try {
       this.o.dataPlane.setOwned(list);

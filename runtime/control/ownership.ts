@@ -49,8 +49,23 @@ export interface OwnershipDecision {
   waiting: { ip: string; holders: string[] }[];
 }
 
-function upInterfaces(interfaces: readonly string[], down: ReadonlySet<string>): string[] {
-  return interfaces.filter((i) => !down.has(i));
+function upInterfaces(interfaces: string[], down: ReadonlySet<string>): string[] {
+  return down.size === 0 ? interfaces : interfaces.filter((i) => !down.has(i));
+}
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
+
+const sameGratuitous = (a: GratuitousSettings | undefined, b: GratuitousSettings | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.count === b.count && a.intervalMs === b.intervalMs && a.refreshSeconds === b.refreshSeconds);
+
+/**
+ * The entry for an owned address: the previous one when nothing about it changed. Decided every
+ * tick for every owned address, fresh objects would be garbage ten times a second (at 10,000
+ * addresses, most of the speaker's garbage collection), and `Announcer` compares by identity first.
+ */
+function ownedEntry(previous: Owned | undefined, ip: string, interfaces: string[], gratuitous: GratuitousSettings | undefined): Owned {
+  if (previous !== undefined && sameList(previous.interfaces, interfaces) && sameGratuitous(previous.gratuitous, gratuitous)) return previous;
+  return { ip, interfaces, ...(gratuitous ? { gratuitous } : {}) };
 }
 
 function holdersOf(input: OwnershipInput, ip: string): string[] {
@@ -72,7 +87,7 @@ export function decideOwnership(input: OwnershipInput): OwnershipDecision {
     for (const [ip, o] of input.previous) {
       if (!kept(input, ip)) continue;
       const interfaces = upInterfaces(o.interfaces, input.linksDown);
-      if (interfaces.length > 0) owned.set(ip, { ...o, interfaces });
+      if (interfaces.length > 0) owned.set(ip, interfaces === o.interfaces ? o : { ...o, interfaces });
     }
     return { owned, waiting };
   }
@@ -80,7 +95,7 @@ export function decideOwnership(input: OwnershipInput): OwnershipDecision {
     if (a.owner?.node !== input.self) continue;
     const interfaces = upInterfaces(a.owner.interfaces, input.linksDown);
     if (interfaces.length === 0) continue;
-    const entry: Owned = { ip: a.ip, interfaces, ...(a.gratuitous ? { gratuitous: a.gratuitous } : {}) };
+    const entry = ownedEntry(input.previous.get(a.ip), a.ip, interfaces, a.gratuitous);
     if (kept(input, a.ip)) {
       owned.set(a.ip, entry);
       continue;
