@@ -36,8 +36,14 @@ export class ServiceMarks {
   private readonly o: ServiceMarksOptions;
   /** resourceVersion each Service had when this node last wrote it (announced-by, departed ingress). */
   private readonly writtenOn = new Map<string, string>();
-  /** Per Service, the (resourceVersion, plan, owned set) at which its `announced-by` was last found right. */
-  private readonly announcedChecked = new Map<string, string>();
+  /**
+   * Per cached Service object (a new object per resourceVersion), the plan and owned-set versions
+   * at which its `announced-by` was last found right. Keyed by the object, it needs no key text
+   * per Service per pass and lets go of an entry with its object.
+   */
+  private readonly announcedChecked = new WeakMap<k8s.V1Service, { plan: number; owned: number }>();
+  /** Cached Service objects with nothing to remove (still ours, or no `announced-by`): facts of the object itself. */
+  private readonly notDeparted = new WeakSet<k8s.V1Service>();
   /** Removals from departed Services under way (logged once each). */
   private departing = new Set<string>();
   /** Writes to Services (announced-by, departed ingress): one keyed queue with backoff. */
@@ -62,14 +68,15 @@ export class ServiceMarks {
   private syncAnnouncedBy(): void {
     const services = this.o.cache.ourServices();
     if (this.writtenOn.size > 2 * services.length + 100) this.writtenOn.clear();
-    if (this.announcedChecked.size > 2 * services.length + 100) this.announcedChecked.clear();
+    const plan = this.o.state.planVersion();
+    const owned = this.o.state.ownedVersion();
     for (const s of services) {
-      const key = keyOf(s);
       // Unchanged Service, plan and owned set since it was last found right: nothing to check.
-      const checked = `${s.metadata?.resourceVersion}|${this.o.state.planVersion()}|${this.o.state.ownedVersion()}`;
-      if (this.announcedChecked.get(key) === checked) continue;
-      if (this.announcedByWrite(s) === undefined) this.announcedChecked.set(key, checked);
-      else this.enqueue(s);
+      const checked = this.announcedChecked.get(s);
+      if (checked !== undefined && checked.plan === plan && checked.owned === owned) continue;
+      if (this.announcedByWrite(s) !== undefined) this.enqueue(s);
+      else if (checked !== undefined) Object.assign(checked, { plan, owned });
+      else this.announcedChecked.set(s, { plan, owned });
     }
   }
 
@@ -120,6 +127,11 @@ export class ServiceMarks {
   private cleanDeparted(): void {
     const steps = new Set<string>();
     for (const s of this.o.cache.source.services.list()) {
+      if (this.notDeparted.has(s)) continue;
+      if (s.metadata?.annotations?.[ANNOTATIONS.announcedBy] === undefined || isOurs(s, this.o.state.defaultClass)) {
+        this.notDeparted.add(s);
+        continue;
+      }
       const step = this.departureWrite(s);
       if (step === undefined) continue;
       const service = keyOf(s);
