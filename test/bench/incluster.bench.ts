@@ -34,6 +34,9 @@ const { values: args } = parseArgs({
   },
 });
 const NODES = ["node-a", "node-b", "node-c"];
+/** After the last assignment, how long the trailing writes and the planner thread's idle exit get before RSS is read again. */
+const SETTLE_MS = 60_000;
+const IDLE_WINDOW_MS = 20_000;
 const why = await labUnavailable();
 if (why) {
   console.log(`in-cluster allocation benchmark skipped: ${why}`);
@@ -127,8 +130,16 @@ try {
     before = await snapshot();
     await report(`to ${target} Services`, await burst("memory", target - have, "m"), before);
     await sleep(5000);
-    const idle = usage(allocatorPid);
-    console.log(`\nallocating speaker holding ${target} Services: RSS ${idle.rssMb.toFixed(0)} MB, peak ${idle.peakMb.toFixed(0)} MB`);
+    const justAfter = usage(allocatorPid);
+    // Settled: the burst's trailing writes (announced-by, events) done and the planner thread let go (10 s idle).
+    await sleep(SETTLE_MS);
+    const settled = usage(allocatorPid);
+    await sleep(IDLE_WINDOW_MS);
+    const idleCpu = (100 * (usage(allocatorPid).cpuS - settled.cpuS)) / (IDLE_WINDOW_MS / 1000);
+    console.log(
+      `\nallocating speaker holding ${target} Services: RSS ${justAfter.rssMb.toFixed(0)} MB 5 s after the last assignment, ` +
+        `${settled.rssMb.toFixed(0)} MB ${SETTLE_MS / 1000} s later (settled), peak ${settled.peakMb.toFixed(0)} MB; idle CPU then ${idleCpu.toFixed(1)} % of a core`,
+    );
   }
   console.log(`\nAPI requests and watch events per Service (the API server's /metrics):\n${loads.join("\n")}`);
 
