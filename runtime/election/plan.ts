@@ -139,15 +139,24 @@ export function serviceKey(s: { namespace: string; name: string }): string {
   return `${s.namespace}/${s.name}`;
 }
 
-const assignedMemo = new Map<string, { ips: string[]; invalid: string[] }>();
+interface ParsedAssignment {
+  ips: string[];
+  invalid: string[];
+  /** `ips` parsed, in the same order. */
+  addresses: Address[];
+}
 
-/** {@link parseAssigned}, remembered: every plan reads the same annotations again. */
-function parseAssignedMemo(value: string | undefined): { ips: string[]; invalid: string[] } {
-  if (value === undefined) return { ips: [], invalid: [] };
+const NOTHING_ASSIGNED: ParsedAssignment = { ips: [], invalid: [], addresses: [] };
+const assignedMemo = new Map<string, ParsedAssignment>();
+
+/** {@link parseAssigned}, remembered with the parsed addresses: every plan reads the same annotations again. */
+function parseAssignedMemo(value: string | undefined): ParsedAssignment {
+  if (value === undefined) return NOTHING_ASSIGNED;
   let parsed = assignedMemo.get(value);
   if (parsed === undefined) {
     if (assignedMemo.size >= 100_000) assignedMemo.clear();
-    assignedMemo.set(value, (parsed = parseAssigned(value)));
+    const { ips, invalid } = parseAssigned(value);
+    assignedMemo.set(value, (parsed = { ips, invalid, addresses: ips.map((ip) => tryParseAddress(ip) as Address) }));
   }
   return parsed;
 }
@@ -302,25 +311,32 @@ export function planAddresses(view: ClusterView): Plan {
   const refusals: Refusal[] = [];
   const serviceAddresses = new Map<string, string[]>();
   // ip → { pool, services }
-  const byIp = new Map<string, { pool: ParsedPool; services: ServiceView[]; address: Address }>();
+  const byIp = new Map<string, { pool: ParsedPool; services: ServiceView[]; keys: string[]; address: Address }>();
+  // Pools whose addresses some advertisement announces, decided once per pool.
+  const advertisedPools = new Map<ParsedPool, boolean>();
+  const isAdvertised = (p: ParsedPool): boolean => {
+    let yes = advertisedPools.get(p);
+    if (yes === undefined) advertisedPools.set(p, (yes = ads.some((a) => advertisementSelectsPool(a, p.pool))));
+    return yes;
+  };
 
   const order = (s: ServiceView): string => s.claim ?? serviceKey(s);
   const services = [...view.services].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : serviceKey(a) < serviceKey(b) ? -1 : 1));
   for (const svc of services) {
     const key = serviceKey(svc);
-    const { ips, invalid } = parseAssignedMemo(svc.assigned);
+    const { ips, invalid, addresses: parsedIps } = parseAssignedMemo(svc.assigned);
     for (const bad of invalid) {
       refusals.push({ service: key, ip: bad, reason: "InvalidAddress", message: `"${bad}" in ${key} is not an IP address` });
     }
     const valid: string[] = [];
     const families = new Set<string>();
-    for (const ip of ips) {
+    for (const [i, ip] of ips.entries()) {
       const fam = ip.includes(":") ? "6" : "4";
       if (families.has(fam)) {
         refusals.push({ service: key, ip, reason: "DuplicateFamily", message: `${key} is assigned more than one IPv${fam} address; only the first, ${valid.find((v) => (v.includes(":") ? "6" : "4") === fam)}, is announced` });
         continue;
       }
-      const parsed = tryParseAddress(ip) as Address;
+      const parsed = parsedIps[i] as Address;
       const containing = pools.filter((p) => inRanges(p.ranges, parsed));
       if (containing.length === 0) {
         refusals.push({ service: key, ip, reason: "OutsidePools", message: `${ip} is not in any AddressPool; it will not be announced` });
@@ -331,7 +347,7 @@ export function planAddresses(view: ClusterView): Plan {
         refusals.push({ service: key, ip, reason: "PoolNotAllowed", message: `${ip} is in AddressPool ${containing.map((p) => p.pool.name).join(", ")}, which does not serve ${key}` });
         continue;
       }
-      const advertised = admitting.find((p) => ads.some((a) => advertisementSelectsPool(a, p.pool)));
+      const advertised = admitting.find(isAdvertised);
       if (advertised === undefined) {
         refusals.push({ service: key, ip, reason: "NotAdvertised", message: `no L2Advertisement selects AddressPool ${admitting.map((p) => p.pool.name).join(", ")} of ${ip}` });
         continue;
@@ -344,8 +360,11 @@ export function planAddresses(view: ClusterView): Plan {
       }
       families.add(fam);
       valid.push(ip);
-      if (entry === undefined) byIp.set(ip, { pool: advertised, services: [svc], address: parsed });
-      else entry.services.push(svc);
+      if (entry === undefined) byIp.set(ip, { pool: advertised, services: [svc], keys: [key], address: parsed });
+      else {
+        entry.services.push(svc);
+        entry.keys.push(key);
+      }
     }
     serviceAddresses.set(key, valid);
   }
@@ -367,8 +386,8 @@ export function planAddresses(view: ClusterView): Plan {
   const poolAdsCache = new Map<string, L2Advertisement[]>();
   const eligibleCache = new Map<string, Eligible>();
   const eligibleFor = (pool: ParsedPool, address: Address): Eligible => {
-    const containing = distinctCidrs.flatMap((c, i) => (c.family === address.family && cidrContains(c, address) ? [i] : []));
-    const key = `${pool.pool.name}\u0000${containing.join(",")}`;
+    let key = pool.pool.name;
+    for (const [i, c] of distinctCidrs.entries()) if (c.family === address.family && cidrContains(c, address)) key += `\u0000${i}`;
     let e = eligibleCache.get(key);
     if (e === undefined) {
       let poolAds = poolAdsCache.get(pool.pool.name);
@@ -378,12 +397,12 @@ export function planAddresses(view: ClusterView): Plan {
     return e;
   };
   const addresses: AddressPlan[] = [];
-  for (const [ip, { pool, services: users, address }] of [...byIp.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+  for (const [ip, { pool, services: users, keys, address }] of [...byIp.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const eligible = eligibleFor(pool, address);
-    const locals = users.filter((u) => u.local);
     let candidates = eligible.candidates;
     let sawEndpointless = false;
-    if (locals.length > 0) {
+    if (users.some((u) => u.local)) {
+      const locals = users.filter((u) => u.local);
       candidates = candidates.filter((c) => locals.every((u) => u.endpointNodes.has(c.node)));
       sawEndpointless = candidates.length < eligible.candidates.length;
     }
@@ -393,7 +412,7 @@ export function planAddresses(view: ClusterView): Plan {
     const plan: AddressPlan = {
       ip,
       pool: pool.pool.name,
-      services: users.map(serviceKey).sort(),
+      services: keys.length === 1 ? keys : keys.sort(),
       candidates: ordered,
       owner,
     };
