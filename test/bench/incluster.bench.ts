@@ -1,8 +1,8 @@
 // In-cluster allocation benchmark (not a test: it measures, it asserts nothing). Needs root and the lab.
 //
-//   node test/bench/incluster.bench.ts [--singles 20] [--bursts 500,2000] [--memory-services 10000]
+//   node test/bench/incluster.bench.ts [--singles 20] [--bursts 500,2000] [--memory-services 10000] [--nodes 3]
 //
-// Three speakers (node namespaces, RBAC-bound token, --default-class) against the lab's real
+// Three speakers (or --nodes 1 or 2) (node namespaces, RBAC-bound token, --default-class) against the lab's real
 // kube-apiserver. Measured, from the moment the client sends the create to the moment an
 // informer sees the Service's EXTERNAL-IP (status.loadBalancer.ingress):
 //  - single Services created one at a time: p50/p99;
@@ -31,9 +31,10 @@ const { values: args } = parseArgs({
     singles: { type: "string", default: "20" },
     bursts: { type: "string", default: "500,2000" },
     "memory-services": { type: "string", default: "10000" },
+    nodes: { type: "string", default: "3" },
   },
 });
-const NODES = ["node-a", "node-b", "node-c"];
+const NODES = ["node-a", "node-b", "node-c"].slice(0, Math.max(1, Math.min(3, Number(args.nodes))));
 /** After the last assignment, how long the trailing writes and the planner thread's idle exit get before RSS is read again. */
 const SETTLE_MS = 60_000;
 const IDLE_WINDOW_MS = 20_000;
