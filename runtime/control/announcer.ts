@@ -11,7 +11,7 @@ import type { Plan } from "../election/plan.ts";
 import type { Clock } from "./clock.ts";
 import type { EventSink, EventTarget } from "./events.ts";
 import type { ControlMetrics } from "./metrics.ts";
-import { decideOwnership, type Owned } from "./ownership.ts";
+import { decideOwnership, sameList, type Owned } from "./ownership.ts";
 
 /** What the controller needs from the data plane (the real one, or a fake in tests). */
 export interface DataPlaneLike extends EventEmitter<DataPlaneEvents> {
@@ -70,7 +70,7 @@ function sameOwned(prev: ReadonlyMap<string, Owned>, next: ReadonlyMap<string, O
   for (const [ip, o] of next) {
     const p = prev.get(ip);
     if (p === o) continue;
-    if (p === undefined || p.interfaces.length !== o.interfaces.length || p.interfaces.some((x, i) => x !== o.interfaces[i])) return false;
+    if (p === undefined || !sameList(p.interfaces, o.interfaces)) return false;
   }
   return true;
 }

@@ -53,7 +53,8 @@ function upInterfaces(interfaces: string[], down: ReadonlySet<string>): string[]
   return down.size === 0 ? interfaces : interfaces.filter((i) => !down.has(i));
 }
 
-const sameList = (a: readonly string[], b: readonly string[]): boolean => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
+/** Same names in the same order. */
+export const sameList = (a: readonly string[], b: readonly string[]): boolean => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 
 const sameGratuitous = (a: GratuitousSettings | undefined, b: GratuitousSettings | undefined): boolean =>
   a === b || (a !== undefined && b !== undefined && a.count === b.count && a.intervalMs === b.intervalMs && a.refreshSeconds === b.refreshSeconds);

@@ -75,7 +75,6 @@ export class ServiceMarks {
       const checked = this.announcedChecked.get(s);
       if (checked !== undefined && checked.plan === plan && checked.owned === owned) continue;
       if (this.announcedByWrite(s) !== undefined) this.enqueue(s);
-      else if (checked !== undefined) Object.assign(checked, { plan, owned });
       else this.announcedChecked.set(s, { plan, owned });
     }
   }
