@@ -51,10 +51,12 @@ lab_wait() {
   done
 }
 
+# Ports come from below the kernel's ephemeral range (ip_local_port_range starts at 32768), so no
+# outgoing client socket can take one between the pick and the bind.
 lab_free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     grep -qx "$p" "$L2LB_LAB_DIR/ports" 2>/dev/null && continue
     if [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]; then echo "$p" >>"$L2LB_LAB_DIR/ports"; echo "$p"; return 0; fi
   done
@@ -73,6 +75,40 @@ lab_alive() { local pid; pid="$(cat "$L2LB_LAB_DIR/pids/$1.pid" 2>/dev/null)" &&
 lab_check_alive() {
   lab_alive "$1" || { lab_say "$1 exited; last lines of its log:"; tail -25 "$L2LB_LAB_DIR/logs/$1.log" >&2; return 1; }
 }
+
+# lab_start_listening NAME READY COMMAND...: start a daemon whose arguments say @PORT@ (and @PORT2@)
+# where its listening ports go, then run `READY PORT` until it succeeds. Another lab starting at the
+# same moment may bind a port between our pick and the daemon's bind; the daemon then exits with
+# "address already in use" and is started again on fresh ports. The port is left in logs/NAME.port.
+lab_start_listening() {
+  local name="$1" ready="$2" log attempt port port2 arg seen deadline
+  shift 2
+  log="$L2LB_LAB_DIR/logs/$name.log"
+  local -a args
+  for attempt in 1 2 3 4 5; do
+    port="$(lab_free_port)" && port2="$(lab_free_port)" || return 1
+    args=()
+    for arg in "$@"; do arg="${arg//@PORT@/$port}"; args+=("${arg//@PORT2@/$port2}"); done
+    echo "$port" >"$L2LB_LAB_DIR/logs/$name.port"
+    seen=$(stat -c %s "$log" 2>/dev/null || echo 0)
+    lab_say "starting $name on 127.0.0.1:$port"
+    lab_start "$name" "${args[@]}"
+    deadline=$(($(date +%s) + lab_timeout))
+    until "$ready" "$port" >/dev/null 2>&1; do
+      if ! lab_alive "$name"; then
+        tail -c +$((seen + 1)) "$log" | grep -q "address already in use" && continue 2
+        lab_check_alive "$name"; return 1
+      fi
+      [ "$(date +%s)" -lt "$deadline" ] || { lab_die "timed out after ${lab_timeout}s waiting for $name"; return 1; }
+      sleep 0.5
+    done
+    return 0
+  done
+  lab_die "$name found its port taken five times in a row"
+}
+
+lab_etcd_ready() { curl -fsS --max-time 5 "http://127.0.0.1:$1/health"; }
+lab_healthz_ready() { curl -fksS --max-time 5 "https://127.0.0.1:$1/healthz"; }
 
 lab_pki() {
   local d="$L2LB_LAB_DIR/pki"
@@ -139,23 +175,19 @@ lab_up() {
   # Any failure or interruption from here on removes what was started.
   trap 'lab_say "up failed; tearing down"; lab_dump_logs; lab_down' ERR
   trap 'lab_say "interrupted; tearing down"; lab_down; exit 130' INT TERM
-  local d="$L2LB_LAB_DIR" pki="$L2LB_LAB_DIR/pki" etcd_port peer_port api_port
+  local d="$L2LB_LAB_DIR" pki="$L2LB_LAB_DIR/pki" etcd_port
   lab_say "lab dir $d"
   lab_pki
-  etcd_port="$(lab_free_port)"; peer_port="$(lab_free_port)"; api_port="$(lab_free_port)"
-  echo "$api_port" >"$d/apiserver.port"
 
-  lab_say "starting etcd on 127.0.0.1:$etcd_port"
-  lab_start etcd "$L2LB_ETCD_BIN/etcd" --name lab --data-dir "$d/etcd" \
-    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
-    --initial-cluster "lab=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level warn
-  lab_wait "$lab_timeout" "etcd" curl -fsS "http://127.0.0.1:$etcd_port/health"
+  lab_start_listening etcd lab_etcd_ready "$L2LB_ETCD_BIN/etcd" --name lab --data-dir "$d/etcd" \
+    --listen-client-urls "http://127.0.0.1:@PORT@" --advertise-client-urls "http://127.0.0.1:@PORT@" \
+    --listen-peer-urls "http://127.0.0.1:@PORT2@" --initial-advertise-peer-urls "http://127.0.0.1:@PORT2@" \
+    --initial-cluster "lab=http://127.0.0.1:@PORT2@" --unsafe-no-fsync --log-level warn
+  etcd_port="$(cat "$d/logs/etcd.port")"
 
-  lab_say "starting kube-apiserver on 127.0.0.1:$api_port"
-  lab_start kube-apiserver "$L2LB_KUBERNETES_BIN/kube-apiserver" \
+  lab_start_listening kube-apiserver lab_api_ready "$L2LB_KUBERNETES_BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port @PORT@ \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
     --authorization-mode Node,RBAC \
@@ -164,28 +196,26 @@ lab_up() {
     --service-cluster-ip-range "$lab_service_cidr" \
     --endpoint-reconciler-type none \
     --allow-privileged=true --profiling=false
+  cp "$d/logs/kube-apiserver.port" "$d/apiserver.port"
   lab_kubeconfig "$d/kubeconfig" admin
   lab_kubeconfig "$d/controller-manager.kubeconfig" controller-manager
   lab_kubeconfig "$d/scheduler.kubeconfig" scheduler
   lab_kubeconfig "$d/kwok.kubeconfig" kwok
-  lab_wait "$lab_timeout" "kube-apiserver /readyz" lab_api_ready
-  lab_check_alive kube-apiserver
 
-  lab_say "starting kube-controller-manager and kube-scheduler"
-  lab_start kube-controller-manager "$L2LB_KUBERNETES_BIN/kube-controller-manager" \
+  lab_start_listening kube-controller-manager lab_healthz_ready "$L2LB_KUBERNETES_BIN/kube-controller-manager" \
     --kubeconfig "$d/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$d/controller-manager.kubeconfig" \
     --authorization-kubeconfig "$d/controller-manager.kubeconfig" \
-    --bind-address 127.0.0.1 --secure-port "$(lab_free_port)" --leader-elect=false \
+    --bind-address 127.0.0.1 --secure-port @PORT@ --leader-elect=false \
     --use-service-account-credentials=true \
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --service-cluster-ip-range "$lab_service_cidr" \
     --controllers '*,-service-lb-controller,-node-route-controller,-cloud-node-lifecycle-controller'
-  lab_start kube-scheduler "$L2LB_KUBERNETES_BIN/kube-scheduler" \
+  lab_start_listening kube-scheduler lab_healthz_ready "$L2LB_KUBERNETES_BIN/kube-scheduler" \
     --kubeconfig "$d/scheduler.kubeconfig" \
     --authentication-kubeconfig "$d/scheduler.kubeconfig" \
     --authorization-kubeconfig "$d/scheduler.kubeconfig" \
-    --bind-address 127.0.0.1 --secure-port "$(lab_free_port)" --leader-elect=false
+    --bind-address 127.0.0.1 --secure-port @PORT@ --leader-elect=false
 
   lab_say "starting kwok"
   lab_kwok_config >"$d/kwok.yaml"
@@ -357,9 +387,10 @@ spec:
 EOF
 }
 
+# lab_api_ready [PORT]: the API server answers /readyz (on PORT, else on the lab's recorded port).
 lab_api_ready() {
   curl -fsS --max-time 5 --cacert "$L2LB_LAB_DIR/pki/ca.crt" --cert "$L2LB_LAB_DIR/pki/admin.crt" \
-    --key "$L2LB_LAB_DIR/pki/admin.key" "https://127.0.0.1:$(cat "$L2LB_LAB_DIR/apiserver.port")/readyz"
+    --key "$L2LB_LAB_DIR/pki/admin.key" "https://127.0.0.1:${1:-$(cat "$L2LB_LAB_DIR/apiserver.port")}/readyz"
 }
 
 lab_write_env() {
