@@ -48,7 +48,7 @@ export interface AnnouncerOptions {
   /** The Services of an address, as event targets. */
   servicesOf: (ip: string) => EventTarget[];
   /** The owned set changed (the data plane took it). */
-  onOwnedChanged: (owned: ReadonlyMap<string, Owned>) => void;
+  onOwnedChanged: (owned: ReadonlyMap<string, Owned>, previous: ReadonlyMap<string, Owned>) => void;
 }
 
 /** One round of the announcer's inputs. */
@@ -159,7 +159,7 @@ export class Announcer {
     }
     this.owned = next;
     this.ownedVersion++;
-    this.o.onOwnedChanged(next);
+    this.o.onOwnedChanged(next, prev);
     for (const [ip, o] of prev) {
       if (next.has(ip)) continue;
       m.ownershipChanges.inc({ change: "released" });

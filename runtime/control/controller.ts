@@ -12,7 +12,7 @@ import type { Registry } from "prom-client";
 import { InClusterAllocator } from "../allocator/allocator.ts";
 import { workerPlanner, type Planner } from "../allocator/planner.ts";
 import { ALLOCATOR_KEY, STATUS_WRITER_KEY, elect } from "../election/rank.ts";
-import { planAddresses } from "../election/plan.ts";
+import { PlanMemo, planAddresses } from "../election/plan.ts";
 import type { AddressPlan, Plan } from "../election/plan.ts";
 import { Announcer, type DataPlaneLike } from "./announcer.ts";
 import { realClock, withTimeout, type Clock } from "./clock.ts";
@@ -30,6 +30,7 @@ import { controlMetrics, type ControlMetrics } from "./metrics.ts";
 import { NodeSubnets } from "./node-subnets.ts";
 import type { Owned } from "./ownership.ts";
 import { ServiceMarks } from "./service-marks.ts";
+import { ServiceStamps } from "./service-stamps.ts";
 import type { SourceFactory, SourceKind } from "./sources.ts";
 import type { ControlState } from "./state.ts";
 import type { IngressEntry } from "./status.ts";
@@ -122,6 +123,9 @@ export class Controller implements ControlState {
   private readonly m: ControlMetrics;
 
   private currentPlan: Plan = { addresses: [], refusals: [], serviceAddresses: new Map() };
+  /** Kept between plans: a plan after a few Service changes recomputes only their addresses. */
+  private readonly planMemo = new PlanMemo();
+  private readonly stamps = new ServiceStamps();
   private currentPlanVersion = 0;
   private addressIndex: { version: number; map: Map<string, AddressPlan> } = { version: -1, map: new Map() };
   /** The plan's addresses this node owns, per plan version: every tick reads them, not the whole plan. */
@@ -194,7 +198,8 @@ export class Controller implements ControlState {
       metrics: m,
       events: this.events,
       servicesOf: (ip) => this.servicesOf(ip),
-      onOwnedChanged: (owned) => {
+      onOwnedChanged: (owned, previous) => {
+        this.stamps.ownedChanged(previous, owned, this.addressPlans());
         this.membership.setClaims([...owned.keys()]);
         this.announceDirty = true;
       },
@@ -286,6 +291,10 @@ export class Controller implements ControlState {
 
   ownedVersion(): number {
     return this.announcer.ownedVersion;
+  }
+
+  serviceStamp(key: string): number {
+    return this.stamps.of(key);
   }
 
   isStatusWriter(): boolean {
@@ -465,6 +474,7 @@ export class Controller implements ControlState {
       // The status writer cleans departed Services for nodes that are gone.
       this.announceDirty = true;
     }
+    if (!sameKeys(members.alive, this.aliveNow)) this.stamps.touchAll();
     this.aliveNow = members.alive;
     this.allocator.setActive(synced && this.membership.leaseSurelyHeld(now) && this.winner(ALLOCATOR_KEY) === this.node);
 
@@ -474,10 +484,13 @@ export class Controller implements ControlState {
     if (this.dirty && planDue && synced) {
       this.dirty = false;
       this.planUrgent = false;
-      this.currentPlan = planAddresses(this.cache.view(members.speakers));
+      const previous = this.currentPlan;
+      const previousByIp = this.addressPlans();
+      this.currentPlan = planAddresses(this.cache.view(members.speakers), this.planMemo);
       this.lastPlanAt = this.clock.now();
       this.lastPlanMs = this.lastPlanAt - now;
       this.currentPlanVersion++;
+      this.stamps.planChanged(previous, previousByIp, this.currentPlan);
       this.m.refused.set(this.currentPlan.refusals.length);
       for (const a of this.currentPlan.addresses) {
         const prev = this.lastOwners.get(a.ip);
@@ -515,4 +528,11 @@ export class Controller implements ControlState {
       this.status.maybeSync(now);
     }
   }
+}
+
+function sameKeys(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknown>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const k of a.keys()) if (!b.has(k)) return false;
+  return true;
 }

@@ -37,11 +37,11 @@ export class ServiceMarks {
   /** resourceVersion each Service had when this node last wrote it (announced-by, departed ingress). */
   private readonly writtenOn = new Map<string, string>();
   /**
-   * Per cached Service object (a new object per resourceVersion), the plan and owned-set versions
-   * at which its `announced-by` was last found right. Keyed by the object, it needs no key text
-   * per Service per pass and lets go of an entry with its object.
+   * Per cached Service object (a new object per resourceVersion), its key and its stamp
+   * (service-stamps.ts) when its `announced-by` was last found right. Keyed by the object, it
+   * needs no key text per Service per pass and lets go of an entry with its object.
    */
-  private readonly announcedChecked = new WeakMap<k8s.V1Service, { plan: number; owned: number }>();
+  private readonly announcedChecked = new WeakMap<k8s.V1Service, { key: string; stamp: number }>();
   /** Cached Service objects with nothing to remove (still ours, or no `announced-by`): facts of the object itself. */
   private readonly notDeparted = new WeakSet<k8s.V1Service>();
   /** Removals from departed Services under way (logged once each). */
@@ -68,14 +68,15 @@ export class ServiceMarks {
   private syncAnnouncedBy(): void {
     const services = this.o.cache.ourServices();
     if (this.writtenOn.size > 2 * services.length + 100) this.writtenOn.clear();
-    const plan = this.o.state.planVersion();
-    const owned = this.o.state.ownedVersion();
+    const { state } = this.o;
     for (const s of services) {
-      // Unchanged Service, plan and owned set since it was last found right: nothing to check.
+      // Unchanged Service, and nothing it depends on moved since it was last found right.
       const checked = this.announcedChecked.get(s);
-      if (checked !== undefined && checked.plan === plan && checked.owned === owned) continue;
+      if (checked !== undefined && state.serviceStamp(checked.key) === checked.stamp) continue;
+      const key = keyOf(s);
+      const stamp = state.serviceStamp(key);
       if (this.announcedByWrite(s) !== undefined) this.enqueue(s);
-      else this.announcedChecked.set(s, { plan, owned });
+      else this.announcedChecked.set(s, { key, stamp });
     }
   }
 

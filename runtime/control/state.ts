@@ -18,6 +18,12 @@ export interface ControlState {
   owned(): ReadonlyMap<string, Owned>;
   /** Bumped whenever the owned set changes. */
   ownedVersion(): number;
+  /**
+   * Moves whenever something the writers read of a Service (`namespace/name`) other than the
+   * Service object changes: its planned addresses, their plans, this node's entries for them, the
+   * live speakers (service-stamps.ts).
+   */
+  serviceStamp(key: string): number;
   /** This node is the status writer elected among the live speakers. */
   isStatusWriter(): boolean;
 }

@@ -4,6 +4,7 @@
 // each AddressPool's usage in its status. A pass runs on every new plan and every `resyncMs`;
 // its writes go through a keyed work queue, so a write the API server keeps refusing (403, say)
 // is retried with exponential backoff, not on every pass or tick.
+import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, EVENT_REASONS } from "../../provider/core/model/contract.ts";
 import { poolOf } from "../allocator/cluster-input.ts";
@@ -46,6 +47,8 @@ export class StatusWriter {
   private readonly reported = new Set<string>();
   private readonly noOwnerReported = new Map<string, string>();
   private usage: { version: number; byPool: Map<string, PoolStatusUsage> } = { version: -1, byPool: new Map() };
+  /** Per cached Service object, its key and stamp (service-stamps.ts) when it needed no write. */
+  private readonly foundRight = new WeakMap<k8s.V1Service, { key: string; stamp: number }>();
 
   constructor(o: StatusWriterOptions) {
     this.o = o;
@@ -55,10 +58,12 @@ export class StatusWriter {
   /** Runs a pass when this node is the status writer and the plan changed or a resync is due. */
   maybeSync(now: number): void {
     if (!this.o.state.isStatusWriter()) return;
-    if (this.syncedVersion === this.o.state.planVersion() && now - this.syncedAt <= this.o.resyncMs) return;
+    const planChanged = this.syncedVersion !== this.o.state.planVersion();
+    if (!planChanged && now - this.syncedAt <= this.o.resyncMs) return;
     this.syncedVersion = this.o.state.planVersion();
     this.syncedAt = now;
-    this.sync();
+    // A resync looks at every Service again; a new plan only at those whose stamp moved.
+    this.sync(!planChanged);
   }
 
   stop(): void {
@@ -66,20 +71,26 @@ export class StatusWriter {
   }
 
   /** One pass: queue the writes that differ, record the warnings. */
-  private sync(): void {
+  private sync(full: boolean): void {
     const { state, cache, events } = this.o;
     const plan = state.plan();
     for (const s of cache.ourServices()) {
+      const checked = this.foundRight.get(s);
+      if (!full && checked !== undefined && state.serviceStamp(checked.key) === checked.stamp) continue;
       const key = serviceKey({ namespace: s.metadata?.namespace ?? "", name: s.metadata?.name ?? "" });
+      const stamp = state.serviceStamp(key);
       if (cache.serviceTarget(key) === undefined) continue;
       // Without an assignment the ingress is not l2lb's to write: it may be a previous
       // implementation's, which the allocator keeps when it migrates the Service (the allocator
       // clears what it releases itself).
       const assigned = s.metadata?.annotations?.[ANNOTATIONS.assignedIps] !== undefined;
-      if (assigned && !sameIngress(s.status?.loadBalancer?.ingress, desiredIngress(plan, key))) this.enqueue(INGRESS + key);
+      const ingressWrong = assigned && !sameIngress(s.status?.loadBalancer?.ingress, desiredIngress(plan, key));
+      if (ingressWrong) this.enqueue(INGRESS + key);
       // announced-by entries of addresses nobody announces any more (owner crashed, Local
       // Service lost its endpoints, address withdrawn).
-      if (this.o.marks.staleAnnouncedBy(key, s.metadata?.annotations?.[ANNOTATIONS.announcedBy]).size > 0) this.o.marks.enqueue(s);
+      const stale = this.o.marks.staleAnnouncedBy(key, s.metadata?.annotations?.[ANNOTATIONS.announcedBy]).size > 0;
+      if (stale) this.o.marks.enqueue(s);
+      if (!ingressWrong && !stale) this.foundRight.set(s, { key, stamp });
     }
     // Refusals: once per (service, address, reason) while it lasts.
     const now = new Set<string>();

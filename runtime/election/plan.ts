@@ -29,7 +29,7 @@ import type { AddressPool, GratuitousSettings, L2Advertisement } from "../../pro
 import { poolAdmits } from "../../provider/core/allocation/admission.ts";
 import { advertisementSelectsNode, advertisementSelectsPool, allowedInterfaces } from "../../provider/core/allocation/advertisement.ts";
 import { sharingConflict, type SharingProfile } from "../../provider/core/allocation/sharing.ts";
-import { orderByRank } from "./rank.ts";
+import { hash53, orderByRank } from "./rank.ts";
 
 export { advertisementSelectsPool, allowedInterfaces } from "../../provider/core/allocation/advertisement.ts";
 export { poolAdmits } from "../../provider/core/allocation/admission.ts";
@@ -304,8 +304,58 @@ function eligibleSpeakers(
   return { candidates, sawSubnet, gratuitousByNode };
 }
 
-/** Computes the whole plan. See the module comment for the rules. */
-export function planAddresses(view: ClusterView): Plan {
+/**
+ * What a caller keeps between plans so that a plan after a few Service changes costs what changed:
+ * an address whose pool, Services and (for Local policy) endpoint nodes are the same as last time
+ * keeps its plan — the same object — while pools, advertisements, nodes and speakers are the same.
+ * Those are compared by content on every plan, so the plan is the one a fresh computation gives.
+ */
+export class PlanMemo {
+  /** Hash of the pools, advertisements, nodes and speakers the entries were computed with. */
+  private globals = Number.NaN;
+  private addresses = new Map<string, { signature: string; plan: AddressPlan }>();
+  private next = new Map<string, { signature: string; plan: AddressPlan }>();
+
+  /** Starts a plan: forgets everything when the view's pools, advertisements, nodes or speakers changed. */
+  begin(view: ClusterView): void {
+    const globals = hash53(JSON.stringify([view.pools, view.advertisements, view.nodes, view.speakers]));
+    if (globals !== this.globals) this.addresses.clear();
+    this.globals = globals;
+    this.next = new Map();
+  }
+
+  /** The plan of `ip` kept from the last plan, if its signature is the same. */
+  reuse(ip: string, signature: string): AddressPlan | undefined {
+    const kept = this.addresses.get(ip);
+    if (kept === undefined || kept.signature !== signature) return undefined;
+    this.next.set(ip, kept);
+    return kept.plan;
+  }
+
+  keep(ip: string, signature: string, plan: AddressPlan): void {
+    this.next.set(ip, { signature, plan });
+  }
+
+  /** Ends a plan: only the addresses it planned are kept. */
+  end(): void {
+    this.addresses = this.next;
+    this.next = new Map();
+  }
+}
+
+/** What an address's plan depends on besides the memo's globals. */
+function addressSignature(pool: ParsedPool, keys: readonly string[], users: readonly ServiceView[]): string {
+  let signature = `${pool.pool.name}|${keys.join(",")}`;
+  for (const u of users) if (u.local) signature += `|${[...u.endpointNodes].sort().join(",")}`;
+  return signature;
+}
+
+/**
+ * Computes the whole plan. See the module comment for the rules. With a {@link PlanMemo} (kept by
+ * the caller from one plan to the next) unchanged addresses keep their plan objects.
+ */
+export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
+  memo?.begin(view);
   const pools = parsePools(view.pools);
   const ads = [...view.advertisements].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const refusals: Refusal[] = [];
@@ -398,31 +448,38 @@ export function planAddresses(view: ClusterView): Plan {
   };
   const addresses: AddressPlan[] = [];
   for (const [ip, { pool, services: users, keys, address }] of [...byIp.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    const eligible = eligibleFor(pool, address);
-    let candidates = eligible.candidates;
-    let sawEndpointless = false;
-    if (users.some((u) => u.local)) {
-      const locals = users.filter((u) => u.local);
-      candidates = candidates.filter((c) => locals.every((u) => u.endpointNodes.has(c.node)));
-      sawEndpointless = candidates.length < eligible.candidates.length;
+    if (keys.length > 1) keys.sort();
+    const signature = memo === undefined ? "" : addressSignature(pool, keys, users);
+    const kept = memo?.reuse(ip, signature);
+    if (kept !== undefined) {
+      addresses.push(kept);
+      continue;
     }
-    const { sawSubnet, gratuitousByNode } = eligible;
-    const ordered = orderByRank(candidates, ip);
-    const owner = ordered[0];
-    const plan: AddressPlan = {
-      ip,
-      pool: pool.pool.name,
-      services: keys.length === 1 ? keys : keys.sort(),
-      candidates: ordered,
-      owner,
-    };
-    if (owner === undefined) {
-      plan.noOwnerReason = sawEndpointless ? "NoReadyEndpoint" : sawSubnet ? "NoEligibleNode" : "NoSubnet";
-    } else {
-      const g = gratuitousByNode.get(owner.node);
-      if (g !== undefined) plan.gratuitous = g;
-    }
+    const plan = planAddress(ip, keys, users, pool, eligibleFor(pool, address));
+    memo?.keep(ip, signature, plan);
     addresses.push(plan);
   }
+  memo?.end();
   return { addresses, refusals, serviceAddresses };
+}
+
+/** One address's candidates (Local policy applied), ranked, and its owner. */
+function planAddress(ip: string, keys: string[], users: readonly ServiceView[], pool: ParsedPool, eligible: Eligible): AddressPlan {
+  let candidates = eligible.candidates;
+  let sawEndpointless = false;
+  if (users.some((u) => u.local)) {
+    const locals = users.filter((u) => u.local);
+    candidates = candidates.filter((c) => locals.every((u) => u.endpointNodes.has(c.node)));
+    sawEndpointless = candidates.length < eligible.candidates.length;
+  }
+  const ordered = orderByRank(candidates, ip);
+  const owner = ordered[0];
+  const plan: AddressPlan = { ip, pool: pool.pool.name, services: keys, candidates: ordered, owner };
+  if (owner === undefined) {
+    plan.noOwnerReason = sawEndpointless ? "NoReadyEndpoint" : eligible.sawSubnet ? "NoEligibleNode" : "NoSubnet";
+  } else {
+    const g = eligible.gratuitousByNode.get(owner.node);
+    if (g !== undefined) plan.gratuitous = g;
+  }
+  return plan;
 }
