@@ -17,7 +17,7 @@ import type { AddressPool, L2Advertisement } from "../../provider/core/model/poo
 import { parsePublishedSubnets } from "../../provider/core/model/published.ts";
 import { servedByL2lb } from "../../provider/core/model/served.ts";
 import { serviceRequestOf } from "../../provider/core/manifests/index.ts";
-import { parseAssigned } from "../election/plan.ts";
+import { parseAssigned, parseAssignedMemo } from "../election/plan.ts";
 import { selectPools, type PoolSelection } from "./pool-selection.ts";
 
 /** A custom object as the informers hold it. */
@@ -54,7 +54,7 @@ function serviceKeyOf(s: k8s.V1Service): string {
 /** The assignment written on a Service, with the half that wrote it. */
 export function assignmentOf(s: k8s.V1Service): { assigned: Assignment | undefined; origin: Origin } {
   const annotations = s.metadata?.annotations ?? {};
-  const { ips } = parseAssigned(annotations[ANNOTATIONS.assignedIps]);
+  const { ips } = parseAssignedMemo(annotations[ANNOTATIONS.assignedIps]);
   if (ips.length === 0) return { assigned: undefined, origin: "none" };
   const assigned = { ips, pool: annotations[ANNOTATIONS.assignedPool] ?? "" };
   return { assigned, origin: annotations[ANNOTATIONS.allocatedBy] === ALLOCATED_IN_CLUSTER ? "in-cluster" : "stack" };

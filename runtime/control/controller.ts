@@ -53,6 +53,11 @@ export interface ControllerTiming {
   tickMs: number;
   /** Period of the full status resync by the status writer. Default 30 s. */
   resyncMs: number;
+  /**
+   * Configuration changes (Services, pools, nodes) coming back to back are planned at most this
+   * often; the first after a quiet spell is planned at once. Default 200 ms.
+   */
+  burstPlanIntervalMs: number;
 }
 
 /** Taken off the earliest takeover when confirming the data plane's answers. */
@@ -66,6 +71,7 @@ export const DEFAULT_TIMING: ControllerTiming = {
   heartbeatTimeoutMs: 700,
   tickMs: 100,
   resyncMs: 30_000,
+  burstPlanIntervalMs: 200,
 };
 
 export interface ControllerOptions {
@@ -478,9 +484,10 @@ export class Controller implements ControlState {
     this.aliveNow = members.alive;
     this.allocator.setActive(synced && this.membership.leaseSurelyHeld(now) && this.winner(ALLOCATOR_KEY) === this.node);
 
-    // Configuration changes are planned at most once per three plan durations, so a burst of
-    // Service writes cannot keep the loop busy; liveness and link changes are planned at once.
-    const planDue = this.planUrgent || now - this.lastPlanAt >= 3 * this.lastPlanMs;
+    // Configuration changes are planned at most once per three plan durations and per
+    // burstPlanIntervalMs, so a burst of Service writes cannot keep the loop busy; liveness and
+    // link changes are planned at once.
+    const planDue = this.planUrgent || now - this.lastPlanAt >= Math.max(3 * this.lastPlanMs, this.t.burstPlanIntervalMs);
     if (this.dirty && planDue && synced) {
       this.dirty = false;
       this.planUrgent = false;

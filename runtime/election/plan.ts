@@ -150,7 +150,7 @@ const NOTHING_ASSIGNED: ParsedAssignment = { ips: [], invalid: [], addresses: []
 const assignedMemo = new Map<string, ParsedAssignment>();
 
 /** {@link parseAssigned}, remembered with the parsed addresses: every plan reads the same annotations again. */
-function parseAssignedMemo(value: string | undefined): ParsedAssignment {
+export function parseAssignedMemo(value: string | undefined): ParsedAssignment {
   if (value === undefined) return NOTHING_ASSIGNED;
   let parsed = assignedMemo.get(value);
   if (parsed === undefined) {
