@@ -54,11 +54,14 @@ export interface ControllerTiming {
   /** Period of the full status resync by the status writer. Default 30 s. */
   resyncMs: number;
   /**
-   * Configuration changes (Services, pools, nodes) coming back to back are planned at most this
-   * often; the first after a quiet spell is planned at once. Default 200 ms.
+   * Configuration changes (Services, pools, nodes) that keep coming are planned at most once per
+   * this period; the first few after a quiet spell are planned at once. Default 200 ms.
    */
   burstPlanIntervalMs: number;
 }
+
+/** Plans of configuration changes run at once after a quiet spell, before burstPlanIntervalMs paces them. */
+const PLAN_BURST = 3;
 
 /** Taken off the earliest takeover when confirming the data plane's answers. */
 const ANSWER_MARGIN_MS = 50;
@@ -146,6 +149,9 @@ export class Controller implements ControlState {
   private planUrgent = true;
   private lastPlanAt = -Infinity;
   private lastPlanMs = 0;
+  /** Plans of configuration changes that may run at once: one comes back per burstPlanIntervalMs, up to PLAN_BURST. */
+  private planTokens = PLAN_BURST;
+  private planTokensAt = 0;
   private announceDirty = true;
   private apiWasHealthy = false;
   /** Clock time until which the data plane was last told to answer. */
@@ -452,6 +458,13 @@ export class Controller implements ControlState {
 
   // ---- the loop --------------------------------------------------------------------------
 
+  /** Refills the plan budget for the time passed and returns it. */
+  private planTokensLeft(now: number): number {
+    this.planTokens = Math.min(PLAN_BURST, this.planTokens + (now - this.planTokensAt) / this.t.burstPlanIntervalMs);
+    this.planTokensAt = now;
+    return this.planTokens;
+  }
+
   private tick(): void {
     if (this.stopping) return;
     const now = this.clock.now();
@@ -484,18 +497,19 @@ export class Controller implements ControlState {
     this.aliveNow = members.alive;
     this.allocator.setActive(synced && this.membership.leaseSurelyHeld(now) && this.winner(ALLOCATOR_KEY) === this.node);
 
-    // Configuration changes are planned at most once per three plan durations and per
-    // burstPlanIntervalMs, so a burst of Service writes cannot keep the loop busy; liveness and
-    // link changes are planned at once.
-    const planDue = this.planUrgent || now - this.lastPlanAt >= Math.max(3 * this.lastPlanMs, this.t.burstPlanIntervalMs);
-    if (this.dirty && planDue && synced) {
+    // Configuration changes are planned at most once per three plan durations, and while they
+    // keep coming once per burstPlanIntervalMs, so a burst of Service writes cannot keep the loop
+    // busy; liveness and link changes are planned at once.
+    const planDue = this.planUrgent || (now - this.lastPlanAt >= 3 * this.lastPlanMs && this.planTokensLeft(now) >= 1);
+    const planned = this.dirty && planDue && synced;
+    if (planned) {
       this.dirty = false;
       this.planUrgent = false;
       const previous = this.currentPlan;
       const previousByIp = this.addressPlans();
       this.currentPlan = planAddresses(this.cache.view(members.speakers), this.planMemo);
       this.lastPlanAt = this.clock.now();
-      this.lastPlanMs = this.lastPlanAt - now;
+      this.planTokens = Math.max(0, this.planTokens - 1);
       this.currentPlanVersion++;
       this.stamps.planChanged(previous, previousByIp, this.currentPlan);
       this.m.refused.set(this.currentPlan.refusals.length);
@@ -534,6 +548,8 @@ export class Controller implements ControlState {
       }
       this.status.maybeSync(now);
     }
+    // What a plan costs is the whole tick it ran in: the writers' passes follow each new plan.
+    if (planned) this.lastPlanMs = this.clock.now() - now;
   }
 }
 
