@@ -9,7 +9,7 @@ import { allocationSignature } from "../allocator/cluster-input.ts";
 import type { ClusterSnapshot } from "../allocator/cluster-input.ts";
 import type { ClusterView, ServiceView, SpeakerView } from "../election/plan.ts";
 import { hash53 } from "../election/rank.ts";
-import { clusterView, serviceClaim } from "../election/view.ts";
+import { clusterView, serviceClaim, type ServiceViewCache } from "../election/view.ts";
 import type { EventTarget } from "./events.ts";
 import type { ClusterSource, SourceKind } from "./sources.ts";
 
@@ -60,6 +60,7 @@ export class ClusterCache {
   private readonly serviceSignatures = new Map<string, number>();
   private served: k8s.V1Service[] | undefined;
   private readonly claims = new Map<string, { rv: string; value: Pick<ServiceView, "sharing" | "claim" | "inCluster"> }>();
+  private readonly serviceViews: ServiceViewCache = new WeakMap();
 
   constructor(source: ClusterSource, defaultClass: boolean) {
     this.source = source;
@@ -95,7 +96,7 @@ export class ClusterCache {
   view(speakers: SpeakerView[]): ClusterView {
     const src = this.source;
     const sources = { nodes: src.nodes.list(), endpointSlices: src.endpointSlices.list(), services: this.ourServices(), pools: src.pools.list(), advertisements: src.advertisements.list() };
-    return clusterView({ ...sources, namespace: (name) => src.namespaces.get(name), speakers }, (s) => this.claimOf(s));
+    return clusterView({ ...sources, namespace: (name) => src.namespaces.get(name), speakers }, (s) => this.claimOf(s), this.serviceViews);
   }
 
   /** What the allocator reads. */

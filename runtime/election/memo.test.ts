@@ -1,12 +1,14 @@
 // A plan computed with a PlanMemo carried over a sequence of changes is the plan a fresh computation
 // gives, and an address nothing changed for keeps its plan object (what the writers' change
-// stamps rely on).
+// stamps rely on); the view cache keeps a Service's view object while nothing it reads changed.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type * as k8s from "@kubernetes/client-node";
 import fc from "fast-check";
 import type { AddressPool, L2Advertisement } from "../../provider/core/model/pool.ts";
 import { EXCLUDE_LABEL, PlanMemo, planAddresses } from "./plan.ts";
 import type { ClusterView, ServiceView, SpeakerView } from "./plan.ts";
+import { clusterView, type ServiceViewCache } from "./view.ts";
 
 const NODES = ["node-a", "node-b", "node-c"];
 const IPS = ["192.0.2.10", "192.0.2.11", "192.0.2.12", "198.51.100.5", "2001:db8::10", "2001:db8::11", "203.0.113.9"];
@@ -58,14 +60,17 @@ function apply(w: World, step: Step): void {
   else if (step.kind === "interfaces") w.adInterfaces = step.interfaces;
 }
 
-/** A fresh view of the world, every object new (as the speaker's caches build it). */
-function viewOf(w: World): ClusterView {
+/**
+ * A view of the world: every object new, except (with `keep`) the Services, whose view objects
+ * stay while they are unchanged, as the speaker's cache keeps them.
+ */
+function viewOf(w: World, keep = false): ClusterView {
   const pools: AddressPool[] = [{ name: "lan", spec: { addresses: [`192.0.2.10-192.0.2.${w.poolEnd}`, "198.51.100.0/24", "2001:db8::/120"] } }];
   const advertisements: L2Advertisement[] = [{ name: "all", spec: w.adInterfaces ? { interfaces: w.adInterfaces } : {} }];
   return {
     nodes: NODES.map((n) => ({ name: n, labels: (w.excluded.has(n) ? { [EXCLUDE_LABEL]: "" } : {}) as Record<string, string>, networkUnavailable: false })),
     speakers: NODES.filter((n) => w.alive.has(n)).map((n) => speakerOf(n, w.wide.has(n))),
-    services: [...w.services.values()].map((s) => ({ ...s, endpointNodes: new Set(s.endpointNodes) })),
+    services: keep ? [...w.services.values()] : [...w.services.values()].map((s) => ({ ...s, endpointNodes: new Set(s.endpointNodes) })),
     pools,
     advertisements,
   };
@@ -79,7 +84,7 @@ describe("PlanMemo", () => {
         const memo = new PlanMemo();
         for (const step of steps) {
           apply(w, step);
-          assert.deepEqual(planAddresses(viewOf(w), memo), planAddresses(viewOf(w)), JSON.stringify(step));
+          assert.deepEqual(planAddresses(viewOf(w, true), memo), planAddresses(viewOf(w)), JSON.stringify(step));
         }
       }),
       { numRuns: Number(process.env.FC_RUNS ?? 500) },
@@ -98,5 +103,27 @@ describe("PlanMemo", () => {
     apply(w, { kind: "alive", node: "node-c" });
     const third = planAddresses(viewOf(w), memo);
     assert.notEqual(third.addresses.find((a) => a.ip === "192.0.2.10"), second.addresses.find((a) => a.ip === "192.0.2.10"));
+  });
+});
+
+describe("clusterView with a ServiceViewCache", () => {
+  const service = (local: boolean): k8s.V1Service => ({ metadata: { namespace: "ns", name: "web", annotations: {} }, spec: { type: "LoadBalancer", externalTrafficPolicy: local ? "Local" : "Cluster" } });
+  const slice = (nodes: string[]): k8s.V1EndpointSlice => ({ addressType: "IPv4", metadata: { namespace: "ns", labels: { "kubernetes.io/service-name": "web" } }, endpoints: nodes.map((nodeName) => ({ addresses: ["10.1.0.1"], nodeName })) });
+  const viewWith = (s: k8s.V1Service, ns: k8s.V1Namespace, slices: k8s.V1EndpointSlice[], cache: ServiceViewCache) =>
+    clusterView({ nodes: [], endpointSlices: slices, services: [s], namespace: () => ns, pools: [], advertisements: [], speakers: [] }, undefined, cache).services[0];
+
+  it("keeps the view object of an unchanged Service, and builds a new one when its namespace or (Local) endpoints change", () => {
+    const cache: ServiceViewCache = new WeakMap();
+    const ns: k8s.V1Namespace = { metadata: { name: "ns", labels: { team: "x" } } };
+    const s = service(true);
+    const first = viewWith(s, ns, [slice(["node-a"])], cache);
+    assert.equal(viewWith(s, ns, [slice(["node-a"])], cache), first);
+    const moved = viewWith(s, ns, [slice(["node-b"])], cache);
+    assert.notEqual(moved, first);
+    assert.deepEqual([...(moved?.endpointNodes ?? [])], ["node-b"]);
+    const relabelled = viewWith(s, { metadata: { name: "ns", labels: { team: "y" } } }, [slice(["node-b"])], cache);
+    assert.notEqual(relabelled, moved);
+    assert.deepEqual(relabelled?.namespaceLabels, { team: "y" });
+    assert.notEqual(viewWith(service(true), ns, [slice(["node-b"])], cache), moved);
   });
 });

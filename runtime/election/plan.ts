@@ -304,6 +304,16 @@ function eligibleSpeakers(
   return { candidates, sawSubnet, gratuitousByNode };
 }
 
+/** One assigned address of a Service, judged without the other Services. */
+type AddressCheck = { refusal: Refusal } | { pool: ParsedPool };
+
+/** A Service's assigned addresses judged without the other Services; `checks` follows the order of its addresses. */
+interface ServiceChecks {
+  key: string;
+  invalid: Refusal[];
+  checks: AddressCheck[];
+}
+
 /**
  * What a caller keeps between plans so that a plan after a few Service changes costs what changed:
  * an address whose pool, Services and (for Local policy) endpoint nodes are the same as last time
@@ -315,13 +325,32 @@ export class PlanMemo {
   private globals = Number.NaN;
   private addresses = new Map<string, { signature: string; plan: AddressPlan }>();
   private next = new Map<string, { signature: string; plan: AddressPlan }>();
+  /** Per ServiceView object (the caller keeps the object of an unchanged Service): its checks. */
+  private checks = new WeakMap<ServiceView, ServiceChecks>();
+  private pools: ParsedPool[] | undefined;
 
   /** Starts a plan: forgets everything when the view's pools, advertisements, nodes or speakers changed. */
   begin(view: ClusterView): void {
     const globals = hash53(JSON.stringify([view.pools, view.advertisements, view.nodes, view.speakers]));
-    if (globals !== this.globals) this.addresses.clear();
+    if (globals !== this.globals) {
+      this.addresses.clear();
+      this.checks = new WeakMap();
+      this.pools = undefined;
+    }
     this.globals = globals;
     this.next = new Map();
+  }
+
+  /** The pools parsed once while they are the same. */
+  parsedPools(pools: readonly AddressPool[]): ParsedPool[] {
+    return (this.pools ??= parsePools(pools));
+  }
+
+  /** A Service's checks, computed once per view object while the globals are the same. */
+  checksOf(svc: ServiceView, check: (svc: ServiceView) => ServiceChecks): ServiceChecks {
+    let c = this.checks.get(svc);
+    if (c === undefined) this.checks.set(svc, (c = check(svc)));
+    return c;
   }
 
   /** The plan of `ip` kept from the last plan, if its signature is the same. */
@@ -356,7 +385,7 @@ function addressSignature(pool: ParsedPool, keys: readonly string[], users: read
  */
 export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
   memo?.begin(view);
-  const pools = parsePools(view.pools);
+  const pools = memo?.parsedPools(view.pools) ?? parsePools(view.pools);
   const ads = [...view.advertisements].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const refusals: Refusal[] = [];
   const serviceAddresses = new Map<string, string[]>();
@@ -370,14 +399,30 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
     return yes;
   };
 
+  // What each assigned address of a Service is, whatever the other Services: refused, or
+  // claimable from a pool (conflicts between claims are decided below, per plan).
+  const checkService = (svc: ServiceView): ServiceChecks => {
+    const key = serviceKey(svc);
+    const { ips, invalid, addresses: parsedIps } = parseAssignedMemo(svc.assigned);
+    const checks = ips.map((ip, i): AddressCheck => {
+      const parsed = parsedIps[i] as Address;
+      const containing = pools.filter((p) => inRanges(p.ranges, parsed));
+      if (containing.length === 0) return { refusal: { service: key, ip, reason: "OutsidePools", message: `${ip} is not in any AddressPool; it will not be announced` } };
+      const admitting = containing.filter((p) => poolAdmits(p.pool, svc));
+      if (admitting.length === 0) return { refusal: { service: key, ip, reason: "PoolNotAllowed", message: `${ip} is in AddressPool ${containing.map((p) => p.pool.name).join(", ")}, which does not serve ${key}` } };
+      const advertised = admitting.find(isAdvertised);
+      if (advertised === undefined) return { refusal: { service: key, ip, reason: "NotAdvertised", message: `no L2Advertisement selects AddressPool ${admitting.map((p) => p.pool.name).join(", ")} of ${ip}` } };
+      return { pool: advertised };
+    });
+    return { key, invalid: invalid.map((bad) => ({ service: key, ip: bad, reason: "InvalidAddress", message: `"${bad}" in ${key} is not an IP address` })), checks };
+  };
+
   const order = (s: ServiceView): string => s.claim ?? serviceKey(s);
   const services = [...view.services].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : serviceKey(a) < serviceKey(b) ? -1 : 1));
   for (const svc of services) {
-    const key = serviceKey(svc);
-    const { ips, invalid, addresses: parsedIps } = parseAssignedMemo(svc.assigned);
-    for (const bad of invalid) {
-      refusals.push({ service: key, ip: bad, reason: "InvalidAddress", message: `"${bad}" in ${key} is not an IP address` });
-    }
+    const { key, invalid, checks } = memo?.checksOf(svc, checkService) ?? checkService(svc);
+    for (const r of invalid) refusals.push(r);
+    const { ips, addresses: parsedIps } = parseAssignedMemo(svc.assigned);
     const valid: string[] = [];
     const families = new Set<string>();
     for (const [i, ip] of ips.entries()) {
@@ -386,20 +431,9 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
         refusals.push({ service: key, ip, reason: "DuplicateFamily", message: `${key} is assigned more than one IPv${fam} address; only the first, ${valid.find((v) => (v.includes(":") ? "6" : "4") === fam)}, is announced` });
         continue;
       }
-      const parsed = parsedIps[i] as Address;
-      const containing = pools.filter((p) => inRanges(p.ranges, parsed));
-      if (containing.length === 0) {
-        refusals.push({ service: key, ip, reason: "OutsidePools", message: `${ip} is not in any AddressPool; it will not be announced` });
-        continue;
-      }
-      const admitting = containing.filter((p) => poolAdmits(p.pool, svc));
-      if (admitting.length === 0) {
-        refusals.push({ service: key, ip, reason: "PoolNotAllowed", message: `${ip} is in AddressPool ${containing.map((p) => p.pool.name).join(", ")}, which does not serve ${key}` });
-        continue;
-      }
-      const advertised = admitting.find(isAdvertised);
-      if (advertised === undefined) {
-        refusals.push({ service: key, ip, reason: "NotAdvertised", message: `no L2Advertisement selects AddressPool ${admitting.map((p) => p.pool.name).join(", ")} of ${ip}` });
+      const check = checks[i] as AddressCheck;
+      if ("refusal" in check) {
+        refusals.push(check.refusal);
         continue;
       }
       const entry = byIp.get(ip);
@@ -410,7 +444,7 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
       }
       families.add(fam);
       valid.push(ip);
-      if (entry === undefined) byIp.set(ip, { pool: advertised, services: [svc], keys: [key], address: parsed });
+      if (entry === undefined) byIp.set(ip, { pool: check.pool, services: [svc], keys: [key], address: parsedIps[i] as Address });
       else {
         entry.services.push(svc);
         entry.keys.push(key);

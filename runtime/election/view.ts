@@ -51,24 +51,43 @@ function endpointsByService(slices: readonly k8s.V1EndpointSlice[]): Map<string,
   return out;
 }
 
-/** The election's view; `claimOf` lets the caller cache {@link serviceClaim}. */
-export function clusterView(src: ViewSources, claimOf: (s: k8s.V1Service) => ServiceClaim = serviceClaim): ClusterView {
-  const slices = endpointsByService(src.endpointSlices);
+/**
+ * A caller's memory of the ServiceViews it built, so that an unchanged Service (same object, same
+ * namespace object, same endpoint nodes) keeps its view object from one plan to the next: the
+ * plan's per-Service checks are remembered by view object (PlanMemo), and a burst of thousands of
+ * Services does not rebuild thousands of views per plan.
+ */
+export type ServiceViewCache = WeakMap<k8s.V1Service, { namespace: k8s.V1Namespace | undefined; endpoints: string; view: ServiceView }>;
+
+/** The election's view; `claimOf` lets the caller cache {@link serviceClaim}, `cache` the views. */
+export function clusterView(src: ViewSources, claimOf: (s: k8s.V1Service) => ServiceClaim = serviceClaim, cache?: ServiceViewCache): ClusterView {
+  // Only Services with externalTrafficPolicy Local read their endpoints: indexed on first need.
+  let slices: Map<string, k8s.V1Endpoint[]> | undefined;
+  const endpointsOf = (namespace: string, name: string): Set<string> => endpointNodes(((slices ??= endpointsByService(src.endpointSlices)).get(`${namespace}/${name}`) ?? []));
   const services: ServiceView[] = src.services.map((s) => {
     const namespace = s.metadata?.namespace ?? "";
     const name = s.metadata?.name ?? "";
     const local = s.spec?.externalTrafficPolicy === "Local";
-    return {
+    const ns = src.namespace(namespace);
+    const endpoints = local ? endpointsOf(namespace, name) : NO_NODES;
+    const endpointsKey = local ? [...endpoints].sort().join(",") : "";
+    const kept = cache?.get(s);
+    if (kept !== undefined && kept.namespace === ns && kept.endpoints === endpointsKey) return kept.view;
+    const view: ServiceView = {
       namespace,
       name,
       labels: s.metadata?.labels ?? {},
-      namespaceLabels: src.namespace(namespace)?.metadata?.labels ?? {},
+      namespaceLabels: ns?.metadata?.labels ?? {},
       assigned: s.metadata?.annotations?.[ANNOTATIONS.assignedIps],
       local,
-      endpointNodes: local ? endpointNodes(slices.get(`${namespace}/${name}`) ?? []) : new Set(),
+      endpointNodes: endpoints,
       ...claimOf(s),
     };
+    cache?.set(s, { namespace: ns, endpoints: endpointsKey, view });
+    return view;
   });
   const pools = src.pools.map(poolOf);
   return { nodes: src.nodes.map(nodeView), speakers: src.speakers, services, pools, advertisements: advertisementsOf(src.advertisements) };
 }
+
+const NO_NODES: ReadonlySet<string> = new Set();
