@@ -51,11 +51,18 @@ function nodeElectionSignature(n: k8s.V1Node): string {
   return `${JSON.stringify(n.metadata?.labels ?? {})}|${unavailable}`;
 }
 
+/** What the election and the allocator read of an AddressPool or L2Advertisement. */
+function configSignature(o: k8s.KubernetesObject): string {
+  return JSON.stringify([o.metadata?.labels ?? {}, o.metadata?.creationTimestamp, (o as { spec?: unknown }).spec ?? null]);
+}
+
 export class ClusterCache {
   readonly source: ClusterSource;
   private readonly defaultClass: boolean;
   private readonly nodeSignatures = new Map<string, string>();
   private readonly nodeElectionSignatures = new Map<string, string>();
+  /** Pools and advertisements (`kind/name`): what the plans read of them (labels and spec). */
+  private readonly configSignatures = new Map<string, string>();
   /** A 53-bit hash of each Service's allocation signature: 10,000 signatures as text held 3.5 MB. */
   private readonly serviceSignatures = new Map<string, number>();
   private served: k8s.V1Service[] | undefined;
@@ -82,6 +89,12 @@ export class ClusterCache {
       const changed = updateSignature(this.nodeSignatures, name, verb === "delete" ? undefined : nodeNetworkSignature(n));
       const elects = updateSignature(this.nodeElectionSignatures, name, verb === "delete" ? undefined : nodeElectionSignature(n));
       return { plan: elects, allocator: changed, announce: false };
+    }
+    if (kind === "pool" || kind === "advertisement") {
+      // Their status is l2lb's own output (pool usage, conditions): writing it needs no new plan.
+      const name = `${kind}/${obj.metadata?.name ?? ""}`;
+      const changed = updateSignature(this.configSignatures, name, verb === "delete" ? undefined : configSignature(obj));
+      return { plan: changed, allocator: changed, announce: false };
     }
     return { plan: true, allocator: kind !== "endpointslice", announce: false };
   }

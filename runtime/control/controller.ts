@@ -55,7 +55,7 @@ export interface ControllerTiming {
   resyncMs: number;
   /**
    * Configuration changes (Services, pools, nodes) that keep coming are planned at most once per
-   * this period; the first few after a quiet spell are planned at once. Default 200 ms.
+   * this period; the first few after a quiet spell are planned at once. Default 100 ms (the tick).
    */
   burstPlanIntervalMs: number;
 }
@@ -74,7 +74,7 @@ export const DEFAULT_TIMING: ControllerTiming = {
   heartbeatTimeoutMs: 700,
   tickMs: 100,
   resyncMs: 30_000,
-  burstPlanIntervalMs: 200,
+  burstPlanIntervalMs: 100,
 };
 
 export interface ControllerOptions {
@@ -501,14 +501,14 @@ export class Controller implements ControlState {
     // keep coming once per burstPlanIntervalMs, so a burst of Service writes cannot keep the loop
     // busy; liveness and link changes are planned at once.
     const planDue = this.planUrgent || (now - this.lastPlanAt >= 3 * this.lastPlanMs && this.planTokensLeft(now) >= 1);
-    const planned = this.dirty && planDue && synced;
-    if (planned) {
+    if (this.dirty && planDue && synced) {
       this.dirty = false;
       this.planUrgent = false;
       const previous = this.currentPlan;
       const previousByIp = this.addressPlans();
       this.currentPlan = planAddresses(this.cache.view(members.speakers), this.planMemo);
       this.lastPlanAt = this.clock.now();
+      this.lastPlanMs = this.lastPlanAt - now;
       this.planTokens = Math.max(0, this.planTokens - 1);
       this.currentPlanVersion++;
       this.stamps.planChanged(previous, previousByIp, this.currentPlan);
@@ -548,8 +548,6 @@ export class Controller implements ControlState {
       }
       this.status.maybeSync(now);
     }
-    // What a plan costs is the whole tick it ran in: the writers' passes follow each new plan.
-    if (planned) this.lastPlanMs = this.clock.now() - now;
   }
 }
 
