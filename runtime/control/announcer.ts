@@ -78,8 +78,6 @@ function sameOwned(prev: ReadonlyMap<string, Owned>, next: ReadonlyMap<string, O
 export class Announcer {
   private readonly o: AnnouncerOptions;
   private owned = new Map<string, Owned>();
-  /** Bumped whenever the owned set changes. */
-  ownedVersion = 0;
   private readonly linksDown = new Set<string>();
   private subnets: PublishedSubnet[] = [];
   waiting: { ip: string; holders: string[] }[] = [];
@@ -133,7 +131,6 @@ export class Announcer {
   releaseAll(): string[] {
     const had = [...this.owned.keys()];
     this.owned = new Map();
-    this.ownedVersion++;
     try {
       this.o.dataPlane.setOwned([]);
     } catch (err) {
@@ -158,7 +155,6 @@ export class Announcer {
       return;
     }
     this.owned = next;
-    this.ownedVersion++;
     this.o.onOwnedChanged(next, prev);
     for (const [ip, o] of prev) {
       if (next.has(ip)) continue;

@@ -301,10 +301,6 @@ export class Controller implements ControlState {
     return this.announcer.current();
   }
 
-  ownedVersion(): number {
-    return this.announcer.ownedVersion;
-  }
-
   serviceStamp(key: string): number {
     return this.stamps.of(key);
   }

@@ -16,8 +16,6 @@ export interface ControlState {
   /** Live speakers (this node included once its Lease is held). */
   alive(): ReadonlyMap<string, Liveness>;
   owned(): ReadonlyMap<string, Owned>;
-  /** Bumped whenever the owned set changes. */
-  ownedVersion(): number;
   /**
    * Moves whenever something the writers read of a Service (`namespace/name`) other than the
    * Service object changes: its planned addresses, their plans, this node's entries for them, the
