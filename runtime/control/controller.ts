@@ -172,6 +172,7 @@ export class Controller implements ControlState {
     this.log = opts.logger.child({ component: "control", node: opts.node });
     const { clock, log } = this;
     const api: ControlApi = opts.api;
+    const ring = (opts.liveness ?? "ring") === "ring";
     const heartbeat = (opts.heartbeat ?? ((o) => new Heartbeat(o)))({
       node: opts.node,
       incarnation: this.incarnation,
@@ -180,9 +181,9 @@ export class Controller implements ControlState {
       key: opts.heartbeatKey,
       now: () => this.clock.now(),
       acknowledge: true,
+      claimsOnRequest: ring,
     });
     const m = (this.m = controlMetrics(opts.registry, () => heartbeat.sent));
-    const ring = (opts.liveness ?? "ring") === "ring";
     const leaseLabel = ring ? MEMBER_LABEL : SPEAKER_LEASE_LABEL;
     this.cache = new ClusterCache(opts.sources({ namespace: opts.namespace, logger: log, leaseLabel, onChange: (kind, verb, obj) => this.onChange(kind, verb, obj) }), this.defaultClass);
     this.membership = new (ring ? RingMembership : MeshMembership)({

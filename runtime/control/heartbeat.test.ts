@@ -1,6 +1,7 @@
 // Heartbeats over both address families on loopback (no root): an IPv6-only cluster keeps the
 // quick failover path, and the default endpoint serves IPv4 and IPv6 peers on one port.
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { describe, it } from "node:test";
 import { Heartbeat, type HeartbeatMessage, type HeartbeatOptions } from "./heartbeat.ts";
 
@@ -60,5 +61,35 @@ describe("heartbeats over IPv6", () => {
     assert.ok(dual.from.includes("127.0.0.1") && dual.from.includes("::1"));
     assert.ok(v4.got.filter((m) => m.node === "dual").length >= 3, "v4 hears dual");
     assert.ok(v6.got.filter((m) => m.node === "dual").length >= 3, "v6 hears dual");
+  });
+});
+
+describe("heartbeats of a node answering 10,000 addresses (ring)", () => {
+  it("stay small: plain ones carry no claims, an answer only the claims its query asked about", async () => {
+    const claims = Array.from({ length: 10_000 }, (_, i) => `2001:db8:1::${i.toString(16)}`);
+    const holder = new Heartbeat({ node: "holder", incarnation: "i-h", port: 0, intervalMs: 20, key: Buffer.from("k"), bindAddress: "127.0.0.1", claimsOnRequest: true });
+    const asker = endpoint("asker", "127.0.0.1");
+    const monitor = createSocket("udp4");
+    const sizes: number[] = [];
+    monitor.on("message", (buf) => sizes.push(buf.length));
+    await new Promise<void>((r) => monitor.bind(0, "127.0.0.1", () => r()));
+    await holder.start();
+    await asker.hb.start();
+    const wanted = [claims[17]!, claims[9001]!, "2001:db8:2::1"];
+    asker.hb.setInterest(new Set(wanted));
+    holder.setClaims(claims);
+    holder.setPeers([{ node: "monitor", host: "127.0.0.1", port: monitor.address().port }]);
+    asker.hb.setPeers([{ node: "holder", host: "127.0.0.1", port: holder.localPort(4) as number, query: true }]);
+    await sleep(150);
+    await holder.stop(false);
+    await asker.hb.stop(false);
+    monitor.close();
+    const answers = asker.got.filter((m) => m.answer !== undefined);
+    assert.ok(answers.length >= 3, `${answers.length} answers`);
+    for (const a of answers) {
+      assert.ok(a.claims!.includes(wanted[0]!) && a.claims!.includes(wanted[1]!) && !a.claims!.includes(wanted[2]!), `answer claims ${a.claims?.join()}`);
+      assert.ok(a.claims!.length < 20 && a.claimsCut === undefined);
+    }
+    assert.ok(sizes.length >= 3 && Math.max(...sizes) < 400, `plain heartbeats of ${sizes.join(", ")} bytes`);
   });
 });

@@ -3,11 +3,16 @@
 // chosen by membership: every peer (mesh), or the ring successors plus the peers being asked
 // before taking an address (ring.ts); an asked peer replies at once with its own heartbeat.
 //
-// Datagram: JSON {v:1, n: node, i: incarnation, s: seq, c: [addresses answered], l?: 1 (leaving),
-// r?: resourceVersion of the sender's last Lease renewal, q?: id (a query: reply now), a?: id (the
-// query this replies to), k?: seq (the heartbeat this acknowledges)} followed, when a key is configured, by "\n" and the hex HMAC-SHA256 of the JSON under the
-// per-cluster key. Receivers ignore datagrams with a bad or missing MAC, unknown versions,
-// or sequence numbers not above the last one seen for that incarnation (replays).
+// Datagram: JSON {v:2, n: node, i: incarnation, s: seq, c?: [addresses answered], t?: the last
+// claim when `c` was cut short, l?: 1 (leaving), r?: resourceVersion of the sender's last Lease
+// renewal, q?: id (a query: reply now), w?/wk?: the query's address filter (base64 bits, hash
+// count), a?: id (the query this replies to), k?: seq (the heartbeat this acknowledges)} followed,
+// when a key is configured, by "\n" and the hex HMAC-SHA256 of the JSON under the per-cluster key.
+// Which claims a message carries is claims.ts's rule: all of them (mesh), or those an asking peer's
+// filter lets through (ring), so a datagram stays small at any number of addresses; without `c` a
+// message says nothing of the claims. Version 1 (every claim always) is still read. Receivers
+// ignore datagrams with a bad or missing MAC, unknown versions, or sequence numbers not above the
+// last one seen for that incarnation (replays).
 //
 // Both address families: without a bind address the endpoint opens one socket per family on the
 // same port (IPv4 on 0.0.0.0, IPv6-only on ::), and sends to each peer on the socket of its
@@ -17,17 +22,23 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { EventEmitter } from "node:events";
 import { isIP } from "node:net";
+import { AddressFilter, ClaimsBook, type ClaimsPart } from "./claims.ts";
 
 export interface HeartbeatMessage {
   node: string;
   incarnation: string;
   seq: number;
-  claims: string[];
+  /** The sender's claims, or those the receiver's filter lets through; undefined: this message says nothing of them. */
+  claims?: string[];
+  /** Set when `claims` stopped at the cap: the last one included (claims.ts). */
+  claimsCut?: string;
   leaving: boolean;
   /** The resourceVersion of the sender's last successful Lease renewal. */
   renewal?: string;
   /** The sender asks for an immediate reply (it waits to take an address); the query's id. */
   query?: number;
+  /** A query's filter of the addresses the sender waits for: the reply's claims are cut to it. */
+  filter?: AddressFilter;
   /** The id of the query this replies to. */
   answer?: number;
   /** The sequence number of the heartbeat this acknowledges (ring: a monitor heard it). */
@@ -40,6 +51,8 @@ export interface HeartbeatMessage {
    * in a socket buffer (a frozen receiver drains old ones on resume).
    */
   askedAt?: number;
+  /** Set by the receiving endpoint on a reply: the interest version its query carried (claims.ts). */
+  askedInterest?: number;
 }
 
 export interface HeartbeatPeer {
@@ -62,6 +75,8 @@ export interface HeartbeatOptions {
   now?: () => number;
   /** Acknowledge every plain heartbeat received: its sender learns which monitors heard it. */
   acknowledge?: boolean;
+  /** Claims only to the peers that ask, cut to their filters (ring); default every claim in every message (mesh). */
+  claimsOnRequest?: boolean;
 }
 
 /** What the controller needs from the heartbeat endpoint (the UDP one, or a fake in tests). */
@@ -74,6 +89,8 @@ export interface HeartbeatTransport extends EventEmitter<HeartbeatEvents> {
   setPeers(peers: HeartbeatPeer[]): void;
   /** The addresses this node answers for; sent at once when they changed. */
   setClaims(claims: string[]): void;
+  /** The addresses this node waits to hear about (its queries' filter); returns the interest version covering them. */
+  setInterest(ips: ReadonlySet<string>): number;
   /** The resourceVersion of this node's last successful Lease renewal, carried from now on. */
   setRenewal(version: string): void;
 }
@@ -98,15 +115,18 @@ function unmapped(host: string): string {
 
 /** Encodes a message; exported for tests. */
 export function encodeHeartbeat(m: HeartbeatMessage, key?: Buffer): Buffer {
+  const filter = m.filter?.encode();
   const body = JSON.stringify({
-    v: 1,
+    v: 2,
     n: m.node,
     i: m.incarnation,
     s: m.seq,
-    c: m.claims,
+    ...(m.claims !== undefined ? { c: m.claims } : {}),
+    ...(m.claimsCut !== undefined ? { t: m.claimsCut } : {}),
     ...(m.leaving ? { l: 1 } : {}),
     ...(m.renewal ? { r: m.renewal } : {}),
     ...(m.query !== undefined ? { q: m.query } : {}),
+    ...(filter !== undefined ? { w: filter.w, wk: filter.k } : {}),
     ...(m.answer !== undefined ? { a: m.answer } : {}),
     ...(m.ack !== undefined ? { k: m.ack } : {}),
   });
@@ -134,9 +154,12 @@ export function decodeHeartbeat(buf: Buffer, key?: Buffer): HeartbeatMessage | u
   }
   if (typeof raw !== "object" || raw === null) return undefined;
   const r = raw as Record<string, unknown>;
-  if (r.v !== 1 || typeof r.n !== "string" || typeof r.i !== "string" || typeof r.s !== "number" || !Array.isArray(r.c)) return undefined;
-  if (!r.c.every((x) => typeof x === "string")) return undefined;
-  if (r.r !== undefined && typeof r.r !== "string") return undefined;
+  if ((r.v !== 1 && r.v !== 2) || typeof r.n !== "string" || typeof r.i !== "string" || typeof r.s !== "number") return undefined;
+  if (r.v === 1 ? !Array.isArray(r.c) : r.c !== undefined && !Array.isArray(r.c)) return undefined;
+  if (Array.isArray(r.c) && !r.c.every((x) => typeof x === "string")) return undefined;
+  if ((r.r !== undefined && typeof r.r !== "string") || (r.t !== undefined && typeof r.t !== "string")) return undefined;
+  const filter = r.w !== undefined ? AddressFilter.decode(r.w, r.wk) : undefined;
+  if (r.w !== undefined && filter === undefined) return undefined;
   const id = (x: unknown): number | undefined => (typeof x === "number" && Number.isSafeInteger(x) ? x : undefined);
   const query = id(r.q);
   const answer = id(r.a);
@@ -145,10 +168,12 @@ export function decodeHeartbeat(buf: Buffer, key?: Buffer): HeartbeatMessage | u
     node: r.n,
     incarnation: r.i,
     seq: r.s,
-    claims: r.c as string[],
+    ...(r.c !== undefined ? { claims: r.c as string[] } : {}),
+    ...(r.t !== undefined ? { claimsCut: r.t as string } : {}),
     leaving: r.l === 1,
     ...(r.r ? { renewal: r.r } : {}),
     ...(query !== undefined ? { query } : {}),
+    ...(filter !== undefined ? { filter } : {}),
     ...(answer !== undefined ? { answer } : {}),
     ...(ack !== undefined ? { ack } : {}),
   };
@@ -174,12 +199,13 @@ export function replyFor(m: HeartbeatMessage, acknowledge: boolean): Reply | und
 
 /** When each recent datagram was sent, by sequence number; forgotten after a minute. */
 export class SendLog {
-  private readonly at = new Map<number, number>();
+  private readonly at = new Map<number, { at: number; interest: number }>();
 
-  sent(seq: number, now: number): void {
-    this.at.set(seq, now);
+  /** `interest`: the interest version a query carries (claims.ts). */
+  sent(seq: number, now: number, interest = 0): void {
+    this.at.set(seq, { at: now, interest });
     for (const [old, t] of this.at) {
-      if (now - t < 60_000) break;
+      if (now - t.at < 60_000) break;
       this.at.delete(old);
     }
   }
@@ -189,23 +215,40 @@ export class SendLog {
    * answer acknowledges too: the query it answers was a heartbeat (to a successor also asked).
    */
   stamp(m: HeartbeatMessage): HeartbeatMessage {
-    const askedAt = m.answer !== undefined ? this.at.get(m.answer) : undefined;
-    const ackedSentAt = m.ack !== undefined ? this.at.get(m.ack) : askedAt;
-    if (askedAt === undefined && ackedSentAt === undefined) return m;
-    return { ...m, ...(askedAt !== undefined ? { askedAt } : {}), ...(ackedSentAt !== undefined ? { ackedSentAt } : {}) };
+    const asked = m.answer !== undefined ? this.at.get(m.answer) : undefined;
+    const ackedSentAt = m.ack !== undefined ? this.at.get(m.ack)?.at : asked?.at;
+    if (asked === undefined && ackedSentAt === undefined) return m;
+    return { ...m, ...(asked !== undefined ? { askedAt: asked.at, askedInterest: asked.interest } : {}), ...(ackedSentAt !== undefined ? { ackedSentAt } : {}) };
   }
 }
 
+/** What one message to one peer says. */
+export interface Outgoing {
+  leaving: boolean;
+  query: boolean;
+  reply?: Reply | undefined;
+  claims: ClaimsPart | undefined;
+  filter?: AddressFilter | undefined;
+}
+
+/** The claims part and filter of a message to `node` (claims.ts decides which claims). */
+export function composeFor(book: ClaimsBook, node: string, leaving: boolean, query: boolean, reply?: Reply): Outgoing {
+  return { leaving, query, reply, claims: book.outgoing(node, leaving, reply?.answer !== undefined), filter: query ? book.interest() : undefined };
+}
+
 /** One outgoing message of `node`; `seq` is fresh, and a query's id is its seq. */
-export function outgoing(o: { node: string; incarnation: string; seq: number; claims: string[]; renewal: string }, leaving: boolean, query: boolean, reply: Reply = {}): HeartbeatMessage {
+export function outgoing(o: { node: string; incarnation: string; seq: number; renewal: string }, out: Outgoing): HeartbeatMessage {
+  const { leaving, query, claims, filter, reply = {} } = out;
   return {
     node: o.node,
     incarnation: o.incarnation,
     seq: o.seq,
-    claims: o.claims,
+    ...(claims !== undefined ? { claims: claims.claims } : {}),
+    ...(claims?.cut !== undefined ? { claimsCut: claims.cut } : {}),
     leaving,
     ...(o.renewal ? { renewal: o.renewal } : {}),
     ...(query ? { query: o.seq } : {}),
+    ...(filter !== undefined ? { filter } : {}),
     ...(reply.answer !== undefined ? { answer: reply.answer } : {}),
     ...(reply.ack !== undefined ? { ack: reply.ack } : {}),
   };
@@ -218,7 +261,7 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
   private timer: NodeJS.Timeout | undefined;
   private seq = Date.now();
   private peers: HeartbeatPeer[] = [];
-  private claims: string[] = [];
+  private readonly book: ClaimsBook;
   private renewal = "";
   private readonly log = new SendLog();
   private readonly lastSeq = new Map<string, number>();
@@ -228,6 +271,7 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
   constructor(opts: HeartbeatOptions) {
     super();
     this.opts = opts;
+    this.book = new ClaimsBook(opts.claimsOnRequest !== true);
   }
 
   async start(): Promise<void> {
@@ -295,10 +339,11 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
 
   /** Updates the advertised claims; sends at once when they changed. */
   setClaims(claims: string[]): void {
-    const sorted = [...claims].sort();
-    const changed = sorted.length !== this.claims.length || sorted.some((c, i) => c !== this.claims[i]);
-    this.claims = sorted;
-    if (changed) this.send(false);
+    if (this.book.set(claims)) this.send(false);
+  }
+
+  setInterest(ips: ReadonlySet<string>): number {
+    return this.book.setInterest(ips);
   }
 
   send(leaving: boolean): void {
@@ -309,21 +354,24 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
     return this.opts.now?.() ?? performance.now();
   }
 
-  private encode(leaving: boolean, query: boolean, reply?: Reply): Buffer {
+  private encode(out: Outgoing): Buffer {
     const seq = ++this.seq;
-    this.log.sent(seq, this.now());
+    this.log.sent(seq, this.now(), out.query ? this.book.interestVersion : 0);
     const { node, incarnation } = this.opts;
-    return encodeHeartbeat(outgoing({ node, incarnation, seq, claims: this.claims, renewal: this.renewal }, leaving, query, reply), this.opts.key);
+    return encodeHeartbeat(outgoing({ node, incarnation, seq, renewal: this.renewal }, out), this.opts.key);
   }
 
-  private sendTo(peers: readonly { host: string; port: number; query?: boolean }[], leaving: boolean, reply?: Reply): void {
-    let plain: Buffer | undefined;
-    let asking: Buffer | undefined;
+  /** Peers told the same (same claims part, both asked or both not) share one datagram. */
+  private sendTo(peers: readonly { node: string; host: string; port: number; query?: boolean }[], leaving: boolean, reply?: Reply): void {
+    const encoded: Map<ClaimsPart | undefined, Buffer>[] = [new Map(), new Map()];
     for (const p of peers) {
       const host = unmapped(p.host);
       const sock = isIP(host) === 6 ? this.socket6 : this.socket4;
       if (sock === undefined) continue;
-      const buf = p.query === true && !leaving ? (asking ??= this.encode(false, true)) : (plain ??= this.encode(leaving, false, reply));
+      const out = composeFor(this.book, p.node, leaving, p.query === true && !leaving, reply);
+      const same = encoded[out.query ? 1 : 0]!;
+      let buf = same.get(out.claims);
+      if (buf === undefined) same.set(out.claims, (buf = this.encode(out)));
       sock.send(buf, p.port, host, () => {});
       this.sent++;
     }
@@ -343,16 +391,17 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
       return;
     }
     this.lastSeq.set(k, m.seq);
+    if (m.query !== undefined) this.book.noteFilter(m.node, m.filter, this.now());
     this.emit("message", this.log.stamp(m), rinfo);
     const reply = replyFor(m, this.opts.acknowledge === true);
-    if (reply !== undefined && this.timer !== undefined) this.sendTo([{ host: rinfo.address, port: rinfo.port }], false, reply);
+    if (reply !== undefined && this.timer !== undefined) this.sendTo([{ node: m.node, host: rinfo.address, port: rinfo.port }], false, reply);
   }
 
   async stop(sendLeaving: boolean): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (sendLeaving) {
-      this.claims = [];
+      this.book.clear();
       this.send(true);
     }
     // Give the leaving datagrams a moment to leave the socket before closing it.

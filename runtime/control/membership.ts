@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { PublishedSubnet } from "../../provider/core/model/contract.ts";
 import type { SpeakerView } from "../election/plan.ts";
 import type { Clock } from "./clock.ts";
+import { claimsMayInclude, type ClaimsPart } from "./claims.ts";
 import type { HeartbeatMessage, HeartbeatTransport } from "./heartbeat.ts";
 import type { LeaseApi } from "./kube-api.ts";
 import { LeaseKeeper, type LeaseKeeperOptions } from "./lease.ts";
@@ -41,9 +42,14 @@ export interface HeartbeatState {
   lastAtMs: number;
   incarnation: string;
   leaving: boolean;
-  claims: string[];
+  /** Its claims as its latest message that told them said (claims.ts: all, or those cut to this node's filter). */
+  claims: ClaimsPart;
+  /** When that message arrived (local clock). */
+  claimsAtMs: number;
   /** When the latest query this peer answered was sent (-Infinity before any): its claims are no older. */
   answeredSince: number;
+  /** The interest version that query carried (claims.ts): the addresses the answer covers. */
+  answeredInterest: number;
   /** When the latest heartbeat this peer acknowledged was sent (-Infinity before any). */
   ackedSentAt: number;
 }
@@ -220,10 +226,15 @@ export abstract class Membership {
     this.o.metrics.hbReceived.inc();
     const prev = this.heartbeats.get(m.node);
     const same = prev !== undefined && prev.incarnation === m.incarnation;
+    const now = this.o.clock.now();
     const answeredSince = Math.max(same ? prev.answeredSince : -Infinity, m.askedAt ?? -Infinity);
+    const answeredInterest = Math.max(same ? prev.answeredInterest : 0, m.askedInterest ?? 0);
     const ackedSentAt = Math.max(same ? prev.ackedSentAt : -Infinity, m.ackedSentAt ?? -Infinity);
-    this.heartbeats.set(m.node, { lastAtMs: this.o.clock.now(), incarnation: m.incarnation, leaving: m.leaving, claims: m.claims, answeredSince, ackedSentAt });
-    const changedClaims = prev === undefined || prev.leaving !== m.leaving || prev.claims.join() !== m.claims.join() || prev.incarnation !== m.incarnation;
+    const told = m.claims !== undefined ? { claims: m.claims, ...(m.claimsCut !== undefined ? { cut: m.claimsCut } : {}) } : undefined;
+    const claims = told ?? (same ? prev.claims : NO_CLAIMS);
+    const claimsAtMs = told !== undefined ? now : same ? prev.claimsAtMs : -Infinity;
+    this.heartbeats.set(m.node, { lastAtMs: now, incarnation: m.incarnation, leaving: m.leaving, claims, claimsAtMs, answeredSince, answeredInterest, ackedSentAt });
+    const changedClaims = prev === undefined || prev.leaving !== m.leaving || prev.incarnation !== m.incarnation || (told !== undefined && !sameClaims(prev.claims, told));
     if (changedClaims) this.o.onClaimsChanged(m.leaving);
   }
 
@@ -254,9 +265,25 @@ export abstract class Membership {
   peerClaims(now: number, alive: ReadonlyMap<string, Liveness>): Map<string, string[]> {
     const peerClaims = new Map<string, string[]>();
     for (const [node, hb] of this.heartbeats) {
-      if (!alive.has(node) || hb.incarnation !== this.incarnationOf(node) || now - hb.lastAtMs >= this.t.heartbeatTimeoutMs) continue;
-      for (const ip of hb.claims) peerClaims.set(ip, [...(peerClaims.get(ip) ?? []), node]);
+      if (!alive.has(node) || hb.incarnation !== this.incarnationOf(node) || now - hb.claimsAtMs >= this.t.heartbeatTimeoutMs) continue;
+      for (const ip of hb.claims.claims) {
+        const peers = peerClaims.get(ip);
+        if (peers === undefined) peerClaims.set(ip, [node]);
+        else peers.push(node);
+      }
     }
     return peerClaims;
   }
+
+  /** `node`'s latest answer left `ip` out only because it was cut short (claims.ts): count it as claimed. */
+  protected claimUnknown(node: string, ip: string): boolean {
+    const part = this.heartbeats.get(node)?.claims;
+    return part?.cut !== undefined && claimsMayInclude(part, ip);
+  }
+}
+
+const NO_CLAIMS: ClaimsPart = { claims: [] };
+
+function sameClaims(a: ClaimsPart, b: ClaimsPart): boolean {
+  return a.cut === b.cut && a.claims.length === b.claims.length && a.claims.every((ip, i) => ip === b.claims[i]);
 }

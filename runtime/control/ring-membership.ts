@@ -73,7 +73,8 @@ export class RingMembership extends Membership {
   private readonly members = new Map<string, MemberState>();
   private readonly watched = new Map<string, Monitor>();
   private readonly followers = new Map<string, number>();
-  private readonly wantedSince = new Map<string, number>();
+  /** ip → since when it is wanted, and the interest version whose filter first carried it (claims.ts). */
+  private readonly wantedSince = new Map<string, { since: number; interest: number }>();
   private asked = new Set<string>();
   private ring: string[] = [];
   private predecessors: string[] = [];
@@ -322,11 +323,14 @@ export class RingMembership extends Membership {
     const alive = new Set([...this.members.keys(), self]);
     const out = new Map<string, string[]>();
     const asked = new Set<string>();
-    const still = new Set<string>();
+    const still = new Set(wanted.map((w) => w.ip));
+    for (const ip of this.wantedSince.keys()) if (!still.has(ip)) this.wantedSince.delete(ip);
+    // The queries from now on carry a filter with every wanted address; an answer confirms an
+    // address only if its query's filter carried it.
+    const interest = this.heartbeat.setInterest(still);
     for (const w of wanted) {
-      still.add(w.ip);
       let since = this.wantedSince.get(w.ip);
-      if (since === undefined) this.wantedSince.set(w.ip, (since = now));
+      if (since === undefined) this.wantedSince.set(w.ip, (since = { since: now, interest }));
       const from = since;
       // Every plausible holder is asked for as long as the address is wanted, so the claims of
       // one that holds it stay fresh (peerClaims) until it lets go.
@@ -334,11 +338,10 @@ export class RingMembership extends Membership {
       for (const p of holders) asked.add(p);
       // A peer silent for a heartbeat timeout stops blocking, as its claims would expire in the
       // mesh: its link may be down (it released then), or it is about to be declared dead.
-      if (w.owned !== true && now - from >= this.t.heartbeatTimeoutMs) continue;
-      const pending = holders.filter((p) => !this.heardSince(p, from));
+      if (w.owned !== true && now - from.since >= this.t.heartbeatTimeoutMs) continue;
+      const pending = holders.filter((p) => !this.heardSince(p, from) || this.claimUnknown(p, w.ip));
       if (pending.length > 0) out.set(w.ip, pending);
     }
-    for (const ip of this.wantedSince.keys()) if (!still.has(ip)) this.wantedSince.delete(ip);
     if (asked.size !== this.asked.size || [...asked].some((p) => !this.asked.has(p))) {
       this.asked = asked;
       this.updateTargets();
@@ -346,10 +349,13 @@ export class RingMembership extends Membership {
     return out;
   }
 
-  /** `node` answered a query sent at or after `since` (a plain heartbeat may be an old one, drained late). */
-  private heardSince(node: string, since: number): boolean {
+  /**
+   * `node` answered a query sent at or after `from.since` (a plain heartbeat may be an old one,
+   * drained late) whose filter carried the address.
+   */
+  private heardSince(node: string, from: { since: number; interest: number }): boolean {
     const hb = this.heartbeats.get(node);
-    return hb !== undefined && hb.answeredSince >= since && hb.incarnation === this.incarnationOf(node);
+    return hb !== undefined && hb.answeredSince >= from.since && hb.answeredInterest >= from.interest && hb.incarnation === this.incarnationOf(node);
   }
 
   /** Heartbeat targets: the ring successors, the peers asked (with a query) and the followers. */

@@ -8,7 +8,8 @@ import { FakeClock } from "../allocator/testing.ts";
 import type { DataPlaneEvents, EligibleInterface, OwnedAddress } from "../dataplane/types.ts";
 import type { DataPlaneLike } from "./announcer.ts";
 import type { Clock } from "./clock.ts";
-import { outgoing, replyFor, SendLog, type Reply, type HeartbeatEvents, type HeartbeatMessage, type HeartbeatOptions, type HeartbeatPeer, type HeartbeatTransport } from "./heartbeat.ts";
+import { ClaimsBook } from "./claims.ts";
+import { composeFor, outgoing, replyFor, SendLog, type Reply, type HeartbeatEvents, type HeartbeatMessage, type HeartbeatOptions, type HeartbeatPeer, type HeartbeatTransport } from "./heartbeat.ts";
 import type { ControlApi } from "./kube-api.ts";
 import type { ClusterSource, CustomObject, SourceFactory, SourceKind, SourcesOptions } from "./sources.ts";
 
@@ -340,7 +341,7 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   sent = 0;
   running = false;
   peers: HeartbeatPeer[] = [];
-  claims: string[] = [];
+  private readonly book: ClaimsBook;
   private renewal = "";
   private readonly log = new SendLog();
   private seq = 0;
@@ -354,6 +355,7 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
     this.o = o;
     this.clock = clock;
     this.net = net;
+    this.book = new ClaimsBook(o.claimsOnRequest !== true);
   }
 
   async start(): Promise<void> {
@@ -368,7 +370,7 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
 
   async stop(sendLeaving: boolean): Promise<void> {
     if (sendLeaving) {
-      this.claims = [];
+      this.book.clear();
       this.send(true);
     }
     this.running = false;
@@ -389,6 +391,7 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   receive(m: HeartbeatMessage, address: string): void {
     const emit = (): void => {
       if (!this.running) return;
+      if (m.query !== undefined) this.book.noteFilter(m.node, m.filter, this.clock.now());
       this.emit("message", this.log.stamp(m), { address, port: 7473 });
       const reply = replyFor(m, this.o.acknowledge === true);
       if (reply !== undefined) this.sendTo([{ node: m.node }], false, reply);
@@ -398,10 +401,11 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   }
 
   setClaims(claims: string[]): void {
-    const sorted = [...claims].sort();
-    const changed = sorted.join() !== this.claims.join();
-    this.claims = sorted;
-    if (changed) this.send(false);
+    if (this.book.set(claims)) this.send(false);
+  }
+
+  setInterest(ips: ReadonlySet<string>): number {
+    return this.book.setInterest(ips);
   }
 
   private send(leaving: boolean): void {
@@ -411,8 +415,9 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   private sendTo(peers: readonly { node: string; query?: boolean }[], leaving: boolean, reply?: Reply): void {
     for (const p of peers) {
       const seq = ++this.seq;
-      this.log.sent(seq, this.clock.now());
-      const m = outgoing({ node: this.o.node, incarnation: this.o.incarnation, seq, claims: this.claims, renewal: this.renewal }, leaving, p.query === true && !leaving, reply);
+      const out = composeFor(this.book, p.node, leaving, p.query === true && !leaving, reply);
+      this.log.sent(seq, this.clock.now(), out.query ? this.book.interestVersion : 0);
+      const m = outgoing({ node: this.o.node, incarnation: this.o.incarnation, seq, renewal: this.renewal }, out);
       this.net.deliver(this.o.node, p.node, m);
       this.sent++;
     }

@@ -299,7 +299,9 @@ type ProcessState = "running" | "frozen" | "dead";
 
 /** What a node heard last from a peer (membership.ts HeartbeatState): any datagram counts. */
 interface Heard extends HeartbeatObservation {
+  /** Its claims as its latest answer (or leaving datagram) told them: plain datagrams carry none (claims.ts). */
   claims: ReadonlySet<number>;
+  claimsAtMs: number;
   /** Send time of the latest query of ours this peer answered (-Infinity before any). */
   answeredSince: number;
   /** Send time of the latest heartbeat of ours this peer acknowledged (-Infinity before any). */
@@ -556,7 +558,7 @@ export class Simulation {
     for (const p of node.pred) {
       const m = this.newMonitor(node, p);
       m.rv = this.leaseRv[p] as number;
-      node.heard.set(p, { lastAtMs: 0, incarnation: "1", leaving: false, claims: NO_CLAIMS, answeredSince: -Infinity, ackedSentAt: -Infinity });
+      node.heard.set(p, { lastAtMs: 0, incarnation: "1", leaving: false, claims: NO_CLAIMS, claimsAtMs: -Infinity, answeredSince: -Infinity, ackedSentAt: -Infinity });
     }
     for (let a = 0; a < this.config.addresses; a++) if (node.plan[a] === node.id) this.startAnswering(node, a, "initial");
     node.answerUntil = this.deadline(node);
@@ -615,7 +617,7 @@ export class Simulation {
         if (node.state === "running") this.renewDone(node, e.a, e.b);
         return;
       case Ev.Datagram:
-        if (node.state === "running") this.receive(node, e.a, e.b, e.c, e.d, e.claims ?? NO_CLAIMS);
+        if (node.state === "running") this.receive(node, e.a, e.b, e.c, e.d, e.claims);
         return;
       case Ev.GetApplied:
         this.schedule(this.now + e.d, Ev.GetDone, node, e.a, this.leaseRv[e.a] as number, 0, 0);
@@ -765,7 +767,7 @@ export class Simulation {
   /** A live peer's fresh datagram claims `a` (membership.ts peerClaims). */
   private peerClaims(node: SimNodeState, a: number): boolean {
     for (const [peer, hb] of node.heard) {
-      if (node.view[peer] === 1 && this.now - hb.lastAtMs < this.config.timing.heartbeatTimeoutMs && hb.claims.has(a)) return true;
+      if (node.view[peer] === 1 && this.now - hb.claimsAtMs < this.config.timing.heartbeatTimeoutMs && hb.claims.has(a)) return true;
     }
     return false;
   }
@@ -1107,7 +1109,12 @@ export class Simulation {
 
   // -- datagrams (heartbeat.ts)
 
-  /** One datagram of `node` to `to`: its claims and last renewal, and `c` (a send time). */
+  /**
+   * One datagram of `node` to `to`: its last renewal, `c` (a send time) and, on an answer or a
+   * leaving datagram only, its claims. The code also tells a peer that asked within a minute, cut
+   * to the peer's filter; the model tells it less, and a cut-short answer (claims.ts) counts as
+   * claiming, which can only block.
+   */
   private sendTo(node: SimNodeState, to: number, type: number, c: number): void {
     const k = this.counters;
     k.datagramsSent++;
@@ -1121,7 +1128,7 @@ export class Simulation {
     if (this.linkCut.size > 0 && this.linkCut.has(node.id * this.config.nodes + to)) return;
     if (this.rnd() < this.config.loss) return;
     const target = this.nodes[to] as SimNodeState;
-    this.queue.push({ t: this.now + this.uniform(this.config.datagramDelayMs), kind: Ev.Datagram, node: to, epoch: target.epoch, a: node.id, b: node.ownRv, c, d: type, action: undefined, claims: node.claims });
+    this.queue.push({ t: this.now + this.uniform(this.config.datagramDelayMs), kind: Ev.Datagram, node: to, epoch: target.epoch, a: node.id, b: node.ownRv, c, d: type, action: undefined, claims: type === Dg.Answer || type === Dg.Leaving ? node.claims : undefined });
   }
 
   /** A heartbeat to every target: the successors and followers, a query to each peer asked. */
@@ -1137,16 +1144,18 @@ export class Simulation {
     return type === Dg.Ack || (type === Dg.Answer && !this.config.oldAnswers);
   }
 
-  private receive(node: SimNodeState, from: number, rv: number, c: number, type: number, claims: ReadonlySet<number>): void {
+  private receive(node: SimNodeState, from: number, rv: number, c: number, type: number, told: ReadonlySet<number> | undefined): void {
     const prev = node.heard.get(from);
     const leaving = type === Dg.Leaving;
+    const claims = told ?? prev?.claims ?? NO_CLAIMS;
     const changedClaims = prev === undefined || prev.leaving !== leaving || prev.claims !== claims;
     if (prev === undefined) {
-      node.heard.set(from, { lastAtMs: this.now, incarnation: "1", leaving, claims, answeredSince: type === Dg.Answer ? c : -Infinity, ackedSentAt: this.acknowledges(type) ? c : -Infinity });
+      node.heard.set(from, { lastAtMs: this.now, incarnation: "1", leaving, claims, claimsAtMs: told !== undefined ? this.now : -Infinity, answeredSince: type === Dg.Answer ? c : -Infinity, ackedSentAt: this.acknowledges(type) ? c : -Infinity });
     } else {
       prev.lastAtMs = this.now;
       prev.leaving = leaving;
       prev.claims = claims;
+      if (told !== undefined) prev.claimsAtMs = this.now;
       if (type === Dg.Answer && c > prev.answeredSince) prev.answeredSince = c;
       if (this.acknowledges(type) && c > prev.ackedSentAt) prev.ackedSentAt = c;
     }
