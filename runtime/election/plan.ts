@@ -323,8 +323,8 @@ interface ServiceChecks {
 export class PlanMemo {
   /** Hash of the pools, advertisements, nodes and speakers the entries were computed with. */
   private globals = Number.NaN;
-  private addresses = new Map<string, { signature: string; plan: AddressPlan }>();
-  private next = new Map<string, { signature: string; plan: AddressPlan }>();
+  private addresses = new Map<string, { inputs: AddressInputs; plan: AddressPlan }>();
+  private next = new Map<string, { inputs: AddressInputs; plan: AddressPlan }>();
   /** Per ServiceView object (the caller keeps the object of an unchanged Service): its checks. */
   private checks = new WeakMap<ServiceView, ServiceChecks>();
   private pools: ParsedPool[] | undefined;
@@ -353,16 +353,16 @@ export class PlanMemo {
     return c;
   }
 
-  /** The plan of `ip` kept from the last plan, if its signature is the same. */
-  reuse(ip: string, signature: string): AddressPlan | undefined {
+  /** The plan of `ip` kept from the last plan, if its inputs are the same. */
+  reuse(ip: string, inputs: AddressInputs): AddressPlan | undefined {
     const kept = this.addresses.get(ip);
-    if (kept === undefined || kept.signature !== signature) return undefined;
+    if (kept === undefined || !sameInputs(kept.inputs, inputs)) return undefined;
     this.next.set(ip, kept);
     return kept.plan;
   }
 
-  keep(ip: string, signature: string, plan: AddressPlan): void {
-    this.next.set(ip, { signature, plan });
+  keep(ip: string, inputs: AddressInputs, plan: AddressPlan): void {
+    this.next.set(ip, { inputs, plan });
   }
 
   /** Ends a plan: only the addresses it planned are kept. */
@@ -372,11 +372,35 @@ export class PlanMemo {
   }
 }
 
-/** What an address's plan depends on besides the memo's globals. */
-function addressSignature(pool: ParsedPool, keys: readonly string[], users: readonly ServiceView[]): string {
-  let signature = `${pool.pool.name}|${keys.join(",")}`;
-  for (const u of users) if (u.local) signature += `|${[...u.endpointNodes].sort().join(",")}`;
-  return signature;
+/** What an address's plan depends on besides the memo's globals (the pool: the memo's parsed object). */
+interface AddressInputs {
+  pool: ParsedPool;
+  keys: readonly string[];
+  /** The endpoint nodes of its Local Services, as text ("" without one). */
+  endpoints: string;
+}
+
+function addressInputs(pool: ParsedPool, keys: readonly string[], users: readonly ServiceView[]): AddressInputs {
+  let endpoints = "";
+  for (const u of users) if (u.local) endpoints += `|${[...u.endpointNodes].sort().join(",")}`;
+  return { pool, keys, endpoints };
+}
+
+function sameInputs(a: AddressInputs, b: AddressInputs): boolean {
+  return a.pool === b.pool && a.endpoints === b.endpoints && a.keys.length === b.keys.length && a.keys.every((k, i) => k === b.keys[i]);
+}
+
+/** Each Service view's place in the claim order (its claim, then its key), kept per view object. */
+const claimSortKeys = new WeakMap<ServiceView, string>();
+
+function claimSortKey(s: ServiceView): string {
+  let k = claimSortKeys.get(s);
+  if (k === undefined) {
+    const key = serviceKey(s);
+    // NUL sorts first, so this orders by claim, then by key, as comparing the two in turn does.
+    claimSortKeys.set(s, (k = `${s.claim ?? key}\u0000${key}`));
+  }
+  return k;
 }
 
 /**
@@ -417,17 +441,19 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
     return { key, invalid: invalid.map((bad) => ({ service: key, ip: bad, reason: "InvalidAddress", message: `"${bad}" in ${key} is not an IP address` })), checks };
   };
 
-  const order = (s: ServiceView): string => s.claim ?? serviceKey(s);
-  const services = [...view.services].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : serviceKey(a) < serviceKey(b) ? -1 : 1));
+  const services = [...view.services].sort((a, b) => (claimSortKey(a) < claimSortKey(b) ? -1 : 1));
   for (const svc of services) {
     const { key, invalid, checks } = memo?.checksOf(svc, checkService) ?? checkService(svc);
     for (const r of invalid) refusals.push(r);
     const { ips, addresses: parsedIps } = parseAssignedMemo(svc.assigned);
     const valid: string[] = [];
-    const families = new Set<string>();
-    for (const [i, ip] of ips.entries()) {
+    // Families taken so far (bit 1: IPv4, bit 2: IPv6): no set per Service, as this runs for every one on every plan.
+    let families = 0;
+    for (let i = 0; i < ips.length; i++) {
+      const ip = ips[i] as string;
       const fam = ip.includes(":") ? "6" : "4";
-      if (families.has(fam)) {
+      const bit = fam === "6" ? 2 : 1;
+      if ((families & bit) !== 0) {
         refusals.push({ service: key, ip, reason: "DuplicateFamily", message: `${key} is assigned more than one IPv${fam} address; only the first, ${valid.find((v) => (v.includes(":") ? "6" : "4") === fam)}, is announced` });
         continue;
       }
@@ -442,7 +468,7 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
         refusals.push({ service: key, ip, reason: "Conflict", message: `${ip} of ${key} is not announced: ${conflict}; the earlier claim keeps it. Give the Services one sharing key with distinct ports and compatible traffic policies, or move one of them.` });
         continue;
       }
-      families.add(fam);
+      families |= bit;
       valid.push(ip);
       if (entry === undefined) byIp.set(ip, { pool: check.pool, services: [svc], keys: [key], address: parsedIps[i] as Address });
       else {
@@ -481,16 +507,17 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
     return e;
   };
   const addresses: AddressPlan[] = [];
-  for (const [ip, { pool, services: users, keys, address }] of [...byIp.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+  for (const ip of [...byIp.keys()].sort()) {
+    const { pool, services: users, keys, address } = byIp.get(ip) as { pool: ParsedPool; services: ServiceView[]; keys: string[]; address: Address };
     if (keys.length > 1) keys.sort();
-    const signature = memo === undefined ? "" : addressSignature(pool, keys, users);
-    const kept = memo?.reuse(ip, signature);
+    const inputs = memo === undefined ? undefined : addressInputs(pool, keys, users);
+    const kept = inputs === undefined ? undefined : memo?.reuse(ip, inputs);
     if (kept !== undefined) {
       addresses.push(kept);
       continue;
     }
     const plan = planAddress(ip, keys, users, pool, eligibleFor(pool, address));
-    memo?.keep(ip, signature, plan);
+    if (inputs !== undefined) memo?.keep(ip, inputs, plan);
     addresses.push(plan);
   }
   memo?.end();
