@@ -323,20 +323,28 @@ interface ServiceChecks {
 export class PlanMemo {
   /** Hash of the pools, advertisements, nodes and speakers the entries were computed with. */
   private globals = Number.NaN;
+  /** Hash of the pools and advertisements the Services' checks were computed with. */
+  private config = Number.NaN;
   private addresses = new Map<string, { inputs: AddressInputs; plan: AddressPlan }>();
   private next = new Map<string, { inputs: AddressInputs; plan: AddressPlan }>();
   /** Per ServiceView object (the caller keeps the object of an unchanged Service): its checks. */
   private checks = new WeakMap<ServiceView, ServiceChecks>();
   private pools: ParsedPool[] | undefined;
 
-  /** Starts a plan: forgets everything when the view's pools, advertisements, nodes or speakers changed. */
+  /**
+   * Starts a plan: forgets every address's plan when the view's pools, advertisements, nodes or
+   * speakers changed, and the Services' checks and parsed pools too when the pools or
+   * advertisements did (a speaker joining or leaving re-ranks every address, but checks no Service again).
+   */
   begin(view: ClusterView): void {
-    const globals = hash53(JSON.stringify([view.pools, view.advertisements, view.nodes, view.speakers]));
-    if (globals !== this.globals) {
-      this.addresses.clear();
+    const config = hash53(JSON.stringify([view.pools, view.advertisements]));
+    const globals = hash53(JSON.stringify([config, view.nodes, view.speakers]));
+    if (config !== this.config) {
       this.checks = new WeakMap();
       this.pools = undefined;
     }
+    if (globals !== this.globals) this.addresses.clear();
+    this.config = config;
     this.globals = globals;
     this.next = new Map();
   }
