@@ -24,13 +24,23 @@ export const SHARED_KINDS: ReadonlySet<SourceKind> = new Set(["service", "endpoi
 interface SourcesInternals {
   all: [SourceKind, AnyInformer][];
   synced: Set<SourceKind>;
+  /** Lists and watches one kind, and marks it synced once listed (restarts with backoff after a failure). */
+  startOne(kind: SourceKind, informer: AnyInformer): Promise<void>;
 }
 
-/** The informers of a `Sources` and the kinds that listed (private fields of the class). */
+/** The informers of a `Sources`, the kinds that listed, and how it starts one (private members of the class). */
 function internals(s: Sources): SourcesInternals {
   const i = s as unknown as Partial<SourcesInternals>;
-  if (!Array.isArray(i.all) || !(i.synced instanceof Set)) throw new Error("runtime/control/sources.ts changed: Sources has no `all`/`synced` fields any more (test/scale/shared-sources.ts)");
+  if (!Array.isArray(i.all) || !(i.synced instanceof Set) || typeof i.startOne !== "function") {
+    throw new Error("runtime/control/sources.ts changed: Sources has no `all`/`synced`/`startOne` any more (test/scale/shared-sources.ts)");
+  }
   return i as SourcesInternals;
+}
+
+/** Starts `s`'s informers of the shared kinds (or the others) as `Sources.start` does, so they count as synced. */
+function startInformers(s: Sources, shared: boolean): Promise<void> {
+  const i = internals(s);
+  return Promise.all(informersOf(s, shared).map(([k, informer]) => i.startOne.call(s, k, informer))).then(() => {});
 }
 
 function informersOf(s: Sources, shared: boolean): [SourceKind, AnyInformer][] {
@@ -63,7 +73,7 @@ export class SharedInformers {
   }
 
   start(): Promise<void> {
-    this.started ??= Promise.all(informersOf(this.sources, true).map(([, i]) => i.start().catch(() => {}))).then(() => {});
+    this.started ??= startInformers(this.sources, true);
     return this.started;
   }
 
@@ -118,7 +128,7 @@ export class SharedInformers {
     s.start = async () => {
       await this.start();
       unsubscribe = this.subscribe(onChange);
-      await Promise.all(ownInformers.map(([, i]) => i.start().catch(() => {})));
+      await startInformers(own, false);
     };
     s.isSynced = () => this.isSynced() && ownInformers.every(([k]) => internals(own).synced.has(k));
     s.stop = stopOwn;
