@@ -127,7 +127,7 @@ export abstract class Membership {
   /** Graceful leave: a leaving heartbeat with no claims, then this node's objects deleted. */
   abstract stop(): Promise<void>;
   abstract setSubnets(subnets: PublishedSubnet[]): void;
-  /** A Lease was added, updated or deleted; true when the election may need a new plan (false: none this design watches, or nothing it reads changed). */
+  /** A Lease was added, updated or deleted; false when it is none this design watches. */
   abstract onLease(verb: "add" | "update" | "delete", l: k8s.V1Lease): boolean;
   /** Liveness of every speaker, as of `now`; `selfSubnets` are this node's. */
   abstract evaluate(now: number, apiHealthy: boolean, selfSubnets: PublishedSubnet[]): Members;

@@ -69,10 +69,6 @@ function isStatus(err: unknown, code: number): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
 }
 
-function sameElectionInputs(a: MemberState, b: MemberState): boolean {
-  return a.incarnation === b.incarnation && a.endpoint?.host === b.endpoint?.host && a.endpoint?.port === b.endpoint?.port && JSON.stringify(a.subnets) === JSON.stringify(b.subnets);
-}
-
 export function memberName(node: string): string {
   return `${MEMBER_PREFIX}${node}`;
 }
@@ -185,24 +181,16 @@ export class RingMembership extends Membership {
     return true;
   }
 
-  /**
-   * A member record was added, updated or deleted; true when the live set or what the election
-   * reads of a member (its incarnation, subnets, heartbeat endpoint) changed. A record rewritten
-   * only for its renew period (setStake) or this node's own record still written needs no plan.
-   */
   onLease(verb: "add" | "update" | "delete", l: k8s.V1Lease): boolean {
     const name = l.metadata?.name ?? "";
     if (!name.startsWith(MEMBER_PREFIX)) return false;
     const node = name.slice(MEMBER_PREFIX.length);
     if (node === this.o.node) {
       this.onOwnRecord(verb, l);
-      return verb === "delete";
+      return true;
     }
-    const prev = this.members.get(node);
     if (verb === "delete") this.members.delete(node);
     else this.members.set(node, this.memberState(l));
-    const next = this.members.get(node);
-    if (prev !== undefined && next !== undefined && sameElectionInputs(prev, next)) return false;
     this.ringDirty = true;
     this.membersVersion++;
     return true;
