@@ -71,11 +71,10 @@ describe("speaker control plane on a real API server", { skip: skip ?? false, ti
 
   async function settled(): Promise<void> {
     for (const n of NODES) assert.ok(running(speakers.get(n)), `the speaker on ${n} is running`);
-    // Three leases renewed within the last 4 s (one with nothing at stake renews every 3 s): a
-    // killed speaker's lease lingers until it expires.
+    // Three leases renewed within the last 3 s: a killed speaker's lease lingers until it expires.
     await waitFor("three fresh speaker leases", async () => {
       const items = await speakerObjects(lab, "lease");
-      const fresh = items.filter((l) => l.spec?.renewTime !== undefined && Date.now() - new Date(l.spec.renewTime).getTime() < 4000);
+      const fresh = items.filter((l) => l.spec?.renewTime !== undefined && Date.now() - new Date(l.spec.renewTime).getTime() < 3000);
       return fresh.length === 3 ? true : undefined;
     }, 30_000);
     for (const [name, ip] of [["web", "192.0.2.201"], ["shared-tcp", "192.0.2.210"]] as const) {
