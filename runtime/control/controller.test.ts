@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { ANNOTATIONS, API_GROUP_VERSION, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
 import { inProcessPlanner } from "../allocator/planner.ts";
-import { ALLOCATOR_KEY, STATUS_WRITER_KEY, elect } from "../election/rank.ts";
+import { elect } from "../election/rank.ts";
 import { Controller, type LivenessMode } from "./controller.ts";
 import { ringOrder, successors } from "./ring.ts";
 import type { ControlApi } from "./kube-api.ts";
@@ -330,38 +330,6 @@ describe("ring liveness at twelve nodes (fakes)", () => {
     c.api.put("node", { ...node, metadata: { ...node.metadata, labels: { zone: "b" } } });
     await c.clock.advance(1000);
     assert.equal(speaker.controller.planVersion(), plans + 1, "a re-plan on a Node label change");
-  });
-
-  it("a speaker with nothing at stake renews every 3 s, as its member record says; elected for an address, it renews at once, then every second, and says so", async () => {
-    const owners = NODES.slice(0, 6);
-    const ips: string[] = [];
-    for (const n of owners) ips.push(ipWonBy(n, NODES, ips));
-    const c = (cluster = new Cluster(NODES, "ring"));
-    ips.forEach((ip, i) => c.service(`web-${i}`, ip));
-    await c.start();
-    const roles = new Set([elect(NODES, STATUS_WRITER_KEY), elect(NODES, ALLOCATOR_KEY)]);
-    const idle = NODES.find((n) => !owners.includes(n) && !roles.has(n)) as string;
-    const owner = owners.find((n) => !roles.has(n)) as string;
-    const renewalsOf = (node: string, from: number): number[] => c.api.callsOf("replaceLease", `${NAMESPACE}/l2lb-speaker-${node}`).filter((x) => x.ok && x.at >= from).map((x) => x.at);
-    const published = (node: string): string | undefined => c.api.get<k8s.V1Lease>("lease", NAMESPACE, `l2lb-member-${node}`)?.metadata?.annotations?.["l2lb.dev/renew-interval-ms"];
-    await c.clock.advance(15_000);
-    const from = c.clock.now();
-    await c.clock.advance(9_000);
-    assert.equal(published(idle), "3000");
-    assert.ok(renewalsOf(idle, from).length <= 4 && gaps(renewalsOf(idle, from)).every((g) => g >= 2900), `idle renewals at ${renewalsOf(idle, from).map((t) => t - from).join(", ")}`);
-    assert.equal(published(owner), "1000");
-    assert.ok(renewalsOf(owner, from).length >= 8, "an owner renews every second");
-
-    const ip = ipWonBy(idle, NODES, ips);
-    const elected = c.clock.now();
-    c.service("late", ip);
-    await c.clock.advance(5_000);
-    assert.deepEqual(c.announcers(ip), [idle]);
-    const renewals = renewalsOf(idle, elected);
-    assert.ok(renewals.length >= 5 && (renewals[0] as number) - elected < 300, `renewals after the election at ${renewals.map((t) => t - elected).join(", ")}`);
-    assert.equal(published(idle), "1000");
-    const publishedAt = c.api.callsOf("replaceLease", `${NAMESPACE}/l2lb-member-${idle}`).filter((x) => x.ok && x.at >= elected)[0]?.at as number;
-    assert.ok((renewals[0] as number) <= publishedAt, "the renewals shortened before the shorter period was published");
   });
 
   it("a crashed owner is declared dead by its monitors (one member record deleted) and its address taken over on the quick path, never by two", async () => {

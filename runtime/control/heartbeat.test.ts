@@ -80,7 +80,7 @@ describe("heartbeats of a node answering 10,000 addresses (ring)", () => {
     holder.setClaims(claims);
     holder.setPeers([{ node: "monitor", host: "127.0.0.1", port: monitor.address().port }]);
     asker.hb.setPeers([{ node: "holder", host: "127.0.0.1", port: holder.localPort(4) as number, query: true }]);
-    for (let waited = 0; waited < 5000 && (sizes.length < 3 || asker.got.filter((m) => m.answer !== undefined).length < 3); waited += 20) await sleep(20);
+    await sleep(150);
     await holder.stop(false);
     await asker.hb.stop(false);
     monitor.close();

@@ -162,18 +162,10 @@ export abstract class Membership {
     this.heartbeat.setClaims(claims);
   }
 
-  /**
-   * This node's own renewals succeed (it may gain addresses): the last one completed within two
-   * renew periods and the grace, the period being the one it was made under (a node with nothing
-   * at stake renews less often: ring-membership.ts `setStake`).
-   */
+  /** This node's own renewals succeed (it may gain addresses). */
   apiHealthy(now: number): boolean {
-    const period = Math.max(this.lease.renewIntervalMs, this.lease.lastOkIntervalMs);
-    return this.lease.acquired && now - this.lease.lastOkAt < period * 2 + this.t.graceMs;
+    return this.lease.acquired && now - this.lease.lastOkAt < this.t.renewIntervalMs * 2 + this.t.graceMs;
   }
-
-  /** Whether this node answers, is elected for, or waits for an address, or holds a role: its renewals may then not be stretched. */
-  setStake(_atStake: boolean, _now: number): void {}
 
   /**
    * The allocator keeps its role through a short API hiccup (a slow renewal at a loaded API

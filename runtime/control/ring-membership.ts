@@ -59,12 +59,6 @@ interface Monitor {
 /** A peer that asked this node keeps receiving its heartbeats this long, so a release reaches it at once. */
 const FOLLOW_MS = 2000;
 
-/** A speaker with nothing at stake renews its Lease this many renew periods apart (below the Lease duration). */
-const IDLE_RENEW_FACTOR = 3;
-
-/** Nothing at stake for this long before the renewals stretch. */
-const IDLE_AFTER_MS = 10_000;
-
 function isStatus(err: unknown, code: number): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
 }
@@ -94,44 +88,14 @@ export class RingMembership extends Membership {
   private lastRecordAttempt = -Infinity;
   private verdictsFrom = -Infinity;
   private stopping = false;
-  /** Since when nothing is at stake (undefined: something is). */
-  private idleSince: number | undefined;
-  private lastStakeWriteAt = -Infinity;
 
   constructor(o: MembershipOptions) {
     super(o);
-    // A new member publishes the idle renew period: its monitors are at most slower to judge it
-    // until it has something at stake and publishes the short one (setStake).
     this.member = new LeaseKeeper({
       ...keeperOptions(o),
-      renewIntervalMs: o.timing.renewIntervalMs * IDLE_RENEW_FACTOR,
       logger: o.logger.child({ record: "member" }),
       object: { name: memberName(o.node), label: MEMBER_LABEL },
     });
-  }
-
-  /**
-   * Renewals stretched when nothing is at stake. A speaker that answers, is elected for or waits
-   * for no address and holds no role renews its Lease IDLE_RENEW_FACTOR times less often, after
-   * IDLE_AFTER_MS of that; its monitors judge it by the period its member record publishes, so
-   * the published period is never below the real one: it is published before the renewals
-   * stretch, and they shorten (with a renewal at once) before the shorter period is published.
-   * At 200 nodes and 50 addresses three quarters of the speakers are idle, and the API server
-   * gets about half the renewals. A judged-dead idle speaker costs a slower verdict (its
-   * addresses: none).
-   */
-  override setStake(atStake: boolean, now: number): void {
-    const base = this.t.renewIntervalMs;
-    const idle = base * IDLE_RENEW_FACTOR;
-    if (atStake) this.idleSince = undefined;
-    else this.idleSince ??= now;
-    const wanted = this.idleSince !== undefined && now - this.idleSince >= IDLE_AFTER_MS ? idle : base;
-    if (wanted === base && this.lease.renewIntervalMs !== base) this.lease.setRenewInterval(base);
-    if (wanted === idle && this.member.publishedIntervalMs === idle && this.lease.renewIntervalMs !== idle) this.lease.setRenewInterval(idle);
-    if (this.member.publishedIntervalMs === wanted || !this.member.acquired || this.stopping || now - this.lastStakeWriteAt < base) return;
-    this.lastStakeWriteAt = now;
-    this.member.setRenewInterval(wanted);
-    void this.member.renewNow();
   }
 
   /** The speaker Lease exists before the member record, so a monitor never reads a missing one. */
