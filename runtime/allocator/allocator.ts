@@ -5,14 +5,14 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { Assignment, PlanSuccess } from "../../provider/core/allocation/index.ts";
+import type { Assignment } from "../../provider/core/allocation/index.ts";
 import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, API_GROUP_VERSION, EVENT_REASONS, KINDS } from "../../provider/core/model/contract.ts";
 import type { EventSink } from "../control/events.ts";
 import { realClock, WorkQueue, type Clock, type Outcome } from "../control/work-queue.ts";
 import { allocationInputOf, assignmentOf, servedServices } from "./cluster-input.ts";
 import type { ClusterObject, ClusterSnapshot, ServedService } from "./cluster-input.ts";
 import { decide, sameAssignment, type Desired } from "./decisions.ts";
-import { inProcessPlanner, type Planner } from "./planner.ts";
+import { inProcessPlanner, type AllocatorPlan, type Planner } from "./planner.ts";
 import { poolCondition, sameCondition, type PoolCondition } from "./pool-status.ts";
 import type { SetAsidePool } from "./pool-selection.ts";
 
@@ -52,6 +52,7 @@ interface Metrics {
   writes: Counter;
   pending: Gauge;
   active: Gauge;
+  dirty: Counter;
 }
 
 function metrics(registry: Registry): Metrics {
@@ -62,6 +63,7 @@ function metrics(registry: Registry): Metrics {
     writes: new Counter({ name: "l2lb_allocator_writes_total", help: "Writes of the in-cluster allocator.", labelNames: ["kind", "result"], registers }),
     pending: new Gauge({ name: "l2lb_allocator_pending_services", help: "Services l2lb serves that have no address, with a reason.", registers }),
     active: new Gauge({ name: "l2lb_allocator_active", help: "1 on the speaker elected to allocate addresses.", registers }),
+    dirty: new Counter({ name: "l2lb_allocator_replan_causes_total", help: "What asked the allocator to plan again: a watched kind, a write conflict, a failed plan.", labelNames: ["cause"], registers }),
   };
 }
 
@@ -102,7 +104,7 @@ export class InClusterAllocator {
     this.log = options.logger.child({ component: "allocator" });
     this.m = metrics(options.registry);
     this.queue = new WorkQueue({ handler: (key) => this.process(key), clock: this.clock });
-    this.planner = options.planner ?? inProcessPlanner;
+    this.planner = options.planner ?? inProcessPlanner();
   }
 
   /** Elected (and the API healthy) or not. Losing the role drops queued writes. */
@@ -116,9 +118,15 @@ export class InClusterAllocator {
     else this.queue.clear();
   }
 
-  /** Something the plan reads changed. */
-  markDirty(): void {
+  /** Something the plan reads changed: a watched kind (`service`, `node`, ...), `conflict` or `failed`. */
+  markDirty(cause = "other"): void {
+    this.m.dirty.inc({ cause });
     this.dirty = true;
+    this.reschedule();
+  }
+
+  /** A change arrived while planning: plan again after the usual pause. */
+  private reschedule(): void {
     if (this.active && this.timer === undefined) this.schedule(Math.max(this.o.batchMs ?? 50, 2 * this.lastPlanMs));
   }
 
@@ -158,10 +166,11 @@ export class InClusterAllocator {
       // Stopping ends a plan in progress (its thread is terminated): nothing failed.
       if (this.stopped) return;
       this.log.error({ err: err instanceof Error ? err.message : String(err) }, "in-cluster allocation failed; planning again");
+      this.m.dirty.inc({ cause: "failed" });
       this.dirty = true;
     } finally {
       this.planning = false;
-      if (this.dirty) this.markDirty();
+      if (this.dirty) this.reschedule();
     }
   }
 
@@ -192,7 +201,7 @@ export class InClusterAllocator {
     this.applyPlan(served, result, selection.setAside, snapshot.pools);
   }
 
-  private applyPlan(served: readonly ServedService[], plan: PlanSuccess, setAside: SetAsidePool[], pools: readonly ClusterObject[]): void {
+  private applyPlan(served: readonly ServedService[], plan: Extract<AllocatorPlan, { ok: true }>, setAside: SetAsidePool[], pools: readonly ClusterObject[]): void {
     const decisions = decide(served, plan, new Set(setAside.map((s) => s.pool)));
     this.desired = decisions.writes;
     for (const [key, d] of decisions.writes) {
@@ -321,7 +330,7 @@ export class InClusterAllocator {
     if (code === 409) {
       // The Service changed since the cache saw it: the informer brings the change, and the plan
       // that follows queues the key again if it still needs a write.
-      this.markDirty();
+      this.markDirty("conflict");
       return "done";
     }
     if (this.queue.failuresOf(serviceQueueKey(key)) % 10 === 0) {

@@ -150,6 +150,19 @@ export function advertisementsOf(objects: readonly ClusterObject[]): L2Advertise
 }
 
 /**
+ * The request of each Service object, made once: an informer replaces the object when the Service
+ * changes, so the same object means the same request — and the planner's memo and the thread
+ * protocol recognise an unchanged Service by its request object.
+ */
+const requests = new WeakMap<k8s.V1Service, ServiceRequest>();
+
+function requestOf(s: ServedService, make: (assigned: Assignment) => ServiceRequest): ServiceRequest {
+  let request = requests.get(s.service);
+  if (request === undefined) requests.set(s.service, (request = make(s.assigned as Assignment)));
+  return request;
+}
+
+/**
  * The allocator's input (without pools: the caller sets aside the unusable ones first).
  * `pending` holds assignments written (or about to be) but not yet seen in the cache: they count
  * as previous, so a burst never hands one address to two Services.
@@ -160,11 +173,11 @@ export function servicesInput(served: readonly ServedService[], pending: Readonl
   const previous: Record<string, Assignment> = {};
   for (const s of served) {
     if (s.origin === "stack" && s.assigned !== undefined) {
-      services.push(heldRequest(s, s.assigned));
+      services.push(requestOf(s, (assigned) => heldRequest(s, assigned)));
       previous[s.key] = s.assigned;
       continue;
     }
-    services.push(serviceRequestOf(s.service.metadata?.namespace ?? "default", s.service.metadata?.name ?? "", s.service));
+    services.push(requestOf(s, () => serviceRequestOf(s.service.metadata?.namespace ?? "default", s.service.metadata?.name ?? "", s.service)));
     const prev = previousOf(s, pending, held);
     if (prev !== undefined) previous[s.key] = prev;
   }

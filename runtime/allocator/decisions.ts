@@ -22,7 +22,7 @@ export function sameAssignment(a: Assignment | undefined, b: Assignment | undefi
  * in a pool that is only set aside (`setAsidePools`) keeps them: a pool applied before its
  * advertisement, or overlapping a newer one, must not renumber Services already using it.
  */
-export function decide(served: readonly ServedService[], plan: PlanSuccess, setAsidePools: ReadonlySet<string>): Decisions {
+export function decide(served: readonly ServedService[], plan: Pick<PlanSuccess, "services">, setAsidePools: ReadonlySet<string>): Decisions {
   const writes = new Map<string, Desired>();
   const failures = new Map<string, string>();
   for (const s of served) {

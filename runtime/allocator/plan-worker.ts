@@ -1,12 +1,20 @@
 // Runs the planner off the speaker's event loop: a plan over thousands of Services takes long
 // enough to delay heartbeats and lease renewals, which peers would read as this node failing.
+// It keeps the Services it was sent, the outcomes it reported and a memo between plans.
 import { parentPort } from "node:worker_threads";
-import { planAllocation } from "../../provider/core/allocation/index.ts";
-import type { AllocationInput } from "../../provider/core/allocation/index.ts";
+import { AllocationMemo, planAllocation } from "../../provider/core/allocation/index.ts";
+import type { ServiceOutcome, ServiceRequest } from "../../provider/core/allocation/index.ts";
+import { applyRequest, replyOf, type PlanRequest } from "./planner-protocol.ts";
 
-parentPort?.on("message", ({ id, input }: { id: number; input: AllocationInput }) => {
+const memo = new AllocationMemo();
+const held = new Map<string, ServiceRequest>();
+const reported = new Map<string, ServiceOutcome>();
+
+parentPort?.on("message", ({ id, request }: { id: number; request: PlanRequest }) => {
   try {
-    parentPort?.postMessage({ id, result: planAllocation(input) });
+    const services = applyRequest(held, request);
+    const plan = planAllocation({ ...request.rest, services }, memo);
+    parentPort?.postMessage({ id, reply: replyOf(plan, reported, request.services !== undefined) });
   } catch (err) {
     parentPort?.postMessage({ id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   }

@@ -1,38 +1,50 @@
 // How the allocator runs `planAllocation`: in a worker thread in the speaker (the event loop keeps
-// heartbeats and renewals on time), or in-process for tests and tools.
+// heartbeats and renewals on time), or in-process for tests and tools. Either way the planner keeps
+// an AllocationMemo between plans, so a plan in which most Services keep their addresses is cheap.
 import { Worker } from "node:worker_threads";
-import { planAllocation } from "../../provider/core/allocation/index.ts";
-import type { AllocationInput, PlanResult } from "../../provider/core/allocation/index.ts";
+import { AllocationMemo, planAllocation } from "../../provider/core/allocation/index.ts";
+import type { AllocationFailure, AllocationInput, AllocationSuccess } from "../../provider/core/allocation/index.ts";
+import { applyReply, requestFor, type PlanReply, type SentState } from "./planner-protocol.ts";
+
+/** A plan as the allocator reads it: every Service's outcome, without the change list. */
+export type AllocatorPlan = AllocationFailure | Omit<AllocationSuccess, "changes">;
 
 export interface Planner {
-  plan(input: AllocationInput): Promise<PlanResult>;
+  plan(input: AllocationInput): Promise<AllocatorPlan>;
   close(): Promise<void>;
 }
 
-export const inProcessPlanner: Planner = {
-  plan: async (input) => planAllocation(input),
-  close: async () => {},
-};
+/** Plans on the calling thread, with a memo of its own. */
+export function inProcessPlanner(): Planner {
+  const memo = new AllocationMemo();
+  return {
+    plan: async (input) => planAllocation(input, memo),
+    close: async () => {},
+  };
+}
 
 interface Reply {
   id: number;
-  result?: PlanResult;
+  reply?: PlanReply;
   error?: string;
 }
 
-/** How long the planner thread is kept after its last plan: its heap (the last input and result) is let go with it. */
+/** How long the planner thread is kept after its last plan: its heap (the memo, the last input and result) is let go with it. */
 export const PLANNER_IDLE_MS = 10_000;
 
 /**
  * One worker thread, started on first use, one plan at a time (the allocator never asks for two).
- * The thread exits after {@link PLANNER_IDLE_MS} without a plan: holding 10,000 Services, its heap
- * is tens of MB the speaker does not need between bursts; starting it again takes about 50 ms.
+ * Only what changed crosses to the thread and back (planner-protocol.ts): copying 10,000 Services
+ * each way cost more than planning them from the memo. The thread exits after
+ * {@link PLANNER_IDLE_MS} without a plan: holding 10,000 Services, its heap is tens of MB the
+ * speaker does not need between bursts; starting it again takes about 50 ms and one full plan.
  */
 export function workerPlanner(idleMs = PLANNER_IDLE_MS): Planner {
   let worker: Worker | undefined;
+  let sent: SentState | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
   let nextId = 0;
-  const waiting = new Map<number, { resolve: (r: PlanResult) => void; reject: (e: Error) => void }>();
+  const waiting = new Map<number, { resolve: (r: AllocatorPlan) => void; reject: (e: Error) => void }>();
   const failAll = (err: Error): void => {
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
@@ -47,13 +59,14 @@ export function workerPlanner(idleMs = PLANNER_IDLE_MS): Planner {
     // The sources run as .ts (type stripping), the package as compiled .js: the worker is the sibling file.
     const file = new URL(import.meta.url.endsWith(".ts") ? "./plan-worker.ts" : "./plan-worker.js", import.meta.url);
     const w = new Worker(file);
-    w.on("message", (reply: Reply) => {
-      const pending = waiting.get(reply.id);
+    sent = undefined;
+    w.on("message", ({ id, reply, error }: Reply) => {
+      const pending = waiting.get(id);
       if (pending === undefined) return;
-      waiting.delete(reply.id);
+      waiting.delete(id);
       if (waiting.size === 0) idleTimer = setTimeout(retire, idleMs).unref();
-      if (reply.result !== undefined) pending.resolve(reply.result);
-      else pending.reject(new Error(`the planner failed: ${reply.error ?? "no result"}`));
+      if (reply !== undefined && sent !== undefined) pending.resolve(applyReply(sent, reply));
+      else pending.reject(new Error(`the planner failed: ${error ?? "no result"}`));
     });
     w.on("error", (err) => {
       if (worker === w) failAll(err);
@@ -69,8 +82,10 @@ export function workerPlanner(idleMs = PLANNER_IDLE_MS): Planner {
       clearTimeout(idleTimer);
       worker ??= start();
       const id = nextId++;
-      const promise = new Promise<PlanResult>((resolve, reject) => waiting.set(id, { resolve, reject }));
-      worker.postMessage({ id, input });
+      const promise = new Promise<AllocatorPlan>((resolve, reject) => waiting.set(id, { resolve, reject }));
+      const { request, state } = requestFor(sent, input);
+      sent = state;
+      worker.postMessage({ id, request });
       return promise;
     },
     async close() {

@@ -65,7 +65,7 @@ class Cluster {
       sources: (o) => sources({ ...o, onChange: clock.gate(o.onChange) }),
       clock,
       heartbeat: (o) => this.net.endpoint(o, clock),
-      planner: inProcessPlanner,
+      planner: inProcessPlanner(),
       logger: pino({ level: "silent" }),
       registry,
       dataPlane,

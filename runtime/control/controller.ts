@@ -395,7 +395,7 @@ export class Controller implements ControlState {
     if (kind === "pool" || kind === "advertisement") this.m.configReloads.inc({ kind });
     const effect = this.cache.classify(kind, verb, obj);
     if (effect.announce) this.announceDirty = true;
-    if (effect.allocator) this.allocator.markDirty();
+    if (effect.allocator) this.allocator.markDirty(kind);
     if (effect.plan) this.dirty = true;
   }
 

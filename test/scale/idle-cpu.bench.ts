@@ -100,7 +100,7 @@ const controller = new Controller({
   sources: api.sources(SELF),
   clock: realClock,
   heartbeat: (o) => net.endpoint(o),
-  planner: inProcessPlanner,
+  planner: inProcessPlanner(),
   logger: pino({ level: "warn" }),
   registry,
   dataPlane: new FakeDataPlane(realClock, addressOf(0), 8),

@@ -106,7 +106,7 @@ function build(spec: InstanceSpec): Instance {
     sources: (shared as SharedInformers).factory(client as KubeClient, (s) => (inst.source = s)),
     clock,
     heartbeat: (o) => (inst.heartbeat = new Heartbeat({ ...o, bindAddress: spec.heartbeatAddress })),
-    planner: inProcessPlanner,
+    planner: inProcessPlanner(),
     logger: logger as Logger,
     registry: new Registry(),
     dataPlane,

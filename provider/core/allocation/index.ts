@@ -27,5 +27,6 @@
  */
 export type * from "./types.ts";
 export { planAllocation } from "./plan.ts";
+export { AllocationMemo } from "./memo.ts";
 export { planToJson, sizeToString } from "./json.ts";
 export { usablePools } from "./usable.ts";

@@ -5,6 +5,7 @@
  */
 import { familyName, formatAddress } from "../ip/index.ts";
 import type { Address, Family } from "../ip/index.ts";
+import type { AllocationMemo, PreviousReading } from "./memo.ts";
 import { Ledger, refusalForAll, sharingRefusal, SHARING_FIX } from "./ledger.ts";
 import { exclusionReason } from "./pools.ts";
 import type { CompiledPool } from "./pools.ts";
@@ -38,11 +39,12 @@ interface Run {
   reasons: Map<Unit, string>;
   errors: Map<Unit, string>;
   hints: Map<Unit, Hints>;
+  memo: AllocationMemo | undefined;
 }
 
 /** Places the units (sorted by id) in three phases: sticky previous assignments, requested addresses, first-fit. */
-export function placeUnits(units: readonly Unit[], ctx: PoolContext, previous: Readonly<Record<string, Assignment>>): Decisions {
-  const run: Run = { ctx, ledger: new Ledger(ctx.ex), placed: new Map(), reasons: new Map(), errors: new Map(), hints: new Map() };
+export function placeUnits(units: readonly Unit[], ctx: PoolContext, previous: Readonly<Record<string, Assignment>>, memo?: AllocationMemo): Decisions {
+  const run: Run = { ctx, ledger: new Ledger(ctx.ex), placed: new Map(), reasons: new Map(), errors: new Map(), hints: new Map(), memo };
   for (const u of units) keepPrevious(run, u, previous);
   for (const u of units) if (!run.placed.has(u) && u.requestedIps !== undefined) grantRequest(run, u, u.requestedIps);
   const order = autoAssignOrder(ctx);
@@ -64,9 +66,8 @@ function keepPrevious(run: Run, u: Unit, previous: Readonly<Record<string, Assig
   const reads: PreviousRead[] = [];
   let firstReason: string | undefined;
   for (const prev of previousCandidates(u, previous)) {
-    const read = readPrevious(u, prev, run.ctx);
+    const { read, kept } = readingOf(run, u, prev);
     reads.push(read);
-    const kept = keepable(u, read);
     if (typeof kept === "string") {
       firstReason ??= kept;
       continue;
@@ -82,6 +83,14 @@ function keepPrevious(run: Run, u: Unit, previous: Readonly<Record<string, Assig
   }
   if (firstReason !== undefined) run.reasons.set(u, firstReason);
   run.hints.set(u, hintsOf(reads));
+}
+
+function readingOf(run: Run, u: Unit, prev: Assignment): PreviousReading {
+  const compute = (): PreviousReading => {
+    const read = readPrevious(u, prev, run.ctx);
+    return { read, kept: keepable(u, read) };
+  };
+  return run.memo === undefined ? compute() : run.memo.reading(u, prev, compute);
 }
 
 /** Phase 2: the requested addresses when free or shareable; otherwise the holder keeps them and the unit gets an error. */

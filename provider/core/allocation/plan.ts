@@ -33,6 +33,7 @@
  * Service never moves another one. Its cost is O(services × log + exclusions): a per-pool,
  * per-family cursor only moves forward, so no pool is ever enumerated.
  */
+import type { AllocationMemo, CompiledConfig } from "./memo.ts";
 import { compileExclusions, compilePools } from "./pools.ts";
 import { placeUnits } from "./placement.ts";
 import { readRefusingBadServices, refusedOutcomes } from "./refusals.ts";
@@ -42,22 +43,22 @@ import { cmp, poolContext } from "./units.ts";
 
 /**
  * Allocates addresses to every Service, or says why the configuration is invalid. Pure: reads
- * `input` and modifies nothing in it. The parts, in order: pools and exclusions (`pools.ts`),
+ * `input` and modifies nothing in it. A caller planning again and again (the in-cluster
+ * allocator) passes the same `memo` each time: the result is the same, computed mostly from cache. The parts, in order: pools and exclusions (`pools.ts`),
  * units and request validation (`units.ts`, `refusals.ts`), placement over a ledger of holdings
  * (`placement.ts`, `previous.ts`, `ledger.ts`), results (`results.ts`).
  */
-export function planAllocation(input: AllocationInput): AllocationResult {
-  const configProblems: ConfigProblem[] = [];
-  const ex = compileExclusions(input.nodeSubnets ?? [], input.nodeAddresses ?? [], configProblems);
-  const ctx = poolContext(compilePools(input.pools ?? [], ex, configProblems), ex, input.namespaceLabels ?? {});
+export function planAllocation(input: AllocationInput, memo?: AllocationMemo): AllocationResult {
+  const { ctx, problems } = compiledConfig(input, memo);
+  const configProblems = [...problems];
   const isolate = input.isolateServiceProblems === true && configProblems.length === 0;
-  const read = readRefusingBadServices(input, ctx, isolate);
+  const read = readRefusingBadServices(input, ctx, isolate, memo);
   if (!isolate && (configProblems.length > 0 || !read.found.isEmpty())) {
     return { ok: false, problems: sortProblems([...configProblems, ...read.found.all()]) };
   }
   const previous = input.previous ?? {};
-  const decisions = placeUnits(read.units, ctx, previous);
-  const { outcomes, reasons } = outcomesOf(read.units, decisions, previous);
+  const decisions = placeUnits(read.units, ctx, previous, memo);
+  const { outcomes, reasons } = outcomesOf(read.units, decisions, previous, memo);
   const all: Record<string, ServiceOutcome> = { ...outcomes, ...refusedOutcomes(read) };
   const services: Record<string, ServiceOutcome> = {};
   for (const k of Object.keys(all).sort(cmp)) services[k] = all[k] as ServiceOutcome;
@@ -69,4 +70,23 @@ export function planAllocation(input: AllocationInput): AllocationResult {
     refused: sortProblems(read.found.all()),
     warnings: warningsOf(ctx),
   };
+}
+
+/** Pools and exclusions compiled, reused from the memo while they are the same. */
+function compiledConfig(input: AllocationInput, memo: AllocationMemo | undefined): CompiledConfig {
+  const compile = (): CompiledConfig => {
+    const problems: ConfigProblem[] = [];
+    const ex = compileExclusions(input.nodeSubnets ?? [], input.nodeAddresses ?? [], problems);
+    return { ctx: poolContext(compilePools(input.pools ?? [], ex, problems), ex, input.namespaceLabels ?? {}), problems };
+  };
+  const key = memo === undefined ? undefined : configKey(input);
+  return key === undefined ? compile() : (memo as AllocationMemo).compiled(key, compile);
+}
+
+function configKey(input: AllocationInput): string | undefined {
+  try {
+    return JSON.stringify([input.pools ?? [], input.nodeSubnets ?? [], input.nodeAddresses ?? [], input.namespaceLabels ?? {}]);
+  } catch {
+    return undefined; // not JSON (a cycle): compiled afresh, and its problems reported as usual
+  }
 }

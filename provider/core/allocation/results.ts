@@ -4,6 +4,7 @@
  */
 import { familyName, formatAddress, tryParseAddress } from "../ip/index.ts";
 import type { Ledger } from "./ledger.ts";
+import type { AllocationMemo } from "./memo.ts";
 import type { Decisions, Placement } from "./placement.ts";
 import type { ParsedService } from "./requests.ts";
 import type { Assignment, Change, ConfigProblem, PoolUsage, ServiceOutcome } from "./types.ts";
@@ -11,7 +12,12 @@ import { cmp, isGroup } from "./units.ts";
 import type { PoolContext, Unit } from "./units.ts";
 
 /** Each member's outcome, and why its addresses changed (by Service key). */
-export function outcomesOf(units: readonly Unit[], decisions: Decisions, previous: Readonly<Record<string, Assignment>>): { outcomes: Record<string, ServiceOutcome>; reasons: Map<string, string> } {
+export function outcomesOf(
+  units: readonly Unit[],
+  decisions: Decisions,
+  previous: Readonly<Record<string, Assignment>>,
+  memo?: AllocationMemo,
+): { outcomes: Record<string, ServiceOutcome>; reasons: Map<string, string> } {
   const outcomes: Record<string, ServiceOutcome> = {};
   const reasons = new Map<string, string>();
   for (const u of units) {
@@ -19,7 +25,8 @@ export function outcomesOf(units: readonly Unit[], decisions: Decisions, previou
     const reason = decisions.reasons.get(u);
     for (const m of u.members) {
       if (reason !== undefined) reasons.set(m.key, reason);
-      const outcome = memberOutcome(u, m, got, decisions.errors.get(u));
+      const compute = (): ServiceOutcome => memberOutcome(u, m, got, decisions.errors.get(u));
+      const outcome = memo !== undefined && got !== undefined && u.members.length === 1 && !isGroup(u) ? memo.outcome(got.ips, compute) : compute();
       outcomes[m.key] = outcome;
       const joined = got !== undefined && "ips" in outcome ? joinReason(u, got, outcome.ips, previous[m.key]) : undefined;
       if (reason === undefined && joined !== undefined) reasons.set(m.key, joined);

@@ -12,6 +12,7 @@ import type { CompiledPool, Exclusions } from "./pools.ts";
 import { describeBackend, ipSetKey, parseIpList, parseService, rawServiceKey } from "./requests.ts";
 import type { ParsedService } from "./requests.ts";
 import type { ConfigProblem, ServiceRequest, SharedIpGroup } from "./types.ts";
+import type { AllocationMemo, ParsedRequest } from "./memo.ts";
 
 /** A set of Services placed together: one Service, or a shared-IP group. */
 export interface Unit {
@@ -110,12 +111,11 @@ function append<K, V>(map: Map<K, V[]>, key: K, value: V): void {
  * Parses every Service. Problems are filed under the Service; a key defined twice is a problem of
  * that key, and neither definition is returned.
  */
-export function readServices(list: readonly ServiceRequest[], found: ServiceProblems): Map<string, ParsedService> {
+export function readServices(list: readonly ServiceRequest[], found: ServiceProblems, memo?: AllocationMemo): Map<string, ParsedService> {
   const services = new Map<string, ParsedService>();
   const duplicated = new Set<string>();
   list.forEach((raw, i) => {
-    const problems: ConfigProblem[] = [];
-    const parsed = parseService(raw, i, problems);
+    const { parsed, problems } = parseRequest(raw, i, memo);
     const key = rawServiceKey(raw);
     for (const p of problems) found.addForService(key, p);
     if (parsed === undefined) return;
@@ -127,6 +127,16 @@ export function readServices(list: readonly ServiceRequest[], found: ServiceProb
   });
   for (const key of duplicated) services.delete(key);
   return services;
+}
+
+/** One request parsed; a memo keeps the parse of a named request object (its position is then not part of any message). */
+function parseRequest(raw: ServiceRequest, index: number, memo: AllocationMemo | undefined): ParsedRequest {
+  const compute = (): ParsedRequest => {
+    const problems: ConfigProblem[] = [];
+    return { parsed: parseService(raw, index, problems), problems };
+  };
+  const named = raw !== null && typeof raw === "object" && typeof raw.name === "string" && raw.name !== "";
+  return memo !== undefined && named ? memo.parse(raw, compute) : compute();
 }
 
 /** Why a Service is refused: its own problems (`undefined`), or the refused group it is a member of. */
@@ -151,9 +161,10 @@ export function readUnits(
   skippedGroups: ReadonlySet<string>,
   ctx: PoolContext,
   found: ServiceProblems,
+  memo?: AllocationMemo,
 ): UnitsRead {
   const { units, members, grouped } = readGroups(groups, services, refused, skippedGroups, found);
-  for (const s of services.values()) if (!grouped.has(s.key)) units.push(serviceUnit(s));
+  for (const s of services.values()) if (!grouped.has(s.key)) units.push(memo === undefined ? serviceUnit(s) : memo.unit(s, () => serviceUnit(s)));
   units.sort((a, b) => cmp(a.id, b.id));
   for (const u of units) {
     checkRequestedPool(u, ctx, found);
