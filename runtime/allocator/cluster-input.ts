@@ -151,7 +151,7 @@ export function advertisementsOf(objects: readonly ClusterObject[]): L2Advertise
 
 /**
  * The request of each Service object, made once: an informer replaces the object when the Service
- * changes, so the same object means the same request — and the planner's memo and the thread
+ * changes, so the same object means the same request — and the planner's session and the thread
  * protocol recognise an unchanged Service by its request object.
  */
 const requests = new WeakMap<k8s.V1Service, ServiceRequest>();

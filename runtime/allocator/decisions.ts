@@ -1,5 +1,5 @@
 // From a plan to what the in-cluster allocator writes. Pure.
-import type { Assignment, PlanSuccess } from "../../provider/core/allocation/index.ts";
+import type { Assignment, ServiceOutcome } from "../../provider/core/allocation/index.ts";
 import type { ServedService } from "./cluster-input.ts";
 
 /** The assignment annotations a Service should carry: an assignment, or none (released). */
@@ -22,12 +22,12 @@ export function sameAssignment(a: Assignment | undefined, b: Assignment | undefi
  * in a pool that is only set aside (`setAsidePools`) keeps them: a pool applied before its
  * advertisement, or overlapping a newer one, must not renumber Services already using it.
  */
-export function decide(served: readonly ServedService[], plan: Pick<PlanSuccess, "services">, setAsidePools: ReadonlySet<string>): Decisions {
+export function decide(served: readonly ServedService[], plan: { outcomes: ReadonlyMap<string, ServiceOutcome> }, setAsidePools: ReadonlySet<string>): Decisions {
   const writes = new Map<string, Desired>();
   const failures = new Map<string, string>();
   for (const s of served) {
     if (s.origin === "stack") continue;
-    const outcome = plan.services[s.key];
+    const outcome = plan.outcomes.get(s.key);
     if (outcome !== undefined && "ips" in outcome) {
       if (s.origin !== "in-cluster" || !sameAssignment(s.assigned, outcome)) writes.set(s.key, { kind: "assign", assignment: { ips: outcome.ips, pool: outcome.pool } });
       continue;

@@ -1,24 +1,29 @@
 // How the allocator runs `planAllocation`: in a worker thread in the speaker (the event loop keeps
 // heartbeats and renewals on time), or in-process for tests and tools. Either way the planner keeps
-// an AllocationMemo between plans, so a plan in which most Services keep their addresses is cheap.
+// a PlanSession between plans: a plan places again only the Services that may decide differently.
 import { Worker } from "node:worker_threads";
-import { AllocationMemo, planAllocation } from "../../provider/core/allocation/index.ts";
-import type { AllocationFailure, AllocationInput, AllocationSuccess } from "../../provider/core/allocation/index.ts";
+import { PlanSession } from "../../provider/core/allocation/index.ts";
+import type { AllocationFailure, AllocationInput, SessionOutcomes, ServiceOutcome } from "../../provider/core/allocation/index.ts";
 import { applyReply, requestFor, type PlanReply, type SentState } from "./planner-protocol.ts";
 
-/** A plan as the allocator reads it: every Service's outcome, without the change list. */
-export type AllocatorPlan = AllocationFailure | Omit<AllocationSuccess, "changes">;
+/** A plan as the allocator reads it: every Service's outcome (a map valid until the next plan), pool usage, refusals, warnings. */
+export type AllocatorPlan = AllocationFailure | (Omit<Extract<SessionOutcomes, { ok: true }>, "outcomes" | "touched"> & { outcomes: ReadonlyMap<string, ServiceOutcome> });
 
 export interface Planner {
   plan(input: AllocationInput): Promise<AllocatorPlan>;
   close(): Promise<void>;
 }
 
-/** Plans on the calling thread, with a memo of its own. */
+/** Plans on the calling thread, with a session of its own. */
 export function inProcessPlanner(): Planner {
-  const memo = new AllocationMemo();
+  const session = new PlanSession();
   return {
-    plan: async (input) => planAllocation(input, memo),
+    plan: async (input) => {
+      const plan = session.outcomes(input);
+      if (!plan.ok) return plan;
+      const { touched: _touched, ...rest } = plan;
+      return rest;
+    },
     close: async () => {},
   };
 }
@@ -29,13 +34,13 @@ interface Reply {
   error?: string;
 }
 
-/** How long the planner thread is kept after its last plan: its heap (the memo, the last input and result) is let go with it. */
+/** How long the planner thread is kept after its last plan: its heap (the session: every unit, its addresses and outcome) is let go with it. */
 export const PLANNER_IDLE_MS = 10_000;
 
 /**
  * One worker thread, started on first use, one plan at a time (the allocator never asks for two).
  * Only what changed crosses to the thread and back (planner-protocol.ts): copying 10,000 Services
- * each way cost more than planning them from the memo. The thread exits after
+ * each way cost more than planning the few that changed. The thread exits after
  * {@link PLANNER_IDLE_MS} without a plan: holding 10,000 Services, its heap is tens of MB the
  * speaker does not need between bursts; starting it again takes about 50 ms and one full plan.
  */

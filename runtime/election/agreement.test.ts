@@ -203,7 +203,7 @@ function allocate(cluster: Cluster): { plan: PlanSuccess; services: k8s.V1Servic
   const { input, selection } = allocationInputOf(cluster, served, new Map());
   const plan = planAllocation(input);
   assert.ok(plan.ok, `the in-cluster plan failed as a whole: ${JSON.stringify(!plan.ok && plan.problems)}`);
-  const { writes } = decide(served, plan, new Set(selection.setAside.map((s) => s.pool)));
+  const { writes } = decide(served, { outcomes: new Map(Object.entries(plan.services)) }, new Set(selection.setAside.map((s) => s.pool)));
   const services = cluster.services.map((s) => {
     const d = writes.get(`${s.metadata!.namespace}/${s.metadata!.name}`);
     if (d === undefined) return s;

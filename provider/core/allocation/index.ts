@@ -28,5 +28,6 @@
 export type * from "./types.ts";
 export { planAllocation } from "./plan.ts";
 export { AllocationMemo } from "./memo.ts";
+export { PlanSession, type SessionOutcomes } from "./session.ts";
 export { planToJson, sizeToString } from "./json.ts";
 export { usablePools } from "./usable.ts";

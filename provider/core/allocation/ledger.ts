@@ -25,6 +25,8 @@ export class Ledger {
   private readonly byKey = new Map<string, Map<string, Map<Family, bigint[]>>>();
   /** First-fit cursors by pool and family. */
   private readonly fitters = new Map<string, FirstFit>();
+  /** The phase each holder was placed in: holders of an address are kept in (phase, id) order, the order a plan places them in. */
+  private readonly ranks = new Map<Unit, number>();
   private readonly ex: Exclusions;
 
   constructor(ex: Exclusions) {
@@ -36,8 +38,9 @@ export class Ledger {
     return this.held(family).get(value);
   }
 
-  /** Records that `unit` holds `ips`, taken from `pool`. */
-  take(unit: Unit, pool: string, ips: readonly Address[]): void {
+  /** Records that `unit` holds `ips`, taken from `pool` in placement phase `rank`. */
+  take(unit: Unit, pool: string, ips: readonly Address[], rank = 0): void {
+    this.ranks.set(unit, rank);
     for (const a of ips) {
       let h = this.held(a.family).get(a.value);
       if (h === undefined) {
@@ -45,8 +48,53 @@ export class Ledger {
         this.held(a.family).set(a.value, h);
         if (unit.sharingKey !== undefined) this.keyed(unit.sharingKey, pool, a.family).push(a.value);
       }
-      h.units.push(unit);
+      let at = h.units.length;
+      while (at > 0 && this.placedAfter(h.units[at - 1] as Unit, unit)) at--;
+      h.units.splice(at, 0, unit);
     }
+  }
+
+  /** Lets go of what `unit` held (a plan kept across changes: the unit changed or is gone). */
+  release(unit: Unit, ips: readonly Address[]): void {
+    for (const a of ips) {
+      const h = this.held(a.family).get(a.value);
+      if (h === undefined) continue;
+      h.units = h.units.filter((u) => u !== unit);
+      if (h.units.length > 0) continue;
+      this.held(a.family).delete(a.value);
+      // Holders of one address share one sharing key, so the last one's is the address's.
+      if (unit.sharingKey !== undefined) {
+        const list = this.keyed(unit.sharingKey, h.pool, a.family);
+        list.splice(list.indexOf(a.value), 1);
+      }
+    }
+    this.ranks.delete(unit);
+    this.fitters.clear();
+  }
+
+  /** The phase `unit` was placed in, if it holds anything. */
+  rankOf(unit: Unit): number | undefined {
+    return this.ranks.get(unit);
+  }
+
+  /** Forgets the first-fit cursors: the next search starts at each pool's first address again. */
+  resetCursors(): void {
+    this.fitters.clear();
+  }
+
+  /** Whether a holder of one of `ips` placed after `unit` in a plan's order may not share with it. */
+  conflictsWithLater(unit: Unit, ips: readonly Address[], rank: number): boolean {
+    for (const a of ips) {
+      for (const h of this.holding(a.family, a.value)?.units ?? []) {
+        if (h !== unit && this.placedAfter(h, unit, rank) && pairRefusal(unit, h) !== undefined) return true;
+      }
+    }
+    return false;
+  }
+
+  private placedAfter(a: Unit, b: Unit, bRank = this.ranks.get(b) ?? 0): boolean {
+    const ra = this.ranks.get(a) ?? 0;
+    return ra > bRank || (ra === bRank && a.id > b.id);
   }
 
   /** The lowest address of the family in the pool that is usable and nobody holds. */

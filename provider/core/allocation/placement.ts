@@ -31,8 +31,8 @@ export interface Decisions {
   ledger: Ledger;
 }
 
-/** One allocation under way. */
-interface Run {
+/** One allocation under way (or, in a PlanSession, kept from one plan to the next). */
+export interface Run {
   ctx: PoolContext;
   ledger: Ledger;
   placed: Map<Unit, Placement>;
@@ -40,20 +40,43 @@ interface Run {
   errors: Map<Unit, string>;
   hints: Map<Unit, Hints>;
   memo: AllocationMemo | undefined;
+  /** The phase under way: 1 sticky, 2 requested, 3 first-fit. */
+  phase: 1 | 2 | 3;
+  /**
+   * Set when the ledger may hold units that sort after the one being placed in phase 1 (a session
+   * placing only what changed): keeping an address one of them may not share is then what a plan
+   * from scratch would decide differently, and {@link NotIncremental} is thrown.
+   */
+  incremental: boolean;
+}
+
+/** A change a session cannot place without planning everything again. */
+export class NotIncremental extends Error {}
+
+export function newRun(ctx: PoolContext, memo: AllocationMemo | undefined, incremental = false): Run {
+  return { ctx, ledger: new Ledger(ctx.ex), placed: new Map(), reasons: new Map(), errors: new Map(), hints: new Map(), memo, phase: 1, incremental };
 }
 
 /** Places the units (sorted by id) in three phases: sticky previous assignments, requested addresses, first-fit. */
 export function placeUnits(units: readonly Unit[], ctx: PoolContext, previous: Readonly<Record<string, Assignment>>, memo?: AllocationMemo): Decisions {
-  const run: Run = { ctx, ledger: new Ledger(ctx.ex), placed: new Map(), reasons: new Map(), errors: new Map(), hints: new Map(), memo };
-  for (const u of units) keepPrevious(run, u, previous);
-  for (const u of units) if (!run.placed.has(u) && u.requestedIps !== undefined) grantRequest(run, u, u.requestedIps);
-  const order = autoAssignOrder(ctx);
-  for (const u of units) if (!run.placed.has(u) && !run.errors.has(u)) placeFirstFit(run, u, order);
+  const run = newRun(ctx, memo);
+  placeInPhases(run, units, previous);
   return { placed: run.placed, reasons: run.reasons, errors: run.errors, ledger: run.ledger };
 }
 
+/** The three phases over `units` (sorted by id), adding to what `run` already holds. */
+export function placeInPhases(run: Run, units: readonly Unit[], previous: Readonly<Record<string, Assignment>>): void {
+  run.phase = 1;
+  for (const u of units) keepPrevious(run, u, previous);
+  run.phase = 2;
+  for (const u of units) if (!run.placed.has(u) && u.requestedIps !== undefined) grantRequest(run, u, u.requestedIps);
+  run.phase = 3;
+  const order = autoAssignOrder(run.ctx);
+  for (const u of units) if (!run.placed.has(u) && !run.errors.has(u)) placeFirstFit(run, u, order);
+}
+
 function place(run: Run, u: Unit, pool: string, ips: Address[]): void {
-  run.ledger.take(u, pool, ips);
+  run.ledger.take(u, pool, ips, run.phase);
   run.placed.set(u, { pool, ips });
 }
 
@@ -72,6 +95,7 @@ function keepPrevious(run: Run, u: Unit, previous: Readonly<Record<string, Assig
       firstReason ??= kept;
       continue;
     }
+    if (run.incremental && run.ledger.conflictsWithLater(u, kept.ips, 1)) throw new NotIncremental(`${u.object} may keep an address a unit placed after it holds`);
     const refusal = refusalForAll(run.ledger, u, kept.ips);
     if (refusal !== undefined) {
       firstReason ??= `${kept.ips.map(formatAddress).join(", ")} can no longer be shared: ${refusal} (the Service that sorts first keeps the address)`;

@@ -36,16 +36,17 @@
 import type { AllocationMemo, CompiledConfig } from "./memo.ts";
 import { compileExclusions, compilePools } from "./pools.ts";
 import { placeUnits } from "./placement.ts";
-import { readRefusingBadServices, refusedOutcomes } from "./refusals.ts";
+import type { Ledger } from "./ledger.ts";
+import { readRefusingBadServices, refusedOutcomes, type UnitsAndRefusals } from "./refusals.ts";
 import { changesOf, outcomesOf, poolUsage, sortProblems, warningsOf } from "./results.ts";
-import type { AllocationInput, AllocationResult, ConfigProblem, ServiceOutcome } from "./types.ts";
-import { cmp, poolContext } from "./units.ts";
+import type { AllocationInput, AllocationResult, AllocationSuccess, Assignment, ConfigProblem, ServiceOutcome } from "./types.ts";
+import { cmp, poolContext, type PoolContext } from "./units.ts";
 
 /**
  * Allocates addresses to every Service, or says why the configuration is invalid. Pure: reads
  * `input` and modifies nothing in it. A caller planning again and again (the in-cluster
- * allocator) passes the same `memo` each time: the result is the same, computed mostly from cache. The parts, in order: pools and exclusions (`pools.ts`),
- * units and request validation (`units.ts`, `refusals.ts`), placement over a ledger of holdings
+ * allocator) passes the same `memo` each time: the result is the same, computed mostly from cache.
+ * The parts, in order: pools and exclusions (`pools.ts`), units and request validation (`units.ts`, `refusals.ts`), placement over a ledger of holdings
  * (`placement.ts`, `previous.ts`, `ledger.ts`), results (`results.ts`).
  */
 export function planAllocation(input: AllocationInput, memo?: AllocationMemo): AllocationResult {
@@ -59,13 +60,26 @@ export function planAllocation(input: AllocationInput, memo?: AllocationMemo): A
   const previous = input.previous ?? {};
   const decisions = placeUnits(read.units, ctx, previous, memo);
   const { outcomes, reasons } = outcomesOf(read.units, decisions, previous, memo);
-  const all: Record<string, ServiceOutcome> = { ...outcomes, ...refusedOutcomes(read) };
+  return successOf(ctx, decisions.ledger, read, Object.entries(outcomes), reasons, previous);
+}
+
+/** The whole result, from the placed units' outcomes (by Service key) and the refusals. */
+export function successOf(
+  ctx: PoolContext,
+  ledger: Ledger,
+  read: UnitsAndRefusals,
+  outcomes: Iterable<[string, ServiceOutcome]>,
+  reasons: ReadonlyMap<string, string>,
+  previous: Readonly<Record<string, Assignment>>,
+): AllocationSuccess {
+  const all = new Map(outcomes);
+  for (const [k, o] of Object.entries(refusedOutcomes(read))) all.set(k, o);
   const services: Record<string, ServiceOutcome> = {};
-  for (const k of Object.keys(all).sort(cmp)) services[k] = all[k] as ServiceOutcome;
+  for (const k of [...all.keys()].sort(cmp)) services[k] = all.get(k) as ServiceOutcome;
   return {
     ok: true,
     services,
-    pools: poolUsage(ctx, decisions.ledger),
+    pools: poolUsage(ctx, ledger),
     changes: changesOf(services, previous, reasons),
     refused: sortProblems(read.found.all()),
     warnings: warningsOf(ctx),
@@ -73,7 +87,7 @@ export function planAllocation(input: AllocationInput, memo?: AllocationMemo): A
 }
 
 /** Pools and exclusions compiled, reused from the memo while they are the same. */
-function compiledConfig(input: AllocationInput, memo: AllocationMemo | undefined): CompiledConfig {
+export function compiledConfig(input: AllocationInput, memo: AllocationMemo | undefined): CompiledConfig {
   const compile = (): CompiledConfig => {
     const problems: ConfigProblem[] = [];
     const ex = compileExclusions(input.nodeSubnets ?? [], input.nodeAddresses ?? [], problems);
@@ -83,7 +97,7 @@ function compiledConfig(input: AllocationInput, memo: AllocationMemo | undefined
   return key === undefined ? compile() : (memo as AllocationMemo).compiled(key, compile);
 }
 
-function configKey(input: AllocationInput): string | undefined {
+export function configKey(input: AllocationInput): string | undefined {
   try {
     return JSON.stringify([input.pools ?? [], input.nodeSubnets ?? [], input.nodeAddresses ?? [], input.namespaceLabels ?? {}]);
   } catch {
