@@ -184,8 +184,9 @@ export class InClusterAllocator {
     const started = this.clock.now();
     const snapshot = this.o.snapshot();
     const served = servedServices(snapshot.services, this.o.defaultClass);
+    const byKey = new Map(served.map((s) => [s.key, s]));
     await nextTurn();
-    this.forgetSeen(served);
+    this.forgetSeen(byKey);
     const { input, selection } = allocationInputOf(snapshot, served, this.pending);
     await nextTurn();
     const result = await this.planner.plan(input);
@@ -198,10 +199,16 @@ export class InClusterAllocator {
       this.log.error({ problems: result.problems }, "in-cluster allocation failed as a whole; nothing written");
       return;
     }
-    this.applyPlan(served, result, selection.setAside, snapshot.pools);
+    this.applyPlan(served, byKey, result, selection.setAside, snapshot.pools);
   }
 
-  private applyPlan(served: readonly ServedService[], plan: Extract<AllocatorPlan, { ok: true }>, setAside: SetAsidePool[], pools: readonly ClusterObject[]): void {
+  private applyPlan(
+    served: readonly ServedService[],
+    byKey: ReadonlyMap<string, ServedService>,
+    plan: Extract<AllocatorPlan, { ok: true }>,
+    setAside: SetAsidePool[],
+    pools: readonly ClusterObject[],
+  ): void {
     const decisions = decide(served, plan, new Set(setAside.map((s) => s.pool)));
     this.desired = decisions.writes;
     for (const [key, d] of decisions.writes) {
@@ -210,14 +217,13 @@ export class InClusterAllocator {
       this.queue.add(serviceQueueKey(key));
     }
     for (const key of decisions.failures.keys()) this.pending.delete(key);
-    this.reportFailures(served, decisions.failures);
+    this.reportFailures(byKey, decisions.failures);
     this.updatePools(setAside, pools);
     this.m.pending.set(decisions.failures.size);
   }
 
   /** Drops pending entries the cache now shows, and those of Services l2lb no longer serves. */
-  private forgetSeen(served: readonly ServedService[]): void {
-    const byKey = new Map(served.map((s) => [s.key, s]));
+  private forgetSeen(byKey: ReadonlyMap<string, ServedService>): void {
     for (const [key, last] of this.written) {
       if (byKey.get(key)?.service.metadata?.resourceVersion !== last.base) this.written.delete(key);
     }
@@ -227,12 +233,11 @@ export class InClusterAllocator {
     }
   }
 
-  private reportFailures(served: readonly ServedService[], failures: Map<string, string>): void {
-    const byKey = new Map(served.map((s) => [s.key, s.service]));
+  private reportFailures(byKey: ReadonlyMap<string, ServedService>, failures: Map<string, string>): void {
     for (const [key, message] of failures) {
       if (this.reportedFailures.get(key) === message) continue;
       this.reportedFailures.set(key, message);
-      const service = byKey.get(key);
+      const service = byKey.get(key)?.service;
       if (service !== undefined) this.o.events.emit(serviceTarget(service), "Warning", EVENT_REASONS.allocationFailed, message);
     }
     for (const key of [...this.reportedFailures.keys()]) if (!failures.has(key)) this.reportedFailures.delete(key);

@@ -60,15 +60,25 @@ export function assignmentOf(s: k8s.V1Service): { assigned: Assignment | undefin
   return { assigned, origin: annotations[ANNOTATIONS.allocatedBy] === ALLOCATED_IN_CLUSTER ? "in-cluster" : "stack" };
 }
 
+/** Each Service object as the allocator reads it (`null`: not served), made once per object and class setting. */
+const readings = [new WeakMap<k8s.V1Service, ServedService | null>(), new WeakMap<k8s.V1Service, ServedService | null>()];
+
 /** Every Service l2lb serves, sorted by key. */
 export function servedServices(services: readonly k8s.V1Service[], defaultClass: boolean): ServedService[] {
+  const cache = readings[defaultClass ? 1 : 0] as WeakMap<k8s.V1Service, ServedService | null>;
   const out: ServedService[] = [];
   for (const service of services) {
-    if (!servedByL2lb(service, defaultClass)) continue;
-    const { assigned, origin } = assignmentOf(service);
-    out.push({ key: serviceKeyOf(service), service, origin, assigned });
+    let served = cache.get(service);
+    if (served === undefined) cache.set(service, (served = servedOf(service, defaultClass)));
+    if (served !== null) out.push(served);
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function servedOf(service: k8s.V1Service, defaultClass: boolean): ServedService | null {
+  if (!servedByL2lb(service, defaultClass)) return null;
+  const { assigned, origin } = assignmentOf(service);
+  return { key: serviceKeyOf(service), service, origin, assigned };
 }
 
 /** A stack-held Service enters the plan as a request for exactly its addresses (and pool). */

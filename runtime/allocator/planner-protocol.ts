@@ -23,26 +23,30 @@ export type PlanReply =
 /** The allocator's side: what the thread holds, and the outcomes it last reported. */
 export interface SentState {
   services: Map<string, ServiceRequest>;
-  previous: Map<string, string>;
+  previous: Map<string, Assignment>;
   outcomes: Map<string, ServiceOutcome>;
 }
 
 const keyOf = (s: ServiceRequest): string => `${s?.namespace || "default"}/${s?.name}`;
-const previousText = (a: Assignment): string => `${a.pool}\u0000${a.ips.join(",")}`;
+
+/** The same object (the common case: the allocator reads each Service object once), or the same pool and addresses. */
+function sameAssignment(a: Assignment | undefined, b: Assignment): boolean {
+  return a === b || (a !== undefined && a.pool === b.pool && a.ips.length === b.ips.length && a.ips.every((ip, i) => ip === b.ips[i]));
+}
 
 /** The request for `input`, sending only what changed since `sent` (everything when there is no `sent`). */
 export function requestFor(sent: SentState | undefined, input: AllocationInput): { request: PlanRequest; state: SentState } {
   const { services: list = [], previous = {}, ...rest } = input;
   const services = new Map(list.map((s) => [keyOf(s), s]));
-  const texts = new Map(Object.entries(previous).map(([k, a]) => [k, previousText(a)]));
-  const state = { services, previous: texts, outcomes: sent?.outcomes ?? new Map<string, ServiceOutcome>() };
+  const assignments = new Map(Object.entries(previous));
+  const state = { services, previous: assignments, outcomes: sent?.outcomes ?? new Map<string, ServiceOutcome>() };
   // Two Services with one key: only the whole list keeps the planner's "defined twice" refusal.
   if (sent === undefined || services.size !== list.length) return { request: { rest, whole: { services: [...list], previous } }, state };
   const upserts = [...services].filter(([k, s]) => sent.services.get(k) !== s).map(([, s]) => s);
   const removed = [...sent.services.keys()].filter((k) => !services.has(k));
   const changed: Record<string, Assignment | null> = {};
-  for (const [k, text] of texts) if (sent.previous.get(k) !== text) changed[k] = previous[k] as Assignment;
-  for (const k of sent.previous.keys()) if (!texts.has(k)) changed[k] = null;
+  for (const [k, a] of assignments) if (!sameAssignment(sent.previous.get(k), a)) changed[k] = a;
+  for (const k of sent.previous.keys()) if (!assignments.has(k)) changed[k] = null;
   return { request: { rest, upserts, removed, previous: changed }, state };
 }
 
