@@ -66,7 +66,8 @@ try {
   await waitForMembers(lab, 3);
   await sleep(3000);
   await informer.start();
-  const allocatorPid = speakers.get(elect(NODES, ALLOCATOR_KEY) as string)?.child.pid as number;
+  const allocatorNode = elect(NODES, ALLOCATOR_KEY) as string;
+  const allocatorPid = speakers.get(allocatorNode)?.child.pid as number;
   console.log(`allocator: ${elect(NODES, ALLOCATOR_KEY)} (pid ${allocatorPid})\n`);
   const apiserverPid = Number(readFileSync(join(lab.dir, "pids/kube-apiserver.pid"), "utf8").trim());
   console.log("phase                    n  created in   p50 ms   p99 ms   max ms  all assigned  after last  alloc CPU s  RSS MB (peak)  apiserver CPU s  annotated p50/p99 ms");
@@ -137,11 +138,14 @@ try {
     // Settled: the burst's trailing writes (announced-by, events) done and the planner thread let go (10 s idle).
     await sleep(SETTLE_MS);
     const settled = usage(allocatorPid);
+    const countersBefore = await allocatorCounters(lab.ns(allocatorNode));
     await sleep(IDLE_WINDOW_MS);
     const idleCpu = (100 * (usage(allocatorPid).cpuS - settled.cpuS)) / (IDLE_WINDOW_MS / 1000);
+    const idlePlans = counterGrowth(countersBefore, await allocatorCounters(lab.ns(allocatorNode)));
     console.log(
       `\nallocating speaker holding ${target} Services: RSS ${justAfter.rssMb.toFixed(0)} MB 5 s after the last assignment, ` +
-        `${settled.rssMb.toFixed(0)} MB ${SETTLE_MS / 1000} s later (settled), peak ${settled.peakMb.toFixed(0)} MB; idle CPU then ${idleCpu.toFixed(1)} % of a core`,
+        `${settled.rssMb.toFixed(0)} MB ${SETTLE_MS / 1000} s later (settled), peak ${settled.peakMb.toFixed(0)} MB; idle CPU then ${idleCpu.toFixed(1)} % of a core; ` +
+        `in those ${IDLE_WINDOW_MS / 1000} s: ${idlePlans || "no plan and no cause to plan"}`,
     );
   }
   console.log(`\nAPI requests and watch events per Service (the API server's /metrics):\n${loads.join("\n")}`);
@@ -159,4 +163,23 @@ try {
   await informer.stop().catch(() => {});
   for (const s of speakers.values()) await stopSpeaker(s);
   await lab.down();
+}
+
+/** The allocating speaker's plan and replan-cause counters, from its /metrics inside its node's namespace. */
+async function allocatorCounters(netns: string): Promise<Map<string, number>> {
+  const out = await run("ip", ["netns", "exec", netns, "curl", "-s", "http://127.0.0.1:7472/metrics"], { timeoutMs: 10_000 });
+  const counters = new Map<string, number>();
+  for (const line of out.split("\n")) {
+    const m = /^(l2lb_allocator_plans_total|l2lb_allocator_replan_causes_total)(\{[^}]*\})? ([0-9.e+]+)$/.exec(line);
+    if (m) counters.set(`${m[1] === "l2lb_allocator_plans_total" ? "plans" : "cause"}${m[2] ?? ""}`, Number(m[3]));
+  }
+  return counters;
+}
+
+function counterGrowth(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after]
+    .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const)
+    .filter(([, d]) => d > 0)
+    .map(([k, d]) => `${k} +${d}`)
+    .join(", ");
 }
