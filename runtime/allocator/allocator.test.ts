@@ -40,6 +40,19 @@ describe("in-cluster allocator", () => {
     assert.equal(new Set(Object.values(c.assignments())).size, 100);
   });
 
+  it("counts what asked for each plan: a write that conflicts (the Service changed meanwhile) asks for one more, as `conflict`", async () => {
+    const c = new FakeCluster();
+    c.addPool("p", ["192.0.2.0/24"]);
+    const { allocator, clock, registry } = await started(c);
+    c.addService("a");
+    c.failNext = { count: 1, code: 409 };
+    allocator.markDirty("service");
+    await clock.advance(200);
+    const causes = Object.fromEntries(((await registry.getSingleMetric("l2lb_allocator_replan_causes_total")?.get())?.values ?? []).map((v) => [v.labels.cause, v.value]));
+    assert.deepEqual(causes, { service: 1, conflict: 1 });
+    assert.deepEqual(c.assignments(), { "default/a": "192.0.2.1" }, "the plan after the conflict wrote it");
+  });
+
   it("never writes a Service a Pulumi stack assigned, and never gives its address to another", async () => {
     const c = new FakeCluster();
     c.addPool("p", ["192.0.2.200-192.0.2.202"]);
