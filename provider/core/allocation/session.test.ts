@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { AddressPool } from "../model/pool.ts";
+import { AllocationMemo } from "./memo.ts";
 import { planAllocation } from "./plan.ts";
 import { PlanSession } from "./session.ts";
 import type { AllocationInput, Assignment, ServiceRequest } from "./types.ts";
@@ -55,14 +56,15 @@ function request(s: ServiceGen): ServiceRequest {
   return r;
 }
 
-describe("a plan session", () => {
-  it("gives what planAllocation gives, for any sequence of changes (unchanged requests keep their objects)", () => {
+describe("a plan session, and a plan with a memo", () => {
+  it("give what planAllocation gives, for any sequence of changes (unchanged requests keep their objects)", () => {
     let incremental = 0;
     let plans = 0;
     fc.assert(
       fc.property(fc.array(stepArb, { minLength: 1, maxLength: 30 }), (steps) => {
         const session = new PlanSession();
         const twin = new PlanSession(); // the same plans, asked for outcomes only
+        const memo = new AllocationMemo();
         let lastOutcomes: ReadonlyMap<string, unknown> = new Map();
         const services = new Map<string, ServiceRequest>();
         let previous: Record<string, Assignment> = {};
@@ -85,6 +87,7 @@ describe("a plan session", () => {
           const got = session.plan(input);
           const expected = planAllocation(input);
           assert.deepEqual(got, expected, `after ${JSON.stringify(step)} (${JSON.stringify(session.lastPlan)})`);
+          assert.deepEqual(planAllocation(input, memo), expected, `with a memo, after ${JSON.stringify(step)}`);
           const outcomes = twin.outcomes(input);
           if (outcomes.ok && expected.ok) {
             assert.deepEqual(Object.fromEntries(outcomes.outcomes), expected.services);
@@ -142,5 +145,20 @@ describe("a plan session", () => {
     assert.deepEqual(session.lastPlan, { kind: "incremental", touched: 2 });
     assert.deepEqual(got, planAllocation(input));
     assert.match((got.ok && "error" in got.services["a/s3"]! ? got.services["a/s3"].error : ""), /used by Service "a\/s1"/);
+  });
+
+  it("reuses what it read: a second plan of 2,000 kept assignments reads no previous assignment again", () => {
+    const memo = new AllocationMemo();
+    const services = Array.from({ length: 2000 }, (_, i): ServiceRequest => ({ namespace: "a", name: `s${i}`, ports: [{ port: 80 }], ipFamilies: ["IPv6"] }));
+    const pools: AddressPool[] = [{ name: "v6", spec: { addresses: ["2001:db8:1::/112"] } }];
+    const first = planAllocation({ pools, services }, memo);
+    assert.ok(first.ok);
+    const previous = Object.fromEntries(Object.entries(first.services).map(([k, o]) => [k, o as Assignment]));
+    const second = planAllocation({ pools, services, previous }, memo);
+    const third = planAllocation({ pools, services, previous }, memo);
+    assert.ok(second.ok && third.ok);
+    // The same outcome objects: taken from the memo, not computed again.
+    for (const k of Object.keys(second.services)) assert.equal(third.services[k], second.services[k]);
+    assert.deepEqual(third, planAllocation({ pools, services, previous }));
   });
 });
