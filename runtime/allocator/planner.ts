@@ -58,6 +58,7 @@ export function workerPlanner(idleMs = PLANNER_IDLE_MS): Planner {
   const retire = (): void => {
     const w = worker;
     worker = undefined;
+    sent = undefined; // what the thread held goes with it (the next thread gets everything)
     if (w !== undefined) void w.terminate();
   };
   const start = (): Worker => {
