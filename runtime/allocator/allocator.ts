@@ -44,6 +44,12 @@ export interface AllocatorOptions {
   settleMs?: number;
   /** Where plans are computed. Default: in-process; the speaker passes a worker thread. */
   planner?: Planner;
+  /**
+   * Service writes in flight. Default 32: under a burst a PATCH waits about a second at a busy API
+   * server, and 8 at a time could not keep up with 32 clients creating Services (README, "In-cluster
+   * allocation", the benchmark).
+   */
+  writesInFlight?: number;
 }
 
 interface Metrics {
@@ -103,7 +109,7 @@ export class InClusterAllocator {
     this.clock = options.clock ?? realClock;
     this.log = options.logger.child({ component: "allocator" });
     this.m = metrics(options.registry);
-    this.queue = new WorkQueue({ handler: (key) => this.process(key), clock: this.clock });
+    this.queue = new WorkQueue({ handler: (key) => this.process(key), clock: this.clock, concurrency: options.writesInFlight ?? 32 });
     this.planner = options.planner ?? inProcessPlanner();
   }
 
