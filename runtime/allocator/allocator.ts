@@ -9,10 +9,10 @@ import type { Assignment } from "../../provider/core/allocation/index.ts";
 import { ALLOCATED_IN_CLUSTER, ANNOTATIONS, API_GROUP_VERSION, EVENT_REASONS, KINDS } from "../../provider/core/model/contract.ts";
 import type { EventSink } from "../control/events.ts";
 import { realClock, WorkQueue, type Clock, type Outcome } from "../control/work-queue.ts";
-import { allocationInputOf, assignmentOf, servedServices } from "./cluster-input.ts";
+import { allocationInputOf, assignmentOf, servedServices, ServiceReadings } from "./cluster-input.ts";
 import type { ClusterObject, ClusterSnapshot, ServedService } from "./cluster-input.ts";
 import { decide, sameAssignment, type Desired } from "./decisions.ts";
-import { inProcessPlanner, type AllocatorPlan, type Planner } from "./planner.ts";
+import { inProcessPlanner, PLANNER_IDLE_MS, type AllocatorPlan, type Planner } from "./planner.ts";
 import { poolCondition, sameCondition, type PoolCondition } from "./pool-status.ts";
 import type { SetAsidePool } from "./pool-selection.ts";
 
@@ -103,6 +103,8 @@ export class InClusterAllocator {
   private conditions = new Map<string, PoolCondition>();
   private lastFailures = new Map<string, string>();
   private lastSetAside: SetAsidePool[] = [];
+  private readings = new ServiceReadings();
+  private idleTimer: unknown;
 
   constructor(options: AllocatorOptions) {
     this.o = options;
@@ -140,6 +142,7 @@ export class InClusterAllocator {
     this.stopped = true;
     this.active = false;
     this.cancelTimer();
+    if (this.idleTimer !== undefined) this.clock.clearTimeout(this.idleTimer);
     this.queue.stop();
     await this.planner.close();
   }
@@ -189,15 +192,16 @@ export class InClusterAllocator {
     this.dirty = false;
     const started = this.clock.now();
     const snapshot = this.o.snapshot();
-    const served = servedServices(snapshot.services, this.o.defaultClass);
+    const served = servedServices(snapshot.services, this.o.defaultClass, this.readings);
     const byKey = new Map(served.map((s) => [s.key, s]));
     await nextTurn();
     this.forgetSeen(byKey);
-    const { input, selection } = allocationInputOf(snapshot, served, this.pending);
+    const { input, selection } = allocationInputOf(snapshot, served, this.pending, this.readings);
     await nextTurn();
     const result = await this.planner.plan(input);
     await nextTurn();
     this.lastPlanMs = this.clock.now() - started;
+    this.forgetReadingsWhenIdle();
     this.m.plans.inc();
     this.m.planSeconds.observe(this.lastPlanMs / 1000);
     if (!this.active) return;
@@ -206,6 +210,15 @@ export class InClusterAllocator {
       return;
     }
     this.applyPlan(served, byKey, result, selection.setAside, snapshot.pools);
+  }
+
+  /** Idle as long as the planner thread is kept, the readings go too: the next plan reads every Service again. */
+  private forgetReadingsWhenIdle(): void {
+    if (this.idleTimer !== undefined) this.clock.clearTimeout(this.idleTimer);
+    this.idleTimer = this.clock.setTimeout(() => {
+      this.idleTimer = undefined;
+      this.readings = new ServiceReadings();
+    }, PLANNER_IDLE_MS);
   }
 
   private applyPlan(
