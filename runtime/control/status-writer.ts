@@ -20,8 +20,12 @@ import type { ControlState } from "./state.ts";
 import { desiredIngress, poolUsage, sameIngress, type IngressEntry, type PoolStatusUsage } from "./status.ts";
 import { WorkQueue, type Outcome } from "./work-queue.ts";
 
-/** Ingress and pool writes of the status writer in flight at once (a burst is written in parallel, not one by one). */
-const STATUS_WRITES_IN_FLIGHT = 8;
+/**
+ * Ingress and pool writes of the status writer in flight at once (a burst is written in parallel,
+ * not one by one). One speaker writes every Service's status: under a burst a write waits about a
+ * second at a busy API server, and 8 at a time fell behind 32 clients creating Services.
+ */
+const STATUS_WRITES_IN_FLIGHT = 32;
 
 export interface StatusWriterOptions {
   state: ControlState;
