@@ -7,6 +7,11 @@ import { Heartbeat, type HeartbeatMessage, type HeartbeatOptions } from "./heart
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until `done()` holds (a loaded machine may deliver beats late), or 10 s have passed; the assertions after it say what was missing. */
+async function until(done: () => boolean): Promise<void> {
+  for (const start = Date.now(); !done() && Date.now() - start < 10_000; ) await sleep(20);
+}
+
 function endpoint(node: string, bindAddress?: string): { hb: Heartbeat; got: HeartbeatMessage[]; from: string[] } {
   const o: HeartbeatOptions = { node, incarnation: `i-${node}`, port: 0, intervalMs: 20, key: Buffer.from("k") };
   const hb = new Heartbeat(bindAddress === undefined ? o : { ...o, bindAddress });
@@ -29,7 +34,7 @@ describe("heartbeats over IPv6", () => {
     a.hb.setPeers([{ node: "b", host: "::1", port: b.hb.localPort(6) as number }]);
     b.hb.setPeers([{ node: "a", host: "::1", port: a.hb.localPort(6) as number }]);
     a.hb.setClaims(["2001:db8::10"]);
-    await sleep(150);
+    await until(() => a.got.length >= 3 && b.got.length >= 3);
     await a.hb.stop(false);
     await b.hb.stop(false);
     assert.ok(b.got.length >= 3, `b heard ${b.got.length}`);
@@ -55,7 +60,8 @@ describe("heartbeats over IPv6", () => {
     ]);
     v4.hb.setPeers([{ node: "dual", host: "127.0.0.1", port }]);
     v6.hb.setPeers([{ node: "dual", host: "::1", port }]);
-    await sleep(150);
+    const heard = (e: { got: HeartbeatMessage[] }, node: string): number => e.got.filter((m) => m.node === node).length;
+    await until(() => heard(dual, "v4") > 0 && heard(dual, "v6") > 0 && heard(v4, "dual") >= 3 && heard(v6, "dual") >= 3);
     for (const e of [dual, v4, v6]) await e.hb.stop(false);
     assert.ok(dual.got.some((m) => m.node === "v4") && dual.got.some((m) => m.node === "v6"), `dual heard ${[...new Set(dual.got.map((m) => m.node))].join()}`);
     assert.ok(dual.from.includes("127.0.0.1") && dual.from.includes("::1"));
@@ -80,7 +86,7 @@ describe("heartbeats of a node answering 10,000 addresses (ring)", () => {
     holder.setClaims(claims);
     holder.setPeers([{ node: "monitor", host: "127.0.0.1", port: monitor.address().port }]);
     asker.hb.setPeers([{ node: "holder", host: "127.0.0.1", port: holder.localPort(4) as number, query: true }]);
-    await sleep(150);
+    await until(() => asker.got.filter((m) => m.answer !== undefined).length >= 3 && sizes.length >= 3);
     await holder.stop(false);
     await asker.hb.stop(false);
     monitor.close();
