@@ -15,8 +15,12 @@ import type { ControlState } from "./state.ts";
 import { departureStep, parseAnnouncedBy, updateAnnouncedBy, type IngressEntry } from "./status.ts";
 import { WorkQueue, type Outcome } from "./work-queue.ts";
 
-/** Service writes (announced-by, departed ingress) in flight at once. */
-const SERVICE_WRITES_IN_FLIGHT = 8;
+/**
+ * Service writes (announced-by, departed ingress) in flight at once. A node owning thousands of
+ * addresses after a burst has as many marks to write, each about a second at a busy API server:
+ * 8 at a time left them trailing minutes behind the assignments.
+ */
+const SERVICE_WRITES_IN_FLIGHT = 32;
 
 /** A write a Service needs from this node: its `announced-by` value (undefined removes it) or, once it left l2lb, its ingress. */
 type ServiceWrite = { kind: "announced-by"; value: string | undefined } | { kind: "ingress"; ingress: IngressEntry[] };
