@@ -133,7 +133,7 @@ export class InClusterAllocator {
     this.reschedule();
   }
 
-  /** A change arrived while planning: plan again after the usual pause. */
+  /** Schedules the next plan after the usual pause, unless one is scheduled already. */
   private reschedule(): void {
     if (this.active && this.timer === undefined) this.schedule(Math.max(this.o.batchMs ?? 50, 2 * this.lastPlanMs));
   }
