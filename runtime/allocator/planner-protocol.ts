@@ -3,6 +3,7 @@
 // the previous assignments that changed, and back only the outcomes that changed. Both sides keep
 // the rest. Pure.
 import type { AllocationInput, Assignment, ConfigProblem, ServiceOutcome, ServiceRequest, SessionOutcomes } from "../../provider/core/allocation/index.ts";
+import { sameAssignment } from "./decisions.ts";
 import type { AllocatorPlan } from "./planner.ts";
 
 /** The input without its Services and previous assignments, and those as changes to the ones sent before. */
@@ -28,11 +29,6 @@ export interface SentState {
 }
 
 const keyOf = (s: ServiceRequest): string => `${s?.namespace || "default"}/${s?.name}`;
-
-/** The same object (the common case: the allocator reads each Service object once), or the same pool and addresses. */
-function sameAssignment(a: Assignment | undefined, b: Assignment): boolean {
-  return a === b || (a !== undefined && a.pool === b.pool && a.ips.length === b.ips.length && a.ips.every((ip, i) => ip === b.ips[i]));
-}
 
 /** The request for `input`, sending only what changed since `sent` (everything when there is no `sent`). */
 export function requestFor(sent: SentState | undefined, input: AllocationInput): { request: PlanRequest; state: SentState } {
@@ -97,5 +93,5 @@ function sameOutcome(a: ServiceOutcome | undefined, b: ServiceOutcome): boolean 
   if (a === b) return true;
   if (a === undefined) return false;
   if ("error" in a || "error" in b) return "error" in a && "error" in b && a.error === b.error;
-  return a.pool === b.pool && a.ips.length === b.ips.length && a.ips.every((ip, i) => ip === b.ips[i]);
+  return sameAssignment(a, b);
 }

@@ -85,7 +85,8 @@ export class AllocationMemo {
   }
 }
 
-function assignmentKey(prev: Assignment): string | undefined {
-  if (prev === null || typeof prev !== "object" || !Array.isArray(prev.ips) || prev.ips.some((ip) => typeof ip !== "string")) return undefined;
-  return `${String(prev.pool)}\u0000${prev.ips.join(",")}`;
+/** A previous assignment as comparable text, or `undefined` when it is not plain text (then never cached). */
+export function assignmentKey(prev: Assignment): string | undefined {
+  if (prev === null || typeof prev !== "object" || !Array.isArray(prev.ips) || typeof prev.pool !== "string" || prev.ips.some((ip) => typeof ip !== "string")) return undefined;
+  return `${prev.pool}\u0000${prev.ips.join(",")}`;
 }

@@ -19,7 +19,7 @@
  * checks that over random sequences). Requests are recognised by object: pass the same object for
  * an unchanged Service, and never modify one after passing it.
  */
-import { AllocationMemo } from "./memo.ts";
+import { AllocationMemo, assignmentKey } from "./memo.ts";
 import { compiledConfig, configKey, planAllocation, successOf } from "./plan.ts";
 import { newRun, NotIncremental, placeInPhases, type Run } from "./placement.ts";
 import { readRefusingBadServices, refusedOutcomes, type UnitsAndRefusals } from "./refusals.ts";
@@ -160,7 +160,5 @@ function forget(kept: Kept, u: Unit): void {
 }
 
 function previousKeyOf(prev: Assignment | undefined): string | null | undefined {
-  if (prev === undefined) return undefined;
-  if (prev === null || typeof prev !== "object" || !Array.isArray(prev.ips) || typeof prev.pool !== "string" || prev.ips.some((ip) => typeof ip !== "string")) return null;
-  return `${prev.pool}\u0000${prev.ips.join(",")}`;
+  return prev === undefined ? undefined : (assignmentKey(prev) ?? null);
 }
