@@ -6,7 +6,7 @@
  * formatting every address again — the in-cluster allocator plans after every burst of changes.
  *
  * Every cached value is what the uncached code computes from the same arguments, so a plan with a
- * memo equals a plan without one (memo.test.ts checks that over random sequences of inputs). The
+ * memo equals a plan without one (session.test.ts checks that over random sequences of inputs). The
  * caller must not modify a request object after passing it: entries are keyed by object identity.
  */
 import type { Address } from "../ip/index.ts";
