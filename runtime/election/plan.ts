@@ -29,7 +29,7 @@ import type { AddressPool, GratuitousSettings, L2Advertisement } from "../../pro
 import { poolAdmits } from "../../provider/core/allocation/admission.ts";
 import { advertisementSelectsNode, advertisementSelectsPool, allowedInterfaces } from "../../provider/core/allocation/advertisement.ts";
 import { sharingConflict, type SharingProfile } from "../../provider/core/allocation/sharing.ts";
-import { hash53, orderByRank } from "./rank.ts";
+import { hash53, insertByRank, orderByRank } from "./rank.ts";
 
 export { advertisementSelectsPool, allowedInterfaces } from "../../provider/core/allocation/advertisement.ts";
 export { poolAdmits } from "../../provider/core/allocation/admission.ts";
@@ -209,8 +209,13 @@ interface ParsedSpeaker {
   subnets: { subnet: PublishedSubnet; cidr: Cidr | undefined }[];
 }
 
+/** Subnets parsed per published list: a member's list is the same object while its record is unchanged. */
+const parsedSubnets = new WeakMap<readonly PublishedSubnet[], ParsedSpeaker["subnets"]>();
+
 function parseSpeaker(speaker: SpeakerView): ParsedSpeaker {
-  return { speaker, subnets: speaker.subnets.map((subnet) => ({ subnet, cidr: tryParseCidr(subnet.cidr) })) };
+  let subnets = parsedSubnets.get(speaker.subnets);
+  if (subnets === undefined) parsedSubnets.set(speaker.subnets, (subnets = speaker.subnets.map((subnet) => ({ subnet, cidr: tryParseCidr(subnet.cidr) }))));
+  return { speaker, subnets };
 }
 
 function tryParseCidr(text: string): Cidr | undefined {
@@ -260,6 +265,10 @@ interface Eligible {
   sawSubnet: boolean;
   /** The gratuitous settings of the first advertisement that lets each candidate announce it. */
   gratuitousByNode: Map<string, GratuitousSettings | undefined>;
+  /** The candidates, as a set of objects. */
+  members: ReadonlySet<Candidate>;
+  /** Set by {@link PlanMemo}: the group's last eligible speakers, and the candidates new since. */
+  mended?: { from: Eligible; added: readonly Candidate[]; dropped: number };
 }
 
 function eligibleSpeakers(
@@ -301,7 +310,7 @@ function eligibleSpeakers(
     candidates.push({ node: node.name, interfaces: [...ifaces].sort() });
     gratuitousByNode.set(node.name, gratuitous);
   }
-  return { candidates, sawSubnet, gratuitousByNode };
+  return { candidates, sawSubnet, gratuitousByNode, members: new Set(candidates) };
 }
 
 /** One assigned address of a Service, judged without the other Services. */
@@ -315,38 +324,37 @@ interface ServiceChecks {
 }
 
 /**
- * What a caller keeps between plans so that a plan after a few Service changes costs what changed:
- * an address whose pool, Services and (for Local policy) endpoint nodes are the same as last time
- * keeps its plan — the same object — while pools, advertisements, nodes and speakers are the same.
- * Those are compared by content on every plan, so the plan is the one a fresh computation gives.
+ * What a caller keeps between plans so that a plan costs what changed. An address whose pool,
+ * Services, (for Local policy) endpoint nodes and eligible speakers are the same as last time keeps
+ * its plan — the same object. When only the eligible speakers changed (a speaker joined or left,
+ * a node was relabelled), its ranking is mended: the nodes that left are dropped and the few that
+ * joined are inserted at their rank, instead of ranking every speaker again. Pools and
+ * advertisements are compared by content on every plan; a change of either forgets everything.
  */
 export class PlanMemo {
-  /** Hash of the pools, advertisements, nodes and speakers the entries were computed with. */
-  private globals = Number.NaN;
-  /** Hash of the pools and advertisements the Services' checks were computed with. */
+  /** Hash of the pools and advertisements everything kept was computed with. */
   private config = Number.NaN;
-  private addresses = new Map<string, { inputs: AddressInputs; plan: AddressPlan }>();
-  private next = new Map<string, { inputs: AddressInputs; plan: AddressPlan }>();
+  private addresses = new Map<string, KeptAddress>();
+  private next = new Map<string, KeptAddress>();
+  /** The eligible speakers of each group (pool and subnets) in the last plan. */
+  private eligible = new Map<string, Eligible>();
+  private nextEligible = new Map<string, Eligible>();
   /** Per ServiceView object (the caller keeps the object of an unchanged Service): its checks. */
   private checks = new WeakMap<ServiceView, ServiceChecks>();
   private pools: ParsedPool[] | undefined;
 
-  /**
-   * Starts a plan: forgets every address's plan when the view's pools, advertisements, nodes or
-   * speakers changed, and the Services' checks and parsed pools too when the pools or
-   * advertisements did (a speaker joining or leaving re-ranks every address, but checks no Service again).
-   */
+  /** Starts a plan: forgets everything when the view's pools or advertisements changed. */
   begin(view: ClusterView): void {
     const config = hash53(JSON.stringify([view.pools, view.advertisements]));
-    const globals = hash53(JSON.stringify([config, view.nodes, view.speakers]));
     if (config !== this.config) {
       this.checks = new WeakMap();
       this.pools = undefined;
+      this.addresses.clear();
+      this.eligible.clear();
     }
-    if (globals !== this.globals) this.addresses.clear();
     this.config = config;
-    this.globals = globals;
     this.next = new Map();
+    this.nextEligible = new Map();
   }
 
   /** The pools parsed once while they are the same. */
@@ -354,50 +362,107 @@ export class PlanMemo {
     return (this.pools ??= parsePools(pools));
   }
 
-  /** A Service's checks, computed once per view object while the globals are the same. */
+  /** A Service's checks, computed once per view object while the pools and advertisements are the same. */
   checksOf(svc: ServiceView, check: (svc: ServiceView) => ServiceChecks): ServiceChecks {
     let c = this.checks.get(svc);
     if (c === undefined) this.checks.set(svc, (c = check(svc)));
     return c;
   }
 
-  /** The plan of `ip` kept from the last plan, if its inputs are the same. */
-  reuse(ip: string, inputs: AddressInputs): AddressPlan | undefined {
-    const kept = this.addresses.get(ip);
-    if (kept === undefined || !sameInputs(kept.inputs, inputs)) return undefined;
-    this.next.set(ip, kept);
-    return kept.plan;
+  /**
+   * The eligible speakers of group `key` for this plan: the last plan's object when nothing in it
+   * changed, else `fresh` with the last plan's candidate objects where a node and its interfaces
+   * are the same (so that a ranking can be mended by object), and what changed.
+   */
+  settle(key: string, fresh: Eligible): Eligible {
+    const before = this.eligible.get(key);
+    const settled = before === undefined ? fresh : carryOver(before, fresh);
+    this.nextEligible.set(key, settled);
+    return settled;
+  }
+
+  /** The last plan of `ip` and what it was computed from. */
+  kept(ip: string): KeptAddress | undefined {
+    return this.addresses.get(ip);
   }
 
   keep(ip: string, inputs: AddressInputs, plan: AddressPlan): void {
     this.next.set(ip, { inputs, plan });
   }
 
-  /** Ends a plan: only the addresses it planned are kept. */
+  /** Ends a plan: only the addresses and groups it planned are kept. */
   end(): void {
     this.addresses = this.next;
+    this.eligible = this.nextEligible;
     this.next = new Map();
+    this.nextEligible = new Map();
   }
 }
 
-/** What an address's plan depends on besides the memo's globals (the pool: the memo's parsed object). */
+interface KeptAddress {
+  inputs: AddressInputs;
+  plan: AddressPlan;
+}
+
+/** What an address's plan depends on (the pool and the eligible speakers: the memo's objects). */
 interface AddressInputs {
   pool: ParsedPool;
   keys: readonly string[];
   /** The endpoint nodes of its Local Services, as text ("" without one). */
   endpoints: string;
+  eligible: Eligible;
 }
 
-function addressInputs(pool: ParsedPool, keys: readonly string[], users: readonly ServiceView[]): AddressInputs {
+function addressInputs(pool: ParsedPool, keys: readonly string[], users: readonly ServiceView[], eligible: Eligible): AddressInputs {
   let endpoints = "";
   for (const u of users) if (u.local) endpoints += `|${[...u.endpointNodes].sort().join(",")}`;
-  return { pool, keys, endpoints };
+  return { pool, keys, endpoints, eligible };
 }
 
 function sameInputs(a: AddressInputs, b: AddressInputs): boolean {
-  return a.pool === b.pool && a.endpoints === b.endpoints && a.keys.length === b.keys.length && a.keys.every((k, i) => k === b.keys[i]);
+  return a.pool === b.pool && a.eligible === b.eligible && a.endpoints === b.endpoints && a.keys.length === b.keys.length && a.keys.every((k, i) => k === b.keys[i]);
 }
 
+function sameCandidate(a: Candidate, b: Candidate, ga: GratuitousSettings | undefined, gb: GratuitousSettings | undefined): boolean {
+  if (a.node !== b.node || a.interfaces.length !== b.interfaces.length || !a.interfaces.every((x, i) => x === b.interfaces[i])) return false;
+  return ga === gb || JSON.stringify(ga) === JSON.stringify(gb);
+}
+
+/** `fresh`, with the candidate objects of `before` that did not change; `before` itself if nothing did. */
+function carryOver(before: Eligible, fresh: Eligible): Eligible {
+  const old = new Map(before.candidates.map((c) => [c.node, c]));
+  let same = before.sawSubnet === fresh.sawSubnet && before.candidates.length === fresh.candidates.length;
+  const candidates = fresh.candidates.map((c) => {
+    const o = old.get(c.node);
+    if (o !== undefined && sameCandidate(o, c, before.gratuitousByNode.get(c.node), fresh.gratuitousByNode.get(c.node))) return o;
+    same = false;
+    return c;
+  });
+  if (same) {
+    delete before.mended;
+    return before;
+  }
+  const members = new Set(candidates);
+  const added = candidates.filter((c) => !before.members.has(c));
+  return { ...fresh, candidates, mended: { from: before, added, dropped: before.candidates.length - (candidates.length - added.length) }, members };
+}
+
+/** More joiners than this re-rank an address from scratch rather than inserting each. */
+const MEND_LIMIT = 8;
+
+/**
+ * The candidates of an address best first, mended from its last plan when only a few speakers
+ * joined or left since (the same order {@link orderByRank} gives, at the cost of the change).
+ */
+function rankedCandidates(ip: string, candidates: readonly Candidate[], eligible: Eligible, kept: KeptAddress | undefined, local: boolean): Candidate[] {
+  const mended = eligible.mended;
+  if (local || mended === undefined || kept === undefined || kept.inputs.eligible !== mended.from || kept.inputs.endpoints !== "" || mended.added.length > MEND_LIMIT) {
+    return orderByRank(candidates, ip);
+  }
+  const order = mended.dropped === 0 ? kept.plan.candidates.slice() : kept.plan.candidates.filter((c) => eligible.members.has(c));
+  for (const c of mended.added) insertByRank(order, c, ip);
+  return order;
+}
 /** Each Service view's place in the claim order (its claim, then its key), kept per view object. */
 const claimSortKeys = new WeakMap<ServiceView, string>();
 
@@ -500,17 +565,18 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
   // Who may announce an address depends on its pool and on which speaker subnets contain it, not
   // on the address itself: computed once per (pool, subnets containing it), the speakers × addresses
   // loop becomes speakers × (pools × distinct subnets), and only the ranking is per address.
-  const distinctCidrs = [...new Map(speakers.flatMap((sp) => sp.subnets).flatMap((s) => (s.cidr === undefined ? [] : [[`${s.subnet.cidr}`, s.cidr] as const]))).values()];
+  const distinctCidrs = [...new Map(speakers.flatMap((sp) => sp.subnets).flatMap((s) => (s.cidr === undefined ? [] : [[`${s.subnet.cidr}`, s.cidr] as const])))];
   const poolAdsCache = new Map<string, L2Advertisement[]>();
   const eligibleCache = new Map<string, Eligible>();
   const eligibleFor = (pool: ParsedPool, address: Address): Eligible => {
     let key = pool.pool.name;
-    for (const [i, c] of distinctCidrs.entries()) if (c.family === address.family && cidrContains(c, address)) key += `\u0000${i}`;
+    for (const [text, c] of distinctCidrs) if (c.family === address.family && cidrContains(c, address)) key += `\u0000${text}`;
     let e = eligibleCache.get(key);
     if (e === undefined) {
       let poolAds = poolAdsCache.get(pool.pool.name);
       if (poolAds === undefined) poolAdsCache.set(pool.pool.name, (poolAds = ads.filter((a) => advertisementSelectsPool(a, pool.pool))));
-      eligibleCache.set(key, (e = eligibleSpeakers(speakers, nodesByName, poolAds, address, allowedOn)));
+      e = eligibleSpeakers(speakers, nodesByName, poolAds, address, allowedOn);
+      eligibleCache.set(key, (e = memo?.settle(key, e) ?? e));
     }
     return e;
   };
@@ -518,14 +584,11 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
   for (const ip of [...byIp.keys()].sort()) {
     const { pool, services: users, keys, address } = byIp.get(ip) as { pool: ParsedPool; services: ServiceView[]; keys: string[]; address: Address };
     if (keys.length > 1) keys.sort();
-    const inputs = memo === undefined ? undefined : addressInputs(pool, keys, users);
-    const kept = inputs === undefined ? undefined : memo?.reuse(ip, inputs);
-    if (kept !== undefined) {
-      addresses.push(kept);
-      continue;
-    }
-    const plan = planAddress(ip, keys, users, pool, eligibleFor(pool, address));
-    if (inputs !== undefined) memo?.keep(ip, inputs, plan);
+    const eligible = eligibleFor(pool, address);
+    const inputs = addressInputs(pool, keys, users, eligible);
+    const kept = memo?.kept(ip);
+    const plan = kept !== undefined && sameInputs(kept.inputs, inputs) ? kept.plan : planAddress(ip, keys, users, pool, eligible, kept);
+    memo?.keep(ip, inputs, plan);
     addresses.push(plan);
   }
   memo?.end();
@@ -533,15 +596,16 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
 }
 
 /** One address's candidates (Local policy applied), ranked, and its owner. */
-function planAddress(ip: string, keys: string[], users: readonly ServiceView[], pool: ParsedPool, eligible: Eligible): AddressPlan {
+function planAddress(ip: string, keys: string[], users: readonly ServiceView[], pool: ParsedPool, eligible: Eligible, kept: KeptAddress | undefined): AddressPlan {
   let candidates = eligible.candidates;
   let sawEndpointless = false;
-  if (users.some((u) => u.local)) {
+  const local = users.some((u) => u.local);
+  if (local) {
     const locals = users.filter((u) => u.local);
     candidates = candidates.filter((c) => locals.every((u) => u.endpointNodes.has(c.node)));
     sawEndpointless = candidates.length < eligible.candidates.length;
   }
-  const ordered = orderByRank(candidates, ip);
+  const ordered = rankedCandidates(ip, candidates, eligible, kept, local);
   const owner = ordered[0];
   const plan: AddressPlan = { ip, pool: pool.pool.name, services: keys, candidates: ordered, owner };
   if (owner === undefined) {

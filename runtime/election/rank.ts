@@ -66,6 +66,21 @@ export function orderByRank<T extends { node: string }>(candidates: readonly T[]
   return ranked.map((x) => x.c);
 }
 
+/** Inserts `candidate` into `ordered` (best first, as {@link orderByRank} orders) at its place. */
+export function insertByRank<T extends { node: string }>(ordered: T[], candidate: T, key: string): void {
+  const r = rank(candidate.node, key);
+  let lo = 0;
+  let hi = ordered.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const other = (ordered[mid] as T).node;
+    const ro = rank(other, key);
+    if (ro < r || (ro === r && other < candidate.node)) lo = mid + 1;
+    else hi = mid;
+  }
+  ordered.splice(lo, 0, candidate);
+}
+
 /** The winner among `nodes` for `key`, or `undefined` when there is none. */
 export function elect(nodes: Iterable<string>, key: string): string | undefined {
   const list = [...new Set(nodes)].map((node) => ({ node }));

@@ -32,7 +32,16 @@ export function serviceClaim(s: k8s.V1Service): ServiceClaim {
   return { ...(sharing ? { sharing } : {}), inCluster, claim: claimOrder(inCluster, created, `${namespace}/${name}`) };
 }
 
+/** Views per informer object: an informer replaces the object of a Node that changed. */
+const nodeViews = new WeakMap<k8s.V1Node, NodeView>();
+
 export function nodeView(n: k8s.V1Node): NodeView {
+  let view = nodeViews.get(n);
+  if (view === undefined) nodeViews.set(n, (view = nodeViewOf(n)));
+  return view;
+}
+
+function nodeViewOf(n: k8s.V1Node): NodeView {
   return {
     name: n.metadata?.name ?? "",
     labels: n.metadata?.labels ?? {},
