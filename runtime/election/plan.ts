@@ -268,7 +268,7 @@ interface Eligible {
   /** The candidates, as a set of objects. */
   members: ReadonlySet<Candidate>;
   /** Set by {@link PlanMemo}: the group's last eligible speakers, and the candidates new since. */
-  mended?: { from: Eligible; added: readonly Candidate[]; dropped: number };
+  mended?: { from: Eligible; added: readonly Candidate[]; dropped: readonly Candidate[] };
 }
 
 function eligibleSpeakers(
@@ -444,10 +444,11 @@ function carryOver(before: Eligible, fresh: Eligible): Eligible {
   }
   const members = new Set(candidates);
   const added = candidates.filter((c) => !before.members.has(c));
-  return { ...fresh, candidates, mended: { from: before, added, dropped: before.candidates.length - (candidates.length - added.length) }, members };
+  const dropped = before.candidates.filter((c) => !members.has(c));
+  return { ...fresh, candidates, mended: { from: before, added, dropped }, members };
 }
 
-/** More joiners than this re-rank an address from scratch rather than inserting each. */
+/** More speakers joining (or leaving) than this re-rank an address from scratch rather than mending it. */
 const MEND_LIMIT = 8;
 
 /**
@@ -456,10 +457,10 @@ const MEND_LIMIT = 8;
  */
 function rankedCandidates(ip: string, candidates: readonly Candidate[], eligible: Eligible, kept: KeptAddress | undefined, local: boolean): Candidate[] {
   const mended = eligible.mended;
-  if (local || mended === undefined || kept === undefined || kept.inputs.eligible !== mended.from || kept.inputs.endpoints !== "" || mended.added.length > MEND_LIMIT) {
-    return orderByRank(candidates, ip);
-  }
-  const order = mended.dropped === 0 ? kept.plan.candidates.slice() : kept.plan.candidates.filter((c) => eligible.members.has(c));
+  if (local || mended === undefined || kept === undefined || kept.inputs.eligible !== mended.from || kept.inputs.endpoints !== "") return orderByRank(candidates, ip);
+  if (mended.added.length > MEND_LIMIT || mended.dropped.length > MEND_LIMIT) return orderByRank(candidates, ip);
+  const order = kept.plan.candidates.slice();
+  for (const c of mended.dropped) order.splice(order.indexOf(c), 1);
   for (const c of mended.added) insertByRank(order, c, ip);
   return order;
 }

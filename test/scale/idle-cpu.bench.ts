@@ -8,8 +8,9 @@
 // class l2lb.dev/layer2 share one pool. Peers that send heartbeats to this speaker do so every
 // 200 ms (its ring predecessors; every peer in mesh), and in mesh every peer renews its watched
 // Lease each second, as in the cluster. Printed: this process's CPU while idle (% of one core; the fake
-// peers' timers included, so an upper bound), re-plans while idle, and the time of one full
-// plan — what every speaker pays at each membership change.
+// peers' timers included, so an upper bound), re-plans while idle, the time of one full plan
+// from scratch, and that of the plan every speaker pays at a membership change (a speaker leaves,
+// then comes back: the rankings kept from the last plan are mended).
 import { parseArgs } from "node:util";
 import type * as k8s from "@kubernetes/client-node";
 import { pino } from "pino";
@@ -22,7 +23,7 @@ import { LEASE_ANNOTATIONS, leaseName } from "../../runtime/control/lease.ts";
 import { memberName } from "../../runtime/control/ring-membership.ts";
 import { predecessors, ringOrder } from "../../runtime/control/ring.ts";
 import { FakeApiServer, FakeDataPlane, FakeHeartbeatNetwork, type FakeHeartbeat } from "../../runtime/control/testing.ts";
-import { planAddresses } from "../../runtime/election/plan.ts";
+import { PlanMemo, planAddresses } from "../../runtime/election/plan.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -118,13 +119,24 @@ const cpu = process.cpuUsage(cpuBefore);
 const elapsed = performance.now() - startedAt;
 const replans = controller.planVersion() - plansBefore;
 
-const view = controller.cache.view(Array.from({ length: NODES }, (_, i) => ({ node: nodeName(i), subnets: JSON.parse(subnets(i)) })));
+const speakers = Array.from({ length: NODES }, (_, i) => ({ node: nodeName(i), subnets: JSON.parse(subnets(i)) }));
+const view = controller.cache.view(speakers);
 const planStarted = performance.now();
 const plan = planAddresses(view);
 const planMs = performance.now() - planStarted;
+const memo = new PlanMemo();
+planAddresses(view, memo);
+const changes: number[] = [];
+for (let r = 0; r < 30; r++) {
+  const live = r % 2 === 0 ? speakers.filter((_, i) => i !== 1 + ((r * 37) % (NODES - 1))) : speakers;
+  const changeStarted = performance.now();
+  planAddresses(controller.cache.view(live.map((sp) => ({ ...sp }))), memo);
+  changes.push(performance.now() - changeStarted);
+}
+const changeMs = [...changes].sort((a, b) => a - b)[15] as number;
 
 console.log(`one speaker, ${MODE} liveness, ${NODES} nodes, ${SERVICES} Services (${plan.addresses.length} addresses, ${controller.ownedAddresses().length} owned here), idle ${SECONDS} s:`);
-console.log(`  CPU ${((100 * (cpu.user + cpu.system)) / 1000 / elapsed).toFixed(2)} % of a core; re-plans while idle ${replans}; one full plan ${planMs.toFixed(0)} ms`);
+console.log(`  CPU ${((100 * (cpu.user + cpu.system)) / 1000 / elapsed).toFixed(2)} % of a core; re-plans while idle ${replans}; one full plan ${planMs.toFixed(0)} ms; the plan after a speaker left or joined ${changeMs.toFixed(1)} ms (median of 30)`);
 stopPeers();
 await controller.stop();
 process.exit(0);
