@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import type * as k8s from "@kubernetes/client-node";
 import fc from "fast-check";
 import type { AddressPool, L2Advertisement } from "../../provider/core/model/pool.ts";
-import { EXCLUDE_LABEL, PlanMemo, planAddresses } from "./plan.ts";
+import { EXCLUDE_LABEL, KeptOrder, PlanMemo, planAddresses } from "./plan.ts";
 import type { ClusterView, ServiceView, SpeakerView } from "./plan.ts";
 import { clusterView, type ServiceViewCache } from "./view.ts";
 
@@ -104,6 +104,22 @@ describe("PlanMemo", () => {
     apply(w, { kind: "alive", node: "node-c" });
     const third = planAddresses(viewOf(w), memo);
     assert.notEqual(third.addresses.find((a) => a.ip === "192.0.2.10"), second.addresses.find((a) => a.ip === "192.0.2.10"));
+  });
+});
+
+describe("KeptOrder", () => {
+  it("sorts as a full sort does, over any sequence of item sets (few or many new at a time)", () => {
+    const pool = Array.from({ length: 40 }, (_, i) => ({ key: `k${String((i * 7919) % 97).padStart(2, "0")}-${i}` }));
+    fc.assert(
+      fc.property(fc.array(fc.subarray(pool), { minLength: 1, maxLength: 12 }), (sets) => {
+        const order = new KeptOrder<{ key: string }>();
+        for (const set of sets) {
+          const expected = [...set].sort((a, b) => (a.key < b.key ? -1 : 1));
+          assert.deepEqual(order.sort(set, (x) => x.key), expected);
+        }
+      }),
+      { numRuns: Number(process.env.FC_RUNS ?? 300) },
+    );
   });
 });
 

@@ -342,6 +342,9 @@ export class PlanMemo {
   /** Per ServiceView object (the caller keeps the object of an unchanged Service): its checks. */
   private checks = new WeakMap<ServiceView, ServiceChecks>();
   private pools: ParsedPool[] | undefined;
+  /** The Services in claim order and the addresses in order, as last planned. */
+  readonly claimOrder = new KeptOrder<ServiceView>();
+  readonly addressOrder = new KeptOrder<string>();
 
   /** Starts a plan: forgets everything when the view's pools or advertisements changed. */
   begin(view: ClusterView): void {
@@ -396,6 +399,48 @@ export class PlanMemo {
     this.eligible = this.nextEligible;
     this.next = new Map();
     this.nextEligible = new Map();
+  }
+}
+
+/**
+ * Items sorted by a text key, kept from one plan to the next: when few items are new, only they
+ * are sorted and merged into the last order (at 10,000 Services, sorting them all again was most
+ * of a plan after one Service was created).
+ */
+export class KeptOrder<T> {
+  private items: T[] = [];
+  private keys: string[] = [];
+  private members = new Set<T>();
+
+  sort(items: readonly T[], keyOf: (item: T) => string): T[] {
+    const now = new Set(items);
+    const added = items.filter((item) => !this.members.has(item));
+    const keyed = (list: readonly T[]): { key: string; item: T }[] => list.map((item) => ({ key: keyOf(item), item })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const outItems: T[] = [];
+    const outKeys: string[] = [];
+    const fresh = keyed(added.length > items.length / 4 ? items : added);
+    let i = added.length > items.length / 4 ? this.items.length : 0;
+    let j = 0;
+    while (i < this.items.length || j < fresh.length) {
+      const old = this.items[i] as T;
+      if (i < this.items.length && !now.has(old)) {
+        i++;
+        continue;
+      }
+      const take = j >= fresh.length || (i < this.items.length && (this.keys[i] as string) <= (fresh[j] as { key: string }).key);
+      if (take) {
+        outItems.push(old);
+        outKeys.push(this.keys[i++] as string);
+      } else {
+        const { key, item } = fresh[j++] as { key: string; item: T };
+        outItems.push(item);
+        outKeys.push(key);
+      }
+    }
+    this.items = outItems;
+    this.keys = outKeys;
+    this.members = now;
+    return outItems;
   }
 }
 
@@ -515,7 +560,7 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
     return { key, invalid: invalid.map((bad) => ({ service: key, ip: bad, reason: "InvalidAddress", message: `"${bad}" in ${key} is not an IP address` })), checks };
   };
 
-  const services = [...view.services].sort((a, b) => (claimSortKey(a) < claimSortKey(b) ? -1 : 1));
+  const services = memo?.claimOrder.sort(view.services, claimSortKey) ?? [...view.services].sort((a, b) => (claimSortKey(a) < claimSortKey(b) ? -1 : 1));
   for (const svc of services) {
     const { key, invalid, checks } = memo?.checksOf(svc, checkService) ?? checkService(svc);
     for (const r of invalid) refusals.push(r);
@@ -582,7 +627,8 @@ export function planAddresses(view: ClusterView, memo?: PlanMemo): Plan {
     return e;
   };
   const addresses: AddressPlan[] = [];
-  for (const ip of [...byIp.keys()].sort()) {
+  const ips = [...byIp.keys()];
+  for (const ip of memo?.addressOrder.sort(ips, (x) => x) ?? ips.sort()) {
     const { pool, services: users, keys, address } = byIp.get(ip) as { pool: ParsedPool; services: ServiceView[]; keys: string[]; address: Address };
     if (keys.length > 1) keys.sort();
     const eligible = eligibleFor(pool, address);
