@@ -71,7 +71,8 @@ describe("l2lb manifests", () => {
     assert.deepEqual(c.args, ["--metrics-port", "7472", "--default-class"]);
     assert.equal(objects[0]?.metadata.name, "lb");
     for (const o of objects.filter((x) => !["Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "FlowSchema"].includes(x.kind))) assert.equal(o.metadata.namespace, "lb", o.kind);
-    const flow = objects.find((o) => o.kind === "FlowSchema") as unknown as { spec: { rules: { subjects: unknown[]; resourceRules: { namespaces: string[] }[] }[] } };
+    const flow = objects.find((o) => o.kind === "FlowSchema") as unknown as { spec: { rules: { subjects: unknown[]; resourceRules: { namespaces: string[]; verbs: string[] }[] }[] } };
+    assert.deepEqual(flow.spec.rules[0]?.resourceRules[0]?.verbs, ["get", "create", "update", "patch", "delete"], "lists and watches of member records stay out of the leader-election level");
     assert.deepEqual(flow.spec.rules[0]?.subjects, [{ kind: "ServiceAccount", serviceAccount: { name: "l2lb-speaker", namespace: "lb" } }]);
     assert.deepEqual(flow.spec.rules[0]?.resourceRules[0]?.namespaces, ["lb"]);
     for (const binding of objects.filter((o) => o.kind.endsWith("Binding"))) assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "l2lb-speaker", namespace: "lb" }]);

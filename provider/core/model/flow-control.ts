@@ -4,7 +4,10 @@
 // exists for exactly this: kube-controller-manager's and kube-scheduler's leader-election
 // renewals run in the `leader-election` priority level, apart from the `workload-low` level
 // where every other ServiceAccount request waits. This FlowSchema puts the speakers' Lease
-// requests (and only those) there too. Pure data, used by the installation.
+// reads and writes (and only those) there too; their lists and watches of member records stay in
+// `workload-low`. Each restarted speaker lists every member record, and at 200 speakers those
+// lists, in the level's few seats and queues, got answered 429 and made renewals queue and time
+// out. Pure data, used by the installation.
 import { SPEAKER_NAME } from "./contract.ts";
 
 /** The subset of `flowcontrol.apiserver.k8s.io/v1` FlowSchema that we create. */
@@ -32,7 +35,10 @@ export const LEASE_PRIORITY_LEVEL = "leader-election";
  */
 export const LEASE_FLOW_PRECEDENCE = 1000;
 
-/** The FlowSchema giving the speakers' Lease requests in `namespace` the leader-election priority. */
+/** What the liveness path does with Leases: renew, read a suspect's, write or delete a member record. */
+export const LEASE_PRIORITY_VERBS = ["get", "create", "update", "patch", "delete"];
+
+/** The FlowSchema giving the speakers' Lease reads and writes in `namespace` the leader-election priority. */
 export function speakerLeaseFlowSchema(namespace: string): FlowSchemaObject {
   return {
     apiVersion: "flowcontrol.apiserver.k8s.io/v1",
@@ -45,7 +51,7 @@ export function speakerLeaseFlowSchema(namespace: string): FlowSchemaObject {
       rules: [
         {
           subjects: [{ kind: "ServiceAccount", serviceAccount: { name: SPEAKER_NAME, namespace } }],
-          resourceRules: [{ verbs: ["*"], apiGroups: ["coordination.k8s.io"], resources: ["leases"], namespaces: [namespace] }],
+          resourceRules: [{ verbs: [...LEASE_PRIORITY_VERBS], apiGroups: ["coordination.k8s.io"], resources: ["leases"], namespaces: [namespace] }],
         },
       ],
     },
