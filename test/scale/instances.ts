@@ -3,6 +3,8 @@
 // informers (shared-sources.ts), the real UDP heartbeat on its own loopback address, a fake data
 // plane, the in-process planner, a pino logger at "warn" and a Registry of its own. Driven over
 // IPC (protocol.ts); exits when its parent goes away.
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
@@ -91,6 +93,7 @@ const instances = new Map<string, Instance>();
 /** Heartbeats sent by instances that were stopped (their endpoint is gone). */
 let heartbeatsOfStopped = 0;
 let plansOfStopped = 0;
+let profiler: Session | undefined;
 const lag = monitorEventLoopDelay({ resolution: 20 });
 lag.enable();
 
@@ -188,6 +191,20 @@ async function handle(req: Request): Promise<Omit<Extract<Reply, { ok: true }>, 
       const old = instances.get(req.node);
       if (old === undefined || old.alive) throw new Error(`no killed instance ${req.node}`);
       await startOne(old.spec);
+      return {};
+    }
+    case "profile-start":
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post("Profiler.enable");
+      await profiler.post("Profiler.start");
+      return {};
+    case "profile-stop": {
+      if (profiler === undefined) throw new Error("no profile started");
+      const { profile } = await profiler.post("Profiler.stop");
+      writeFileSync(req.path, JSON.stringify(profile));
+      profiler.disconnect();
+      profiler = undefined;
       return {};
     }
     case "stop":

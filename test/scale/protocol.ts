@@ -42,6 +42,10 @@ export type Request =
   | { id: number; op: "kill"; node: string }
   /** Starts a killed instance again (a new incarnation, as a restarted speaker). */
   | { id: number; op: "revive"; node: string }
+  /** Starts a CPU profile of the worker (node:inspector). */
+  | { id: number; op: "profile-start" }
+  /** Ends it and writes it to `path` (Chrome DevTools `.cpuprofile`). */
+  | { id: number; op: "profile-stop"; path: string }
   /** Graceful stop of every instance (bounded), then the worker exits. */
   | { id: number; op: "stop"; timeoutMs: number };
 

@@ -3,6 +3,7 @@
 //
 //   node test/scale/scale.bench.ts [--nodes 3,50,200,500] [--modes mesh,ring] [--idle-seconds 30]
 //                                  [--kills 5] [--services 1000] [--workers 4] [--lab-id scale]
+//                                  [--profile-dir DIR]
 //
 // One lab (real kube-apiserver + etcd + kwok) for the whole run. For each node count N (nodes are
 // added, never removed): N kwok nodes, a baseline of the API server's Lease counters with no
@@ -30,6 +31,8 @@ const { values: args } = parseArgs({
     services: { type: "string", default: "1000" },
     workers: { type: "string", default: "4" },
     "lab-id": { type: "string", default: "scale" },
+    /** CPU profiles of the workers over each idle window: DIR/<mode>-<N>-worker-<i>.cpuprofile. */
+    "profile-dir": { type: "string" },
   },
 });
 const NODE_COUNTS = args.nodes.split(",").map(Number).filter((n) => n > 0).sort((a, b) => a - b);
@@ -120,6 +123,8 @@ async function settle(workers: Worker[], own: Ownership, n: number, deadlineMs: 
 
 /** The idle window: cluster-wide Lease rates, heartbeats, CPU and plans, per instance. */
 async function measureIdle(lab: ScaleLab, workers: Worker[], row: Row, baseline: Baseline, seconds: number): Promise<void> {
+  const profileDir = args["profile-dir"];
+  if (profileDir !== undefined) await Promise.all(workers.map((w) => w.request("profile-start", {}, 30_000)));
   const c0 = await leaseCounters(lab);
   const s0 = await sampleAll(workers);
   const t0 = Date.now();
@@ -131,6 +136,10 @@ async function measureIdle(lab: ScaleLab, workers: Worker[], row: Row, baseline:
   }
   const s1 = await sampleAll(workers);
   const c1 = await leaseCounters(lab);
+  if (profileDir !== undefined) {
+    mkdirSync(profileDir, { recursive: true });
+    await Promise.all(workers.map((w, i) => w.request("profile-stop", { path: `${profileDir}/${row.mode}-${row.n}-worker-${i}.cpuprofile` }, 60_000)));
+  }
   const windowS = (Date.now() - t0) / 1000;
   const rates = leaseRates(c0, c1);
   const n = row.n;
