@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { ANNOTATIONS, API_GROUP_VERSION, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
 import { inProcessPlanner } from "../allocator/planner.ts";
-import { elect } from "../election/rank.ts";
+import { ALLOCATOR_KEY, STATUS_WRITER_KEY, elect } from "../election/rank.ts";
 import { Controller, type LivenessMode } from "./controller.ts";
 import { ringOrder, successors } from "./ring.ts";
 import type { ControlApi } from "./kube-api.ts";
@@ -330,6 +330,51 @@ describe("ring liveness at twelve nodes (fakes)", () => {
     c.api.put("node", { ...node, metadata: { ...node.metadata, labels: { zone: "b" } } });
     await c.clock.advance(1000);
     assert.equal(speaker.controller.planVersion(), plans + 1, "a re-plan on a Node label change");
+  });
+
+  it("a speaker with nothing at stake renews every 3 s, its heartbeats saying so first; its monitors wait for that period, not one second; elected, it renews at once, then every second", async () => {
+    const owners = NODES.slice(0, 6);
+    const ips: string[] = [];
+    for (const n of owners) ips.push(ipWonBy(n, NODES, ips));
+    const c = (cluster = new Cluster(NODES, "ring"));
+    ips.forEach((ip, i) => c.service(`web-${i}`, ip));
+    const periods = new Map<string, number | undefined>();
+    const deliver = c.net.deliver.bind(c.net);
+    c.net.deliver = (from, to, m) => {
+      periods.set(from, m.renewPeriodMs);
+      return deliver(from, to, m);
+    };
+    await c.start();
+    const roles = new Set([elect(NODES, STATUS_WRITER_KEY), elect(NODES, ALLOCATOR_KEY)]);
+    const idle = NODES.find((n) => !owners.includes(n) && !roles.has(n)) as string;
+    const owner = owners.find((n) => !roles.has(n)) as string;
+    const renewalsOf = (node: string, from: number): number[] => c.api.callsOf("replaceLease", `${NAMESPACE}/l2lb-speaker-${node}`).filter((x) => x.ok && x.at >= from).map((x) => x.at);
+    const gaps = (xs: number[]): number[] => xs.slice(1).map((x, i) => x - (xs[i] as number));
+    await c.clock.advance(15_000);
+    const from = c.clock.now();
+    await c.clock.advance(9_000);
+    assert.equal(periods.get(idle), 3000, "an idle speaker's heartbeats carry its stretched period");
+    assert.equal(periods.get(owner), undefined, "an owner's carry none (its member record's one second)");
+    assert.ok(renewalsOf(idle, from).length <= 4 && gaps(renewalsOf(idle, from)).every((g) => g >= 2900), `idle renewals at ${renewalsOf(idle, from).map((t) => t - from).join(", ")}`);
+    assert.ok(renewalsOf(owner, from).length >= 8, "an owner renews every second");
+
+    // Its heartbeats lost for 4 s (its API fine): its monitors read its Lease, find it renewed within its period, and give no verdict.
+    const cut = c.clock.now();
+    for (const other of NODES) c.net.dropped.add(`${idle}>${other}`);
+    await c.clock.advance(4000);
+    for (const other of NODES) c.net.dropped.delete(`${idle}>${other}`);
+    await c.clock.advance(1000);
+    assert.deepEqual(c.api.callsOf("deleteLease").filter((x) => x.at >= cut), [], "no verdict on a live idle speaker");
+    assert.ok(c.api.callsOf("readLease", `${NAMESPACE}/l2lb-speaker-${idle}`).some((x) => x.at >= cut), "its monitors read its Lease");
+
+    const ip = ipWonBy(idle, NODES, ips);
+    const elected = c.clock.now();
+    c.service("late", ip);
+    await c.clock.advance(5_000);
+    assert.deepEqual(c.announcers(ip), [idle]);
+    const renewals = renewalsOf(idle, elected);
+    assert.ok(renewals.length >= 5 && (renewals[0] as number) - elected < 300, `renewals after the election at ${renewals.map((t) => t - elected).join(", ")}`);
+    assert.equal(periods.get(idle), undefined, "its heartbeats carry no stretched period any more");
   });
 
   it("a crashed owner is declared dead by its monitors (one member record deleted) and its address taken over on the quick path, never by two", async () => {

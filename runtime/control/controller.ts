@@ -438,6 +438,11 @@ export class Controller implements ControlState {
     return wanted;
   }
 
+  /** Answers, is elected for or waits for an address, or holds a role (membership.ts `setStake`). */
+  private atStake(): boolean {
+    return this.announcer.current().size > 0 || this.myPlan().addresses.length > 0 || this.announcer.waiting.length > 0 || this.isStatusWriter() || this.winner(ALLOCATOR_KEY) === this.node;
+  }
+
   private markUrgent(): void {
     this.dirty = true;
     this.planUrgent = true;
@@ -519,6 +524,8 @@ export class Controller implements ControlState {
         this.lastOwners.set(a.ip, a.owner?.node);
       }
     }
+
+    this.membership.setStake(this.atStake(), now);
 
     const recheck = now >= this.rejoinUntil && this.rejoinUntil !== -Infinity;
     // While listening after an absence, what it owns is already asked about, so that the recheck

@@ -6,7 +6,8 @@
 // Datagram: JSON {v:2, n: node, i: incarnation, s: seq, c?: [addresses answered], t?: the last
 // claim when `c` was cut short, l?: 1 (leaving), r?: resourceVersion of the sender's last Lease
 // renewal, q?: id (a query: reply now), w?/wk?: the query's address filter (base64 bits, hash
-// count), a?: id (the query this replies to), k?: seq (the heartbeat this acknowledges)} followed,
+// count), a?: id (the query this replies to), k?: seq (the heartbeat this acknowledges), p?: the
+// sender's Lease renew period in ms when stretched (ring-membership.ts `setStake`)} followed,
 // when a key is configured, by "\n" and the hex HMAC-SHA256 of the JSON under the per-cluster key.
 // Which claims a message carries is claims.ts's rule: all of them (mesh), or those an asking peer's
 // filter lets through (ring), so a datagram stays small at any number of addresses; without `c` a
@@ -35,6 +36,8 @@ export interface HeartbeatMessage {
   leaving: boolean;
   /** The resourceVersion of the sender's last successful Lease renewal. */
   renewal?: string;
+  /** The sender's Lease renew period (ms) when it differs from its member record's: its monitors judge a missed renewal by it. */
+  renewPeriodMs?: number;
   /** The sender asks for an immediate reply (it waits to take an address); the query's id. */
   query?: number;
   /** A query's filter of the addresses the sender waits for: the reply's claims are cut to it. */
@@ -93,6 +96,8 @@ export interface HeartbeatTransport extends EventEmitter<HeartbeatEvents> {
   setInterest(ips: ReadonlySet<string>): number;
   /** The resourceVersion of this node's last successful Lease renewal, carried from now on. */
   setRenewal(version: string): void;
+  /** This node's Lease renew period when stretched (undefined: its member record's), carried from now on. */
+  setRenewPeriod(ms: number | undefined): void;
 }
 
 /** Parses a heartbeat endpoint as published on a Lease: `host:port` or `[v6]:port`. */
@@ -129,6 +134,7 @@ export function encodeHeartbeat(m: HeartbeatMessage, key?: Buffer): Buffer {
     ...(filter !== undefined ? { w: filter.w, wk: filter.k } : {}),
     ...(m.answer !== undefined ? { a: m.answer } : {}),
     ...(m.ack !== undefined ? { k: m.ack } : {}),
+    ...(m.renewPeriodMs !== undefined ? { p: m.renewPeriodMs } : {}),
   });
   if (key === undefined) return Buffer.from(body);
   const mac = createHmac("sha256", key).update(body).digest("hex");
@@ -164,6 +170,7 @@ export function decodeHeartbeat(buf: Buffer, key?: Buffer): HeartbeatMessage | u
   const query = id(r.q);
   const answer = id(r.a);
   const ack = id(r.k);
+  const period = id(r.p);
   return {
     node: r.n,
     incarnation: r.i,
@@ -176,6 +183,7 @@ export function decodeHeartbeat(buf: Buffer, key?: Buffer): HeartbeatMessage | u
     ...(filter !== undefined ? { filter } : {}),
     ...(answer !== undefined ? { answer } : {}),
     ...(ack !== undefined ? { ack } : {}),
+    ...(period !== undefined && period > 0 ? { renewPeriodMs: period } : {}),
   };
 }
 
@@ -237,7 +245,7 @@ export function composeFor(book: ClaimsBook, node: string, leaving: boolean, que
 }
 
 /** One outgoing message of `node`; `seq` is fresh, and a query's id is its seq. */
-export function outgoing(o: { node: string; incarnation: string; seq: number; renewal: string }, out: Outgoing): HeartbeatMessage {
+export function outgoing(o: { node: string; incarnation: string; seq: number; renewal: string; renewPeriodMs?: number | undefined }, out: Outgoing): HeartbeatMessage {
   const { leaving, query, claims, filter, reply = {} } = out;
   return {
     node: o.node,
@@ -251,6 +259,7 @@ export function outgoing(o: { node: string; incarnation: string; seq: number; re
     ...(filter !== undefined ? { filter } : {}),
     ...(reply.answer !== undefined ? { answer: reply.answer } : {}),
     ...(reply.ack !== undefined ? { ack: reply.ack } : {}),
+    ...(o.renewPeriodMs !== undefined ? { renewPeriodMs: o.renewPeriodMs } : {}),
   };
 }
 
@@ -263,6 +272,7 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
   private peers: HeartbeatPeer[] = [];
   private readonly book: ClaimsBook;
   private renewal = "";
+  private renewPeriodMs: number | undefined;
   private readonly log = new SendLog();
   private readonly lastSeq = new Map<string, number>();
   sent = 0;
@@ -337,6 +347,10 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
     this.renewal = version;
   }
 
+  setRenewPeriod(ms: number | undefined): void {
+    this.renewPeriodMs = ms;
+  }
+
   /** Updates the advertised claims; sends at once when they changed. */
   setClaims(claims: string[]): void {
     if (this.book.set(claims)) this.send(false);
@@ -358,7 +372,7 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
     const seq = ++this.seq;
     this.log.sent(seq, this.now(), out.query ? this.book.interestVersion : 0);
     const { node, incarnation } = this.opts;
-    return encodeHeartbeat(outgoing({ node, incarnation, seq, renewal: this.renewal }, out), this.opts.key);
+    return encodeHeartbeat(outgoing({ node, incarnation, seq, renewal: this.renewal, renewPeriodMs: this.renewPeriodMs }, out), this.opts.key);
   }
 
   /** Peers told the same (same claims part, both asked or both not) share one datagram. */

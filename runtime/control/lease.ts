@@ -57,12 +57,16 @@ export class LeaseKeeper {
   private current: k8s.V1Lease | undefined;
   private subnets: PublishedSubnet[] = [];
   private timer: unknown;
+  /** Bumped by every start of the renew loop: an older loop stops at its next step. */
+  private loopGeneration = 0;
   private inflight: Promise<void> | undefined;
   private stopped = false;
   /** clock.now() of the last successful write; -Infinity before the first. */
   lastOkAt = -Infinity;
   /** When the last successful renewal was sent: the renewTime peers saw is no earlier than this. */
   lastOkSentAt = -Infinity;
+  /** The renew period in effect when the last successful write was sent. */
+  lastOkIntervalMs = 0;
   lastError: string | undefined;
 
   constructor(opts: LeaseKeeperOptions) {
@@ -73,6 +77,23 @@ export class LeaseKeeper {
 
   get name(): string {
     return this.opts.object?.name ?? leaseName(this.opts.node);
+  }
+
+  /** The current renew period. */
+  get renewIntervalMs(): number {
+    return this.opts.renewIntervalMs;
+  }
+
+  /**
+   * Changes the renew period (and the annotation the next write carries); a running renew loop
+   * given a shorter one renews at once and goes on at the new rate.
+   */
+  setRenewInterval(ms: number): void {
+    const shorter = ms < this.opts.renewIntervalMs;
+    this.opts.renewIntervalMs = ms;
+    if (!shorter || this.loopGeneration === 0 || this.stopped) return;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.start();
   }
 
   /** The resourceVersion of the last successful write ("" before). */
@@ -114,11 +135,12 @@ export class LeaseKeeper {
    * push the next one later.
    */
   start(): void {
+    const generation = ++this.loopGeneration;
     const loop = (): void => {
-      if (this.stopped) return;
+      if (this.stopped || generation !== this.loopGeneration) return;
       const started = this.clock.now();
       void this.renewNow().finally(() => {
-        if (this.stopped) return;
+        if (this.stopped || generation !== this.loopGeneration) return;
         this.timer = this.clock.setTimeout(loop, Math.max(0, started + this.opts.renewIntervalMs - this.clock.now()));
       });
     };
@@ -170,7 +192,8 @@ export class LeaseKeeper {
     // After release() nothing may write the lease again: peers would wait for it to expire.
     if (this.stopped) return;
     const started = this.clock.now();
-    const timeout = Math.max(this.opts.renewIntervalMs * 2, 1000);
+    const interval = this.opts.renewIntervalMs;
+    const timeout = Math.max(interval * 2, 1000);
     const ns = this.opts.namespace;
     try {
       if (this.current === undefined) {
@@ -203,6 +226,7 @@ export class LeaseKeeper {
       const now = this.clock.now();
       this.lastOkAt = now;
       this.lastOkSentAt = started;
+      this.lastOkIntervalMs = interval;
       this.lastError = undefined;
       this.opts.onRenew?.((now - started) / 1000, true);
     } catch (err) {

@@ -164,8 +164,15 @@ export abstract class Membership {
 
   /** This node's own renewals succeed (it may gain addresses). */
   apiHealthy(now: number): boolean {
-    return this.lease.acquired && now - this.lease.lastOkAt < this.t.renewIntervalMs * 2 + this.t.graceMs;
+    const period = Math.max(this.t.renewIntervalMs, this.lease.renewIntervalMs, this.lease.lastOkIntervalMs);
+    return this.lease.acquired && now - this.lease.lastOkAt < period * 2 + this.t.graceMs;
   }
+
+  /**
+   * Whether this node answers, is elected for or waits for an address, or holds a role: a ring
+   * member with nothing at stake renews its Lease less often (ring-membership.ts).
+   */
+  setStake(_atStake: boolean, _now: number): void {}
 
   /**
    * The allocator keeps its role through a short API hiccup (a slow renewal at a loaded API

@@ -54,10 +54,18 @@ interface Monitor {
   observedAtMs: number;
   reading: boolean;
   lastReadAt: number;
+  /** The renew period its latest heartbeat carried (undefined: its member record's). */
+  periodMs?: number | undefined;
 }
 
 /** A peer that asked this node keeps receiving its heartbeats this long, so a release reaches it at once. */
 const FOLLOW_MS = 2000;
+
+/** A speaker with nothing at stake renews its Lease this many renew periods apart (below the Lease duration). */
+export const IDLE_RENEW_FACTOR = 3;
+
+/** Nothing at stake for this long before the renewals stretch. */
+export const IDLE_AFTER_MS = 10_000;
 
 function isStatus(err: unknown, code: number): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
@@ -88,6 +96,10 @@ export class RingMembership extends Membership {
   private lastRecordAttempt = -Infinity;
   private verdictsFrom = -Infinity;
   private stopping = false;
+  /** Since when nothing is at stake (undefined: something is). */
+  private idleSince: number | undefined;
+  /** When the heartbeats started carrying the stretched period (undefined: they carry none). */
+  private stretchAnnouncedAt: number | undefined;
 
   constructor(o: MembershipOptions) {
     super(o);
@@ -190,10 +202,50 @@ export class RingMembership extends Membership {
     // An answer may be the last one an address waits for: decide now, not on the next tick.
     if (m.askedAt !== undefined && this.wantedSince.size > 0) this.o.onClaimsChanged(false);
     const mon = this.watched.get(m.node);
-    if (mon !== undefined && m.renewal !== undefined && m.renewal !== mon.renewal && m.incarnation === this.incarnationOf(m.node)) {
+    if (mon === undefined || m.incarnation !== this.incarnationOf(m.node)) return;
+    mon.periodMs = m.renewPeriodMs;
+    if (m.renewal !== undefined && m.renewal !== mon.renewal) {
       mon.renewal = m.renewal;
       mon.observedAtMs = now;
     }
+  }
+
+  /**
+   * Renewals stretched when nothing is at stake: a speaker that answers, is elected for or waits
+   * for no address and holds no role renews its Lease IDLE_RENEW_FACTOR times less often, once
+   * that has lasted IDLE_AFTER_MS. Its monitors judge a missed renewal by the period its latest
+   * heartbeat carries, so the period they use is never below the real one: the heartbeats carry
+   * the longer period before the renewals stretch (until every monitor has acknowledged one of
+   * them), and the renewals shorten — with one at once — when the heartbeats stop carrying it.
+   * A monitor with an older period only judges later. No API write publishes the period (a
+   * member-record write before every election delayed a new Service's address by a tick).
+   */
+  override setStake(atStake: boolean, now: number): void {
+    const base = this.t.renewIntervalMs;
+    if (atStake || this.stopping) {
+      this.idleSince = undefined;
+      this.stretchAnnouncedAt = undefined;
+      this.heartbeat.setRenewPeriod(undefined);
+      if (this.lease.renewIntervalMs !== base) this.lease.setRenewInterval(base);
+      return;
+    }
+    this.idleSince ??= now;
+    if (now - this.idleSince < IDLE_AFTER_MS) return;
+    const idle = base * IDLE_RENEW_FACTOR;
+    if (this.stretchAnnouncedAt === undefined) {
+      this.stretchAnnouncedAt = now;
+      this.heartbeat.setRenewPeriod(idle);
+      return;
+    }
+    if (this.lease.renewIntervalMs !== idle && this.monitorsHeardSince(this.stretchAnnouncedAt)) this.lease.setRenewInterval(idle);
+  }
+
+  /** Every monitor acknowledged a heartbeat sent after `since`. */
+  private monitorsHeardSince(since: number): boolean {
+    return this.monitors().every((m) => {
+      const hb = this.heartbeats.get(m);
+      return hb !== undefined && hb.incarnation === this.incarnationOf(m) && hb.ackedSentAt > since;
+    });
   }
 
   evaluate(now: number, apiHealthy: boolean, selfSubnets: PublishedSubnet[]): Members {
@@ -262,9 +314,10 @@ export class RingMembership extends Membership {
     const mon = this.watched.get(node);
     const m = this.members.get(node);
     if (mon === undefined || m === undefined || mon.reading) return;
-    const observation = { observedAtMs: mon.observedAtMs, renewIntervalMs: m.renewIntervalMs, durationMs: m.durationMs, incarnation: m.incarnation };
+    const period = mon.periodMs ?? m.renewIntervalMs;
+    const observation = { observedAtMs: mon.observedAtMs, renewIntervalMs: period, durationMs: m.durationMs, incarnation: m.incarnation };
     const lv = peerLiveness(observation, this.heartbeats.get(node), now, { heartbeatTimeoutMs: this.t.heartbeatTimeoutMs, graceMs: this.t.graceMs });
-    if (lv.alive || now - mon.lastReadAt < m.renewIntervalMs || now < this.verdictsFrom) return;
+    if (lv.alive || now - mon.lastReadAt < period || now < this.verdictsFrom) return;
     mon.reading = true;
     mon.lastReadAt = now;
     void this.readAndJudge(node, mon, m, lv.reason).finally(() => (mon.reading = false));

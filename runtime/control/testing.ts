@@ -343,6 +343,7 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   peers: HeartbeatPeer[] = [];
   private readonly book: ClaimsBook;
   private renewal = "";
+  private renewPeriodMs: number | undefined;
   private readonly log = new SendLog();
   private seq = 0;
   private timer: unknown;
@@ -388,6 +389,10 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
     this.renewal = version;
   }
 
+  setRenewPeriod(ms: number | undefined): void {
+    this.renewPeriodMs = ms;
+  }
+
   receive(m: HeartbeatMessage, address: string): void {
     const emit = (): void => {
       if (!this.running) return;
@@ -417,7 +422,7 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
       const seq = ++this.seq;
       const out = composeFor(this.book, p.node, leaving, p.query === true && !leaving, reply);
       this.log.sent(seq, this.clock.now(), out.query ? this.book.interestVersion : 0);
-      const m = outgoing({ node: this.o.node, incarnation: this.o.incarnation, seq, renewal: this.renewal }, out);
+      const m = outgoing({ node: this.o.node, incarnation: this.o.incarnation, seq, renewal: this.renewal, renewPeriodMs: this.renewPeriodMs }, out);
       this.net.deliver(this.o.node, p.node, m);
       this.sent++;
     }
