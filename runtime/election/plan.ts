@@ -505,10 +505,14 @@ function rankedCandidates(ip: string, candidates: readonly Candidate[], eligible
   if (local || mended === undefined || kept === undefined || kept.inputs.eligible !== mended.from || kept.inputs.endpoints !== "") return orderByRank(candidates, ip);
   if (mended.added.length > MEND_LIMIT || mended.dropped.length > MEND_LIMIT) return orderByRank(candidates, ip);
   const order = kept.plan.candidates.slice();
-  for (const c of mended.dropped) order.splice(order.indexOf(c), 1);
+  for (const c of mended.dropped) {
+    const at = order.indexOf(c);
+    if (at >= 0) order.splice(at, 1);
+  }
   for (const c of mended.added) insertByRank(order, c, ip);
   return order;
 }
+
 /** Each Service view's place in the claim order (its claim, then its key), kept per view object. */
 const claimSortKeys = new WeakMap<ServiceView, string>();
 
