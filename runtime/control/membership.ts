@@ -164,7 +164,7 @@ export abstract class Membership {
 
   /** This node's own renewals succeed (it may gain addresses). */
   apiHealthy(now: number): boolean {
-    const period = Math.max(this.t.renewIntervalMs, this.lease.renewIntervalMs, this.lease.lastOkIntervalMs);
+    const period = Math.max(this.lease.renewIntervalMs, this.lease.lastOkIntervalMs);
     return this.lease.acquired && now - this.lease.lastOkAt < period * 2 + this.t.graceMs;
   }
 

@@ -16,6 +16,7 @@
 //  - Link down on the announcing interface gives the address up on that interface; with no
 //    interface left, the address is released (and the node stops publishing that subnet, so
 //    its peers elect another owner).
+import { sameGratuitous } from "../../provider/core/allocation/advertisement.ts";
 import type { GratuitousSettings } from "../../provider/core/model/pool.ts";
 import type { Plan } from "../election/plan.ts";
 
@@ -55,9 +56,6 @@ function upInterfaces(interfaces: string[], down: ReadonlySet<string>): string[]
 
 /** Same names in the same order. */
 export const sameList = (a: readonly string[], b: readonly string[]): boolean => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
-
-const sameGratuitous = (a: GratuitousSettings | undefined, b: GratuitousSettings | undefined): boolean =>
-  a === b || (a !== undefined && b !== undefined && a.count === b.count && a.intervalMs === b.intervalMs && a.refreshSeconds === b.refreshSeconds);
 
 /**
  * The entry for an owned address: the previous one when nothing about it changed. Decided every

@@ -27,7 +27,7 @@ import type { Address, Cidr, IpRange } from "../../provider/core/ip/index.ts";
 import type { PublishedSubnet } from "../../provider/core/model/contract.ts";
 import type { AddressPool, GratuitousSettings, L2Advertisement } from "../../provider/core/model/pool.ts";
 import { poolAdmits } from "../../provider/core/allocation/admission.ts";
-import { advertisementSelectsNode, advertisementSelectsPool, allowedInterfaces } from "../../provider/core/allocation/advertisement.ts";
+import { advertisementSelectsNode, advertisementSelectsPool, allowedInterfaces, sameGratuitous } from "../../provider/core/allocation/advertisement.ts";
 import { sharingConflict, type SharingProfile } from "../../provider/core/allocation/sharing.ts";
 import { hash53, insertByRank, orderByRank } from "./rank.ts";
 
@@ -265,8 +265,6 @@ interface Eligible {
   sawSubnet: boolean;
   /** The gratuitous settings of the first advertisement that lets each candidate announce it. */
   gratuitousByNode: Map<string, GratuitousSettings | undefined>;
-  /** The candidates, as a set of objects. */
-  members: ReadonlySet<Candidate>;
   /** Set by {@link PlanMemo}: the group's last eligible speakers, and the candidates new since. */
   mended?: { from: Eligible; added: readonly Candidate[]; dropped: readonly Candidate[] };
 }
@@ -310,7 +308,7 @@ function eligibleSpeakers(
     candidates.push({ node: node.name, interfaces: [...ifaces].sort() });
     gratuitousByNode.set(node.name, gratuitous);
   }
-  return { candidates, sawSubnet, gratuitousByNode, members: new Set(candidates) };
+  return { candidates, sawSubnet, gratuitousByNode };
 }
 
 /** One assigned address of a Service, judged without the other Services. */
@@ -418,8 +416,10 @@ export class KeptOrder<T> {
     const keyed = (list: readonly T[]): { key: string; item: T }[] => list.map((item) => ({ key: keyOf(item), item })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const outItems: T[] = [];
     const outKeys: string[] = [];
-    const fresh = keyed(added.length > items.length / 4 ? items : added);
-    let i = added.length > items.length / 4 ? this.items.length : 0;
+    // Many new items: sort them all, keeping nothing of the last order.
+    const all = added.length > items.length / 4;
+    const fresh = keyed(all ? items : added);
+    let i = all ? this.items.length : 0;
     let j = 0;
     while (i < this.items.length || j < fresh.length) {
       const old = this.items[i] as T;
@@ -470,7 +470,7 @@ function sameInputs(a: AddressInputs, b: AddressInputs): boolean {
 
 function sameCandidate(a: Candidate, b: Candidate, ga: GratuitousSettings | undefined, gb: GratuitousSettings | undefined): boolean {
   if (a.node !== b.node || a.interfaces.length !== b.interfaces.length || !a.interfaces.every((x, i) => x === b.interfaces[i])) return false;
-  return ga === gb || JSON.stringify(ga) === JSON.stringify(gb);
+  return sameGratuitous(ga, gb);
 }
 
 /** `fresh`, with the candidate objects of `before` that did not change; `before` itself if nothing did. */
@@ -487,10 +487,10 @@ function carryOver(before: Eligible, fresh: Eligible): Eligible {
     delete before.mended;
     return before;
   }
-  const members = new Set(candidates);
-  const added = candidates.filter((c) => !before.members.has(c));
-  const dropped = before.candidates.filter((c) => !members.has(c));
-  return { ...fresh, candidates, mended: { from: before, added, dropped }, members };
+  const kept = new Set(candidates);
+  const added = candidates.filter((c) => old.get(c.node) !== c);
+  const dropped = before.candidates.filter((c) => !kept.has(c));
+  return { ...fresh, candidates, mended: { from: before, added, dropped } };
 }
 
 /** More speakers joining (or leaving) than this re-rank an address from scratch rather than mending it. */

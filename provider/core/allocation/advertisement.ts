@@ -3,10 +3,15 @@
 import { cidrContains, cidrToRange, parseCidr, parseRange, rangeWithin } from "../ip/index.ts";
 import type { IpRange } from "../ip/index.ts";
 import type { PublishedSubnet } from "../model/contract.ts";
-import type { AddressPool, L2Advertisement } from "../model/pool.ts";
+import type { AddressPool, GratuitousSettings, L2Advertisement } from "../model/pool.ts";
 import { anySelectorMatches, globMatches } from "../model/selectors.ts";
 
 /** Does the advertisement select the pool? Neither names nor selectors = every pool. */
+/** The same gratuitous settings (the same object, or the same fields). */
+export function sameGratuitous(a: GratuitousSettings | undefined, b: GratuitousSettings | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.count === b.count && a.intervalMs === b.intervalMs && a.refreshSeconds === b.refreshSeconds);
+}
+
 export function advertisementSelectsPool(ad: L2Advertisement, pool: Pick<AddressPool, "name" | "labels">): boolean {
   const names = ad.spec?.ipAddressPools ?? [];
   const selectors = ad.spec?.ipAddressPoolSelectors ?? [];
