@@ -332,18 +332,23 @@ describe("ring liveness at twelve nodes (fakes)", () => {
     assert.equal(speaker.controller.planVersion(), plans + 1, "a re-plan on a Node label change");
   });
 
-  it("a speaker with nothing at stake renews every 3 s, its heartbeats saying so first; its monitors wait for that period, not one second; elected, it renews at once, then every second", async () => {
+  it("a speaker with nothing at stake renews and sends heartbeats 3 times less often, its heartbeats saying so first; its monitors wait for that period, not one second; elected, it renews and sends at once, then at the usual pace", async () => {
     const owners = NODES.slice(0, 6);
     const ips: string[] = [];
     for (const n of owners) ips.push(ipWonBy(n, NODES, ips));
     const c = (cluster = new Cluster(NODES, "ring"));
     ips.forEach((ip, i) => c.service(`web-${i}`, ip));
     const periods = new Map<string, number | undefined>();
+    /** Plain heartbeats (neither acknowledgements nor answers) sent, per node, with their times. */
+    const plain = new Map<string, number[]>();
     const deliver = c.net.deliver.bind(c.net);
     c.net.deliver = (from, to, m) => {
       periods.set(from, m.renewPeriodMs);
+      if (m.ack === undefined && m.answer === undefined) plain.set(from, [...(plain.get(from) ?? []), c.clock.now()]);
       return deliver(from, to, m);
     };
+    const plainRate = (node: string, from: number, to: number): number => (plain.get(node) ?? []).filter((t) => t >= from && t < to).length / ((to - from) / 1000);
+    const pauses = async (node: string): Promise<number> => Number(/ (\d+)$/m.exec(await (c.speakers.get(node) as Speaker).registry.getSingleMetricAsString("l2lb_answer_pauses_total"))?.[1]);
     await c.start();
     const roles = new Set([elect(NODES, STATUS_WRITER_KEY), elect(NODES, ALLOCATOR_KEY)]);
     const idle = NODES.find((n) => !owners.includes(n) && !roles.has(n)) as string;
@@ -357,6 +362,18 @@ describe("ring liveness at twelve nodes (fakes)", () => {
     assert.equal(periods.get(owner), undefined, "an owner's carry none (its member record's one second)");
     assert.ok(renewalsOf(idle, from).length <= 4 && gaps(renewalsOf(idle, from)).every((g) => g >= 2900), `idle renewals at ${renewalsOf(idle, from).map((t) => t - from).join(", ")}`);
     assert.ok(renewalsOf(owner, from).length >= 8, "an owner renews every second");
+    const idleRate = plainRate(idle, from, c.clock.now());
+    const ownerRate = plainRate(owner, from, c.clock.now());
+    assert.ok(idleRate <= ownerRate / 2.5, `heartbeats per second: idle ${idleRate.toFixed(1)}, owner ${ownerRate.toFixed(1)}`);
+
+    // Its heartbeats to every monitor lost for 1.5 s: it answers nothing, so its answer bound
+    // allows its slow pace's timeout and it does not count itself away (no pause, no listening).
+    const pausesBefore = await pauses(idle);
+    for (const other of NODES) c.net.dropped.add(`${idle}>${other}`);
+    await c.clock.advance(1500);
+    for (const other of NODES) c.net.dropped.delete(`${idle}>${other}`);
+    await c.clock.advance(1000);
+    assert.equal(await pauses(idle), pausesBefore, "an idle speaker missing acknowledgements for 1.5 s does not pause");
 
     // Its heartbeats lost for 4 s (its API fine): its monitors read its Lease, find it renewed within its period, and give no verdict.
     const cut = c.clock.now();
@@ -367,6 +384,17 @@ describe("ring liveness at twelve nodes (fakes)", () => {
     assert.deepEqual(c.api.callsOf("deleteLease").filter((x) => x.at >= cut), [], "no verdict on a live idle speaker");
     assert.ok(c.api.callsOf("readLease", `${NAMESPACE}/l2lb-speaker-${idle}`).some((x) => x.at >= cut), "its monitors read its Lease");
 
+    // Its heartbeats lost for 1.2 s, while its monitors already miss its next renewal: they
+    // allow its slow pace's silence, so they do not even read its Lease.
+    const lastRenewal = renewalsOf(idle, from).at(-1) as number;
+    await c.clock.advance(lastRenewal + 3000 * 2 + 350 - c.clock.now());
+    const short = c.clock.now();
+    for (const other of NODES) c.net.dropped.add(`${idle}>${other}`);
+    await c.clock.advance(1200);
+    for (const other of NODES) c.net.dropped.delete(`${idle}>${other}`);
+    await c.clock.advance(500);
+    assert.deepEqual(c.api.callsOf("readLease", `${NAMESPACE}/l2lb-speaker-${idle}`).filter((x) => x.at >= short), [], "no Lease read for 1.2 s of silence at the slow pace");
+
     const ip = ipWonBy(idle, NODES, ips);
     const elected = c.clock.now();
     c.service("late", ip);
@@ -375,6 +403,9 @@ describe("ring liveness at twelve nodes (fakes)", () => {
     const renewals = renewalsOf(idle, elected);
     assert.ok(renewals.length >= 5 && (renewals[0] as number) - elected < 300, `renewals after the election at ${renewals.map((t) => t - elected).join(", ")}`);
     assert.equal(periods.get(idle), undefined, "its heartbeats carry no stretched period any more");
+    const firstFast = (plain.get(idle) ?? []).find((t) => t >= elected) as number;
+    assert.ok(firstFast - elected < 300, `first heartbeat ${firstFast - elected} ms after the election`);
+    assert.ok(plainRate(idle, elected + 1000, c.clock.now()) >= ownerRate * 0.8, `heartbeats per second once elected: ${plainRate(idle, elected + 1000, c.clock.now()).toFixed(1)}`);
   });
 
   it("a crashed owner is declared dead by its monitors (one member record deleted) and its address taken over on the quick path, never by two", async () => {

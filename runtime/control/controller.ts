@@ -422,7 +422,7 @@ export class Controller implements ControlState {
   private confirmAnswers(now: number): void {
     if (now < this.rejoinUntil) return;
     this.rejoinUntil = -Infinity;
-    this.answerUntil = this.membership.earliestTakeover() - ANSWER_MARGIN_MS;
+    this.answerUntil = this.membership.earliestTakeover(now, this.announcer.current().size > 0) - ANSWER_MARGIN_MS;
     this.o.dataPlane.answerFor(this.answerUntil - now);
   }
 

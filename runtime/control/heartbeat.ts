@@ -98,6 +98,12 @@ export interface HeartbeatTransport extends EventEmitter<HeartbeatEvents> {
   setRenewal(version: string): void;
   /** This node's Lease renew period when stretched (undefined: its member record's), carried from now on. */
   setRenewPeriod(ms: number | undefined): void;
+  /**
+   * Heartbeats every `intervalMs × factor` from now on (1: the configured interval). Back to 1,
+   * one is sent at once. Only while the heartbeats carry a stretched renew period (receivers
+   * allow a silence that much longer: membership.ts `heartbeatTimeoutOf`).
+   */
+  setPace(factor: number): void;
 }
 
 /** Parses a heartbeat endpoint as published on a Lease: `host:port` or `[v6]:port`. */
@@ -273,6 +279,7 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
   private readonly book: ClaimsBook;
   private renewal = "";
   private renewPeriodMs: number | undefined;
+  private pace = 1;
   private readonly log = new SendLog();
   private readonly lastSeq = new Map<string, number>();
   sent = 0;
@@ -302,7 +309,12 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
       }
     }
     if (this.socket4 === undefined && this.socket6 === undefined) throw firstError;
-    this.timer = setInterval(() => this.send(false), this.opts.intervalMs);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => this.send(false), this.opts.intervalMs * this.pace);
     this.timer.unref();
   }
 
@@ -349,6 +361,15 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> implements Heartbea
 
   setRenewPeriod(ms: number | undefined): void {
     this.renewPeriodMs = ms;
+  }
+
+  setPace(factor: number): void {
+    if (factor === this.pace) return;
+    const faster = factor < this.pace;
+    this.pace = factor;
+    if (this.timer === undefined) return;
+    this.schedule();
+    if (faster) this.send(false);
   }
 
   /** Updates the advertised claims; sends at once when they changed. */

@@ -52,7 +52,12 @@ export interface HeartbeatState {
   answeredInterest: number;
   /** When the latest heartbeat this peer acknowledged was sent (-Infinity before any). */
   ackedSentAt: number;
+  /** How long a silence of this peer means a missed heartbeat: its latest message's pace (heartbeatTimeoutOf). */
+  timeoutMs: number;
 }
+
+/** The slowest pace a heartbeat may announce (ring-membership.ts stretches by 3). */
+const MAX_PACE = 10;
 
 /** One evaluation of every speaker's liveness. */
 export interface Members {
@@ -215,18 +220,28 @@ export abstract class Membership {
    * fail (an API outage) the acknowledgements keep the bound moving: fail-static goes on while
    * the monitors hear this node, and ends, without waiting for the isolation rule, when they stop
    * hearing it (its own sending is cut). Nobody can take over before any peer exists.
+   *
+   * A node that answers nothing may count its slowed heartbeats' longer timeout
+   * ({@link slowPace}): the bound then only tells it whether it was away, and its acknowledgements
+   * come that much less often. Once it answers, the one-timeout rule holds again.
    */
-  earliestTakeover(): number {
+  earliestTakeover(now: number, answering: boolean): number {
     if (this.peerCount() === 0) return Infinity;
     const renewal = this.lease.lastOkSentAt + this.t.renewIntervalMs + this.t.graceMs;
     const monitors = this.monitors();
+    const timeout = this.t.heartbeatTimeoutMs * (answering ? 1 : this.slowPace(now));
     let heard = monitors.length > 0 ? Infinity : -Infinity;
     for (const m of monitors) {
       const hb = this.heartbeats.get(m);
       const acked = hb !== undefined && hb.incarnation === this.incarnationOf(m) ? hb.ackedSentAt : -Infinity;
-      heard = Math.min(heard, acked + this.t.heartbeatTimeoutMs);
+      heard = Math.min(heard, acked + timeout);
     }
     return Math.max(heard, renewal);
+  }
+
+  /** How many times slower than the interval this node's heartbeats were lately sent (ring-membership.ts `setStake`). */
+  protected slowPace(_now: number): number {
+    return 1;
   }
 
   protected onHeartbeat(m: HeartbeatMessage): void {
@@ -240,15 +255,26 @@ export abstract class Membership {
     const told = m.claims !== undefined ? { claims: m.claims, ...(m.claimsCut !== undefined ? { cut: m.claimsCut } : {}) } : undefined;
     const claims = told ?? (same ? prev.claims : NO_CLAIMS);
     const claimsAtMs = told !== undefined ? now : same ? prev.claimsAtMs : -Infinity;
-    this.heartbeats.set(m.node, { lastAtMs: now, incarnation: m.incarnation, leaving: m.leaving, claims, claimsAtMs, answeredSince, answeredInterest, ackedSentAt });
+    this.heartbeats.set(m.node, { lastAtMs: now, incarnation: m.incarnation, leaving: m.leaving, claims, claimsAtMs, answeredSince, answeredInterest, ackedSentAt, timeoutMs: this.heartbeatTimeoutOf(m) });
     const changedClaims = prev === undefined || prev.leaving !== m.leaving || prev.incarnation !== m.incarnation || (told !== undefined && !sameClaims(prev.claims, told));
     if (changedClaims) this.o.onClaimsChanged(m.leaving);
+  }
+
+  /**
+   * A message carrying a stretched renew period announces heartbeats up to that many times
+   * slower than the renew period (ring-membership.ts `setStake`): its sender is judged silent
+   * only after the heartbeat timeout times that factor.
+   */
+  private heartbeatTimeoutOf(m: HeartbeatMessage): number {
+    if (m.renewPeriodMs === undefined) return this.t.heartbeatTimeoutMs;
+    const pace = Math.min(MAX_PACE, Math.max(1, m.renewPeriodMs / this.t.renewIntervalMs));
+    return this.t.heartbeatTimeoutMs * pace;
   }
 
   /** A fresh heartbeat of `node` in the incarnation its record names, not leaving. */
   protected heardFresh(node: string, now: number): boolean {
     const hb = this.heartbeats.get(node);
-    return hb !== undefined && hb.incarnation === this.incarnationOf(node) && now - hb.lastAtMs < this.t.heartbeatTimeoutMs && !hb.leaving;
+    return hb !== undefined && hb.incarnation === this.incarnationOf(node) && now - hb.lastAtMs < hb.timeoutMs && !hb.leaving;
   }
 
   /** Records the live set, logging what changed (`reasonOf` a departure): who joined or left. */

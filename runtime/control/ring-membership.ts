@@ -100,6 +100,8 @@ export class RingMembership extends Membership {
   private idleSince: number | undefined;
   /** When the heartbeats started carrying the stretched period (undefined: they carry none). */
   private stretchAnnouncedAt: number | undefined;
+  /** Until when a heartbeat sent at the slow pace may be the latest a monitor acknowledged (Infinity: slowed now). */
+  private slowUntil = -Infinity;
 
   constructor(o: MembershipOptions) {
     super(o);
@@ -219,6 +221,8 @@ export class RingMembership extends Membership {
    * them), and the renewals shorten — with one at once — when the heartbeats stop carrying it.
    * A monitor with an older period only judges later. No API write publishes the period (a
    * member-record write before every election delayed a new Service's address by a tick).
+   * Its heartbeats slow down by the same factor with the renewals (its monitors allow that much
+   * longer a silence while the period is carried) and speed up, with one at once, with them.
    */
   override setStake(atStake: boolean, now: number): void {
     const base = this.t.renewIntervalMs;
@@ -226,6 +230,11 @@ export class RingMembership extends Membership {
       this.idleSince = undefined;
       this.stretchAnnouncedAt = undefined;
       this.heartbeat.setRenewPeriod(undefined);
+      if (this.slowUntil === Infinity) {
+        this.heartbeat.setPace(1);
+        // Heartbeats sent slowly may still be the latest some monitor acknowledged.
+        this.slowUntil = now + this.t.heartbeatTimeoutMs * IDLE_RENEW_FACTOR;
+      }
       if (this.lease.renewIntervalMs !== base) this.lease.setRenewInterval(base);
       return;
     }
@@ -237,7 +246,15 @@ export class RingMembership extends Membership {
       this.heartbeat.setRenewPeriod(idle);
       return;
     }
-    if (this.lease.renewIntervalMs !== idle && this.monitorsHeardSince(this.stretchAnnouncedAt)) this.lease.setRenewInterval(idle);
+    if (this.lease.renewIntervalMs !== idle && this.monitorsHeardSince(this.stretchAnnouncedAt)) {
+      this.lease.setRenewInterval(idle);
+      this.heartbeat.setPace(IDLE_RENEW_FACTOR);
+      this.slowUntil = Infinity;
+    }
+  }
+
+  protected override slowPace(now: number): number {
+    return now < this.slowUntil ? IDLE_RENEW_FACTOR : 1;
   }
 
   /** Every monitor acknowledged a heartbeat sent after `since`. */
@@ -316,7 +333,8 @@ export class RingMembership extends Membership {
     if (mon === undefined || m === undefined || mon.reading) return;
     const period = mon.periodMs ?? m.renewIntervalMs;
     const observation = { observedAtMs: mon.observedAtMs, renewIntervalMs: period, durationMs: m.durationMs, incarnation: m.incarnation };
-    const lv = peerLiveness(observation, this.heartbeats.get(node), now, { heartbeatTimeoutMs: this.t.heartbeatTimeoutMs, graceMs: this.t.graceMs });
+    const hb = this.heartbeats.get(node);
+    const lv = peerLiveness(observation, hb, now, { heartbeatTimeoutMs: hb?.timeoutMs ?? this.t.heartbeatTimeoutMs, graceMs: this.t.graceMs });
     if (lv.alive || now - mon.lastReadAt < period || now < this.verdictsFrom) return;
     mon.reading = true;
     mon.lastReadAt = now;

@@ -344,6 +344,7 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
   private readonly book: ClaimsBook;
   private renewal = "";
   private renewPeriodMs: number | undefined;
+  private pace = 1;
   private readonly log = new SendLog();
   private seq = 0;
   private timer: unknown;
@@ -361,12 +362,17 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
 
   async start(): Promise<void> {
     this.running = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    this.clock.clearTimeout(this.timer);
     const loop = (): void => {
       if (!this.running) return;
       this.send(false);
-      this.timer = this.clock.setTimeout(loop, this.o.intervalMs);
+      this.timer = this.clock.setTimeout(loop, this.o.intervalMs * this.pace);
     };
-    this.timer = this.clock.setTimeout(loop, this.o.intervalMs);
+    this.timer = this.clock.setTimeout(loop, this.o.intervalMs * this.pace);
   }
 
   async stop(sendLeaving: boolean): Promise<void> {
@@ -391,6 +397,15 @@ export class FakeHeartbeat extends EventEmitter<HeartbeatEvents> implements Hear
 
   setRenewPeriod(ms: number | undefined): void {
     this.renewPeriodMs = ms;
+  }
+
+  setPace(factor: number): void {
+    if (factor === this.pace) return;
+    const faster = factor < this.pace;
+    this.pace = factor;
+    if (!this.running) return;
+    this.schedule();
+    if (faster) this.send(false);
   }
 
   receive(m: HeartbeatMessage, address: string): void {
