@@ -7,8 +7,9 @@
 // claim when `c` was cut short, l?: 1 (leaving), r?: resourceVersion of the sender's last Lease
 // renewal, q?: id (a query: reply now), w?/wk?: the query's address filter (base64 bits, hash
 // count), a?: id (the query this replies to), k?: seq (the heartbeat this acknowledges), p?: the
-// sender's Lease renew period in ms when stretched (ring-membership.ts `setStake`)} followed,
-// when a key is configured, by "\n" and the hex HMAC-SHA256 of the JSON under the per-cluster key.
+// sender's Lease renew period in ms when stretched, its heartbeats then as many times slower
+// (ring-membership.ts `setStake`)} followed, when a key is configured, by "\n" and the hex
+// HMAC-SHA256 of the JSON under the per-cluster key.
 // Which claims a message carries is claims.ts's rule: all of them (mesh), or those an asking peer's
 // filter lets through (ring), so a datagram stays small at any number of addresses; without `c` a
 // message says nothing of the claims. Version 1 (every claim always) is still read. Receivers
