@@ -1,5 +1,5 @@
 // Heartbeats over both address families on loopback (no root): an IPv6-only cluster keeps the
-// quick failover path, and the default endpoint serves IPv4 and IPv6 peers on one port.
+// quick failover path, and the default endpoint serves IPv4 and IPv6 peers on one port; and their pace.
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { describe, it } from "node:test";
@@ -97,5 +97,32 @@ describe("heartbeats of a node answering 10,000 addresses (ring)", () => {
       assert.ok(a.claims!.length < 20 && a.claimsCut === undefined);
     }
     assert.ok(sizes.length >= 3 && Math.max(...sizes) < 400, `plain heartbeats of ${sizes.join(", ")} bytes`);
+  });
+});
+
+describe("heartbeat pace", () => {
+  it("a slowed endpoint sends that many times less often, and back to its interval sends one at once", async () => {
+    const a = endpoint("a", "127.0.0.1");
+    const b = endpoint("b", "127.0.0.1");
+    await a.hb.start();
+    await b.hb.start();
+    a.hb.setPeers([{ node: "b", host: "127.0.0.1", port: b.hb.localPort(4) as number }]);
+    a.hb.setPace(10);
+    const slowFrom = a.hb.sent;
+    await sleep(1000);
+    const slow = a.hb.sent - slowFrom;
+    const before = a.hb.sent;
+    a.hb.setPace(1);
+    const atOnce = a.hb.sent - before;
+    const fastFrom = performance.now();
+    await until(() => a.hb.sent - before >= 21);
+    const fastMs = performance.now() - fastFrom;
+    await a.hb.stop(false);
+    await b.hb.stop(false);
+    // 20 ms × 10: at most 5 in a second (timers only ever fire late); 50 at the interval.
+    assert.ok(slow <= 5, `${slow} sent in a second at a tenth of the pace`);
+    assert.equal(atOnce, 1, "one sent at once when the pace is restored");
+    assert.ok(fastMs < 2000, `20 more took ${Math.round(fastMs)} ms (at a tenth of the pace: 4 s)`);
+    assert.ok(b.got.length >= 10);
   });
 });
