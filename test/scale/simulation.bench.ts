@@ -2,16 +2,21 @@
 // split brain was seen, since this design allows no overlap at all: a node stops answering at its
 // answer deadline, before any verdict can hand its addresses to another).
 //
-//   node test/scale/simulation.bench.ts [--nodes 5000] [--seconds 120] [--loss 0.05] [--seed 1] [--kills 20] [--freezes 1] [--addresses 1000] [--old-deadline] [--no-reset] [--old-read] [--old-answers] [--old-recheck]
+//   node test/scale/simulation.bench.ts [--nodes 5000] [--seconds 120] [--loss 0.05] [--seed 1] [--kills 20] [--freezes 1] [--addresses 1000] [--old-deadline] [--no-reset] [--old-read] [--old-answers] [--old-recheck] [--no-stretch] [--old-pace]
 //
 // --old-deadline, --no-reset, --old-read, --old-answers and --old-recheck undo one fix each
 // (SimConfig.ackDeadline, .resetObservations, .oldRead, .oldAnswers, .oldRecheck), to show the
-// flaws they closed.
+// flaws they closed. --no-stretch turns off renewals stretched when nothing is at stake
+// (SimConfig.stretch): every node renews every second, and the steady window opens after 2 s
+// instead of 13 s (the run of the model before stretching was added, figure for figure).
+// --old-pace keeps the heartbeats of idle nodes at 200 ms and one heartbeat timeout everywhere
+// (SimConfig.slowHeartbeats false: stretched renewals as first implemented, 150b470), to show the
+// answer pauses that gave idle nodes under loss.
 //
 // The model and its assumptions: test/scale/README.md, "Simulation (5,000 nodes)".
 import { parseArgs } from "node:util";
 import { p50p90max } from "../bench/stats.ts";
-import { DEFAULT_PLAN, runScenarios, simConfig, type HandOver, type Report } from "./simulation.ts";
+import { DEFAULT_PLAN, STRETCH_WARMUP_MS, runScenarios, simConfig, type HandOver, type Report } from "./simulation.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -27,11 +32,14 @@ const { values: args } = parseArgs({
     "old-read": { type: "boolean", default: false },
     "old-answers": { type: "boolean", default: false },
     "old-recheck": { type: "boolean", default: false },
+    "no-stretch": { type: "boolean", default: false },
+    "old-pace": { type: "boolean", default: false },
   },
 });
 
-const config = simConfig({ nodes: Number(args.nodes), addresses: Number(args.addresses), loss: Number(args.loss), seed: Number(args.seed), ackDeadline: !args["old-deadline"], resetObservations: !args["no-reset"], oldRead: args["old-read"], oldAnswers: args["old-answers"], oldRecheck: args["old-recheck"] });
-const plan = { ...DEFAULT_PLAN, steadyMs: Number(args.seconds) * 1000, kills: Number(args.kills), freezes: Number(args.freezes) };
+const config = simConfig({ nodes: Number(args.nodes), addresses: Number(args.addresses), loss: Number(args.loss), seed: Number(args.seed), ackDeadline: !args["old-deadline"], resetObservations: !args["no-reset"], oldRead: args["old-read"], oldAnswers: args["old-answers"], oldRecheck: args["old-recheck"], stretch: !args["no-stretch"], slowHeartbeats: !args["old-pace"] });
+// With stretching, the steady window opens once the idle nodes renew every 3 s.
+const plan = { ...DEFAULT_PLAN, warmupMs: config.stretch ? STRETCH_WARMUP_MS : DEFAULT_PLAN.warmupMs, steadyMs: Number(args.seconds) * 1000, kills: Number(args.kills), freezes: Number(args.freezes) };
 const started = performance.now();
 const r = runScenarios(config, plan);
 const wallS = (performance.now() - started) / 1000;
@@ -48,12 +56,13 @@ function table(report: Report): Array<[string, string]> {
   const pb = report.partitionBoth;
   const pe = report.partitionEgress;
   return [
-    ["cluster", `${report.nodes} nodes, ${report.addresses} addresses, loss ${(report.loss * 100).toFixed(1)} %, seed ${report.seed}${config.ackDeadline ? "" : ", OLD deadline"}${config.resetObservations ? "" : ", NO reset"}${config.oldRead ? ", OLD read" : ""}${config.oldAnswers ? ", OLD answers" : ""}${config.oldRecheck ? ", OLD recheck" : ""}`],
+    ["cluster", `${report.nodes} nodes, ${report.addresses} addresses, loss ${(report.loss * 100).toFixed(1)} %, seed ${report.seed}${config.ackDeadline ? "" : ", OLD deadline"}${config.resetObservations ? "" : ", NO reset"}${config.oldRead ? ", OLD read" : ""}${config.oldAnswers ? ", OLD answers" : ""}${config.oldRecheck ? ", OLD recheck" : ""}${config.stretch ? "" : ", NO stretch"}${config.stretch && !config.slowHeartbeats ? ", OLD pace" : ""}`],
     [`steady (${((s.to - s.from) / 1000).toFixed(0)} s): false verdicts`, String(s.falseVerdicts)],
     ["steady: heartbeats / node / s; acknowledgements / node / s", `${s.heartbeatsPerNodePerSecond.toFixed(2)}; ${s.acksPerNodePerSecond.toFixed(2)}`],
     ["steady: datagrams / node / s (all kinds)", s.datagramsPerNodePerSecond.toFixed(2)],
-    ["steady: answer pauses (deadline passed, or own record deleted)", String(s.absences)],
+    ["steady: answer pauses (deadline passed, or own record deleted); of nodes answering", `${s.absences}; ${s.ownerAbsences}`],
     ["steady: API requests / node / s (renewals + GETs + deletes)", s.apiRequestsPerNodePerSecond.toFixed(3)],
+    ["steady: renewals / node / s: at stake (nodes); nothing at stake (nodes)", `${s.renewalsAtStakePerNodePerSecond.toFixed(3)} (${s.nodesAtStake}); ${s.renewalsIdlePerNodePerSecond.toFixed(3)} (${s.idleNodes})`],
     ["steady: watch events / s, cluster-wide", s.watchEventsPerSecond.toFixed(1)],
     [`kills (${k.length}): kill → verdict, p50 / p90 / max`, p50p90max(valid(k.map((h) => h.verdictMs)))],
     ["kills: kill → victim's answers stopped (deadline)", p50p90max(valid(k.map((h) => h.stoppedMs)))],

@@ -8,14 +8,17 @@
 // acknowledged by their receivers, monitors that read the Lease (GET) before a verdict (deleting
 // the member record), the election by rank over each node's own view, break before make
 // (`unconfirmed`: queries to the plausible holders), the answer deadline (`earliestTakeover`),
-// absences (a passed deadline, a resume, a verdict on oneself), isolation, fail-static, and
-// graceful leave. The decisions are the repo's own pure functions (peerLiveness, isolated,
+// absences (a passed deadline, a resume, a verdict on oneself), isolation, fail-static, graceful
+// leave, and renewals stretched when nothing is at stake (ring-membership.ts `setStake`: the
+// period carried in heartbeats, monitors judging by it, heartbeats slowed with the renewals). The
+// decisions are the repo's own pure functions (peerLiveness, isolated,
 // plausibleHolders); ring and rank orders are computed once for the whole cluster and restricted
 // to each node's view, which gives the same order as ringOrder/orderByRank of that view (checked
 // in simulation.test.ts).
 import { mulberry32 } from "../random.ts";
 import { isolated, peerLiveness, type HeartbeatObservation, type LeaseObservation, type LivenessTiming } from "../../runtime/control/liveness.ts";
 import { RING_FANOUT, plausibleHolders, ringOrder } from "../../runtime/control/ring.ts";
+import { IDLE_AFTER_MS, IDLE_RENEW_FACTOR } from "../../runtime/control/ring-membership.ts";
 import { rank } from "../../runtime/election/rank.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -84,6 +87,26 @@ export interface SimConfig {
    * given up (and, without the API server, not taken back).
    */
   oldRecheck: boolean;
+  /**
+   * Renewals stretched when nothing is at stake (true: as implemented, ring-membership.ts
+   * `setStake`): a node that answers, is elected for and waits for no address for IDLE_AFTER_MS
+   * carries the period renewIntervalMs × IDLE_RENEW_FACTOR in its datagrams, and renews at that
+   * period once every ring successor acknowledged a heartbeat sent since; at stake again it stops
+   * carrying it and renews at once, then every renewIntervalMs. Monitors judge a missed renewal
+   * (and space their reads) by the period the peer's latest datagram carried. False: every node
+   * renews every renewIntervalMs (the model before this was added).
+   */
+  stretch: boolean;
+  /**
+   * With `stretch`: the heartbeats slow down with the renewals, by IDLE_RENEW_FACTOR (true: as
+   * implemented since c26dca7). Receivers count a peer whose latest datagram carried the
+   * stretched period silent only after that many heartbeat timeouts (membership.ts
+   * `heartbeatTimeoutOf`), and a node answering nothing counts its own slow pace in its answer
+   * bound (`earliestTakeover`, `slowPace`). False: as at 150b470, heartbeats every
+   * heartbeatIntervalMs whatever the renewals, one heartbeat timeout everywhere (only to show the
+   * answer pauses it gave idle nodes under loss).
+   */
+  slowHeartbeats: boolean;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -114,6 +137,8 @@ export function simConfig(overrides: Partial<SimConfig> = {}): SimConfig {
     oldRead: false,
     oldAnswers: false,
     oldRecheck: false,
+    stretch: true,
+    slowHeartbeats: true,
     ...overrides,
   };
 }
@@ -142,6 +167,12 @@ const Ev = Object.freeze({
 
 /** Datagram types (the `d` of a Datagram event). */
 const Dg = Object.freeze({ Plain: 0, Leaving: 1, Query: 2, Answer: 3, Ack: 4 } as const);
+
+/** Bit of a Datagram event's `d`: the datagram carries the stretched renew period (heartbeat.ts `p`). */
+const CARRIES_PERIOD = 8;
+
+/** A steady run's warm-up when renewals stretch: the idle nodes stretched before the window opens. */
+export const STRETCH_WARMUP_MS = IDLE_AFTER_MS + 3000;
 
 interface SimEvent {
   t: number;
@@ -306,6 +337,8 @@ interface Heard extends HeartbeatObservation {
   answeredSince: number;
   /** Send time of the latest heartbeat of ours this peer acknowledged (-Infinity before any). */
   ackedSentAt: number;
+  /** How long a silence of this peer means missed heartbeats: its latest datagram's pace (membership.ts `timeoutMs`). */
+  timeoutMs: number;
 }
 
 /** A monitored predecessor (ring-membership.ts Monitor). */
@@ -322,6 +355,11 @@ interface Monitor {
   readRv: number;
   reading: boolean;
   lastReadAt: number;
+  /**
+   * The renew period the peer's latest datagram carried (undefined: its member record's,
+   * renewIntervalMs); `lease.renewIntervalMs` is kept equal to `periodMs ?? renewIntervalMs`.
+   */
+  periodMs: number | undefined;
 }
 
 interface SimNodeState {
@@ -337,6 +375,8 @@ interface SimNodeState {
   /** Version of each member record seen that changed since the start (else `initialRecord`). */
   seenVersion: Map<number, number>;
   plan: Int32Array;
+  /** Addresses whose plan names this node (controller.ts `myPlan().addresses.length`). */
+  elected: number;
   succ: number[];
   pred: number[];
   monitors: Map<number, Monitor>;
@@ -360,6 +400,31 @@ interface SimNodeState {
   lastOkRenewalSentAt: number;
   /** Completion time of the last successful renewal (apiHealthy). */
   lastOkAt: number;
+  /** The Lease's current renew period (lease.ts `renewIntervalMs`). */
+  renewIntervalMs: number;
+  /** The renew period in effect when the last successful renewal was sent (lease.ts `lastOkIntervalMs`). */
+  lastOkIntervalMs: number;
+  /** Bumped when the renew timer is replaced (lease.ts `loopGeneration`): older Renew events are dropped. */
+  renewGeneration: number;
+  /** When the last renewal was sent, and until when it is in flight (its response or its failure). */
+  renewStartedAt: number;
+  renewInFlightUntil: number;
+  /** Renewals sent (requests, successful or not). */
+  renewalsSent: number;
+  /** Heartbeats sent (plain, queries, leaving: not acknowledgements or answers), per target. */
+  heartbeatsSent: number;
+  /** Since when nothing is at stake (undefined: something is; ring-membership.ts `idleSince`). */
+  idleSince: number | undefined;
+  /** When the datagrams started carrying the stretched period (undefined: they carry none). */
+  stretchAnnouncedAt: number | undefined;
+  /** The datagrams carry the stretched period (heartbeat.ts `setRenewPeriod`). */
+  carriesPeriod: boolean;
+  /** Heartbeats every heartbeatIntervalMs × this (heartbeat.ts `setPace`). */
+  heartbeatPace: number;
+  /** Bumped when the heartbeat timer is replaced (a new pace): older HeartbeatTimer events are dropped. */
+  heartbeatGeneration: number;
+  /** Until when a heartbeat sent at the slow pace may be the latest a monitor acknowledged (Infinity: slowed now; ring-membership.ts `slowUntil`). */
+  slowUntil: number;
   apiWasHealthy: boolean;
   knownPredecessors: number;
   ownRv: number;
@@ -459,6 +524,8 @@ export class Simulation {
   private readonly orderPos: Int32Array[];
   private readonly candidateNames = new Map<number, string[]>();
   private readonly timing: LivenessTiming;
+  /** The liveness timing with a slowed peer's longer heartbeat timeout. */
+  private readonly slowTiming: LivenessTiming;
   /** API server state. */
   private readonly record: Int32Array;
   private readonly initialRecord: Int32Array;
@@ -480,6 +547,7 @@ export class Simulation {
     const n = config.nodes;
     this.rnd = mulberry32(config.seed);
     this.timing = { heartbeatTimeoutMs: config.timing.heartbeatTimeoutMs, graceMs: config.timing.graceMs };
+    this.slowTiming = { heartbeatTimeoutMs: config.timing.heartbeatTimeoutMs * IDLE_RENEW_FACTOR, graceMs: config.timing.graceMs };
     this.names = Array.from({ length: n }, (_, i) => nodeName(i));
     this.ids = new Map(this.names.map((s, i) => [s, i]));
     this.ring = Int32Array.from(ringOrder(this.names).map((s) => this.ids.get(s) as number));
@@ -505,13 +573,16 @@ export class Simulation {
     }
     this.initialRecord = Int32Array.from(this.record);
     const basePlan = Int32Array.from(this.order, (o) => o[0] as number);
-    this.nodes = this.names.map((name, id) => this.initialNode(id, name, basePlan));
+    const elected = new Int32Array(n);
+    for (const owner of basePlan) elected[owner] = (elected[owner] as number) + 1;
+    this.nodes = this.names.map((name, id) => this.initialNode(id, name, basePlan, elected[id] as number));
     for (const node of this.nodes) this.startSteady(node);
   }
 
   // -- set-up: the cluster starts settled (everyone sees everyone, owners answering)
 
-  private initialNode(id: number, name: string, basePlan: Int32Array): SimNodeState {
+  private initialNode(id: number, name: string, basePlan: Int32Array, elected: number): SimNodeState {
+    const t = this.config.timing;
     const view = new Uint8Array(this.config.nodes).fill(1);
     return {
       id,
@@ -523,6 +594,7 @@ export class Simulation {
       peers: this.config.nodes - 1,
       seenVersion: new Map(),
       plan: Int32Array.from(basePlan),
+      elected,
       succ: viewNeighbours(this.ring, this.ringPos, view, id, RING_FANOUT, 1),
       pred: viewNeighbours(this.ring, this.ringPos, view, id, RING_FANOUT, -1),
       monitors: new Map(),
@@ -538,6 +610,19 @@ export class Simulation {
       lastHbSentAt: 0,
       lastOkRenewalSentAt: 0,
       lastOkAt: 0,
+      renewIntervalMs: t.renewIntervalMs,
+      lastOkIntervalMs: t.renewIntervalMs,
+      renewGeneration: 0,
+      renewStartedAt: -Infinity,
+      renewInFlightUntil: -Infinity,
+      renewalsSent: 0,
+      heartbeatsSent: 0,
+      idleSince: undefined,
+      stretchAnnouncedAt: undefined,
+      carriesPeriod: false,
+      heartbeatPace: 1,
+      heartbeatGeneration: 0,
+      slowUntil: -Infinity,
       apiWasHealthy: true,
       knownPredecessors: 0,
       ownRv: this.leaseRv[id] as number,
@@ -558,10 +643,10 @@ export class Simulation {
     for (const p of node.pred) {
       const m = this.newMonitor(node, p);
       m.rv = this.leaseRv[p] as number;
-      node.heard.set(p, { lastAtMs: 0, incarnation: "1", leaving: false, claims: NO_CLAIMS, claimsAtMs: -Infinity, answeredSince: -Infinity, ackedSentAt: -Infinity });
+      node.heard.set(p, { lastAtMs: 0, incarnation: "1", leaving: false, claims: NO_CLAIMS, claimsAtMs: -Infinity, answeredSince: -Infinity, ackedSentAt: -Infinity, timeoutMs: t.heartbeatTimeoutMs });
     }
     for (let a = 0; a < this.config.addresses; a++) if (node.plan[a] === node.id) this.startAnswering(node, a, "initial");
-    node.answerUntil = this.deadline(node);
+    node.answerUntil = this.deadline(node, node.answering.size > 0);
     this.schedule(this.rnd() * t.tickMs, Ev.Tick, node, 0, 0, 0, 0);
     this.schedule(this.rnd() * t.heartbeatIntervalMs, Ev.HeartbeatTimer, node, 0, 0, 0, 0);
     this.schedule(this.rnd() * t.renewIntervalMs, Ev.Renew, node, 0, 0, 0, 0);
@@ -605,19 +690,19 @@ export class Simulation {
         if (this.isCurrentTimer(node, e)) this.tick(node);
         return;
       case Ev.Renew:
-        if (this.isCurrentTimer(node, e)) this.renew(node);
+        if (this.isCurrentTimer(node, e) && e.a === node.renewGeneration) this.renew(node);
         return;
       case Ev.HeartbeatTimer:
         // The heartbeat endpoint's own timer (heartbeat.ts setInterval), independent of the tick.
-        if (!this.isCurrentTimer(node, e)) return;
-        this.schedule(this.now + this.config.timing.heartbeatIntervalMs, Ev.HeartbeatTimer, node, 0, 0, 0, 0);
+        if (!this.isCurrentTimer(node, e) || e.a !== node.heartbeatGeneration) return;
+        this.schedule(this.now + this.config.timing.heartbeatIntervalMs * node.heartbeatPace, Ev.HeartbeatTimer, node, node.heartbeatGeneration, 0, 0, 0);
         this.sendHeartbeat(node, false);
         return;
       case Ev.RenewDone:
-        if (node.state === "running") this.renewDone(node, e.a, e.b);
+        if (node.state === "running") this.renewDone(node, e.a, e.b, e.c);
         return;
       case Ev.Datagram:
-        if (node.state === "running") this.receive(node, e.a, e.b, e.c, e.d, e.claims);
+        if (node.state === "running") this.receive(node, e.a, e.b, e.c, e.d & ~CARRIES_PERIOD, e.claims, (e.d & CARRIES_PERIOD) !== 0);
         return;
       case Ev.GetApplied:
         this.schedule(this.now + e.d, Ev.GetDone, node, e.a, this.leaseRv[e.a] as number, 0, 0);
@@ -678,6 +763,9 @@ export class Simulation {
     if (isolatedNow && !node.isolated) this.isolations.push({ t: now, node: node.id, released: node.answering.size });
     node.isolated = isolatedNow;
 
+    // controller.ts tick: `setStake(atStake())` after the plan, before the announcer decides.
+    this.setStake(node, node.answering.size > 0 || node.elected > 0 || node.wanted.size > 0);
+
     // Break before make (ring-membership.ts unconfirmed) and ownership (ownership.ts).
     const recheck = node.rejoinUntil !== -Infinity && now >= node.rejoinUntil;
     // controller.ts `rejoining`: while listening after an absence, owned addresses are asked about already.
@@ -696,7 +784,7 @@ export class Simulation {
       }
       // Gain only with the API, settled, and only what the data plane will answer at once.
       const settled = healthy && now - node.listenFrom >= t.heartbeatTimeoutMs && now >= node.rejoinUntil;
-      if (settled && now < this.deadline(node)) {
+      if (settled && now < this.deadline(node, true)) {
         for (const a of [...node.wanted]) {
           if (blocked.has(a) || this.peerClaims(node, a)) continue;
           node.wanted.delete(a);
@@ -710,7 +798,7 @@ export class Simulation {
     // confirmAnswers: nothing while listening after an absence.
     if (now < node.rejoinUntil) return;
     node.rejoinUntil = -Infinity;
-    node.answerUntil = this.deadline(node);
+    node.answerUntil = this.deadline(node, node.answering.size > 0);
     if (node.paused && now < node.answerUntil) this.unpause(node);
     if (node.answerUntil < now + t.tickMs) this.schedule(Math.max(now, node.answerUntil), Ev.Expire, node, node.answerUntil, 0, 0, 0);
   }
@@ -735,33 +823,116 @@ export class Simulation {
     node.verdictsFrom = this.now + this.config.timing.leaseDurationMs;
   }
 
-  /** The answer deadline before the margin: membership.ts earliestTakeover. */
-  earliestTakeover(node: SimNodeState): number {
+  /**
+   * The answer deadline before the margin: membership.ts earliestTakeover. A node answering
+   * nothing counts its slow pace (`slowPace`: IDLE_RENEW_FACTOR until `slowUntil`) in the
+   * heartbeat term.
+   */
+  earliestTakeover(node: SimNodeState, answering: boolean): number {
     const t = this.config.timing;
     if (node.peers === 0) return Infinity;
     const renewal = node.lastOkRenewalSentAt + t.renewIntervalMs + t.graceMs;
     if (!this.config.ackDeadline) return Math.max(node.lastHbSentAt + t.heartbeatTimeoutMs, renewal);
+    const timeout = t.heartbeatTimeoutMs * (answering || this.now >= node.slowUntil ? 1 : IDLE_RENEW_FACTOR);
     let heard = node.succ.length > 0 ? Infinity : -Infinity;
     for (const s of node.succ) {
       const acked = node.heard.get(s)?.ackedSentAt ?? -Infinity;
-      heard = Math.min(heard, acked + t.heartbeatTimeoutMs);
+      heard = Math.min(heard, acked + timeout);
     }
     return Math.max(heard, renewal);
   }
 
-  private deadline(node: SimNodeState): number {
-    return this.earliestTakeover(node) - this.config.timing.answerMarginMs;
+  /** The deadline the data plane gets (controller.ts confirmAnswers), answering something or not. */
+  private deadline(node: SimNodeState, answering: boolean): number {
+    return this.earliestTakeover(node, answering) - this.config.timing.answerMarginMs;
   }
 
-  /** membership.ts apiHealthy: the last renewal succeeded within two renew periods and the grace. */
+  /**
+   * membership.ts apiHealthy: the last renewal succeeded within two renew periods and the grace,
+   * the period being the longer of the current one and the one the last success was sent with.
+   */
   private apiHealthy(node: SimNodeState): boolean {
-    const t = this.config.timing;
-    return this.now - node.lastOkAt < 2 * t.renewIntervalMs + t.graceMs;
+    const period = Math.max(node.renewIntervalMs, node.lastOkIntervalMs);
+    return this.now - node.lastOkAt < 2 * period + this.config.timing.graceMs;
   }
 
+  /**
+   * ring-membership.ts setStake, called at every round of the control loop. Nothing at stake for
+   * IDLE_AFTER_MS: the datagrams carry the stretched period first, and the renewals stretch once
+   * every ring successor (its monitors) acknowledged a heartbeat sent since. At stake: carry none,
+   * and a shorter period renews at once (lease.ts setRenewInterval).
+   */
+  private setStake(node: SimNodeState, atStake: boolean): void {
+    if (!this.config.stretch) return;
+    const base = this.config.timing.renewIntervalMs;
+    if (atStake) {
+      node.idleSince = undefined;
+      node.stretchAnnouncedAt = undefined;
+      node.carriesPeriod = false;
+      if (node.slowUntil === Infinity) {
+        this.setPace(node, 1);
+        // Heartbeats sent slowly may still be the latest some monitor acknowledged.
+        node.slowUntil = this.now + this.config.timing.heartbeatTimeoutMs * IDLE_RENEW_FACTOR;
+      }
+      if (node.renewIntervalMs !== base) this.setRenewInterval(node, base);
+      return;
+    }
+    node.idleSince ??= this.now;
+    if (this.now - node.idleSince < IDLE_AFTER_MS) return;
+    const idle = base * IDLE_RENEW_FACTOR;
+    if (node.stretchAnnouncedAt === undefined) {
+      node.stretchAnnouncedAt = this.now;
+      node.carriesPeriod = true;
+      return;
+    }
+    if (node.renewIntervalMs !== idle && this.monitorsHeardSince(node, node.stretchAnnouncedAt)) {
+      this.setRenewInterval(node, idle);
+      if (this.config.slowHeartbeats) {
+        this.setPace(node, IDLE_RENEW_FACTOR);
+        node.slowUntil = Infinity;
+      }
+    }
+  }
+
+  /**
+   * heartbeat.ts setPace: the heartbeat timer restarts at the new pace; back to a faster one, a
+   * heartbeat is sent at once.
+   */
+  private setPace(node: SimNodeState, factor: number): void {
+    if (factor === node.heartbeatPace) return;
+    const faster = factor < node.heartbeatPace;
+    node.heartbeatPace = factor;
+    node.heartbeatGeneration++;
+    this.schedule(this.now + this.config.timing.heartbeatIntervalMs * factor, Ev.HeartbeatTimer, node, node.heartbeatGeneration, 0, 0, 0);
+    if (faster) this.sendHeartbeat(node, false);
+  }
+
+  /** ring-membership.ts monitorsHeardSince: every ring successor acknowledged a heartbeat sent after `since`. */
+  private monitorsHeardSince(node: SimNodeState, since: number): boolean {
+    return node.succ.every((s) => (node.heard.get(s)?.ackedSentAt ?? -Infinity) > since);
+  }
+
+  /**
+   * lease.ts setRenewInterval: a shorter period renews at once (or, with a renewal in flight,
+   * shares it: the next one a period from now); a longer one applies from the next renewal on.
+   * The code reads the period when a renewal completes, to time the next: a renewal in flight
+   * when the period lengthens is followed a longer period after it was sent.
+   */
+  private setRenewInterval(node: SimNodeState, ms: number): void {
+    const shorter = ms < node.renewIntervalMs;
+    node.renewIntervalMs = ms;
+    const inFlight = this.now < node.renewInFlightUntil;
+    if (!shorter && !inFlight) return;
+    node.renewGeneration++;
+    if (!shorter) this.schedule(node.renewStartedAt + ms, Ev.Renew, node, node.renewGeneration, 0, 0, 0);
+    else if (inFlight) this.schedule(this.now + ms, Ev.Renew, node, node.renewGeneration, 0, 0, 0);
+    else this.renew(node);
+  }
+
+  /** membership.ts heardFresh: within the peer's own heartbeat timeout (its latest datagram's pace). */
   private heardFresh(node: SimNodeState, peer: number): boolean {
     const hb = node.heard.get(peer);
-    return hb !== undefined && this.now - hb.lastAtMs < this.config.timing.heartbeatTimeoutMs && !hb.leaving;
+    return hb !== undefined && this.now - hb.lastAtMs < hb.timeoutMs && !hb.leaving;
   }
 
   /** A live peer's fresh datagram claims `a` (membership.ts peerClaims). */
@@ -809,10 +980,14 @@ export class Simulation {
     return out;
   }
 
+  /** ring-membership.ts watchOver: judged (and read at most once a period) by the period the peer's datagrams carry. */
   private watchOver(node: SimNodeState, m: Monitor): void {
     if (m.reading || node.view[m.peer] !== 1) return;
-    if (peerLiveness(m.lease, node.heard.get(m.peer), this.now, this.timing).alive) return;
-    if (this.now - m.lastReadAt < this.config.timing.renewIntervalMs || this.now < node.verdictsFrom) return;
+    const hb = node.heard.get(m.peer);
+    const timing = hb === undefined || hb.timeoutMs === this.timing.heartbeatTimeoutMs ? this.timing : this.slowTiming;
+    if (peerLiveness(m.lease, hb, this.now, timing).alive) return;
+    const period = m.periodMs ?? this.config.timing.renewIntervalMs;
+    if (this.now - m.lastReadAt < period || this.now < node.verdictsFrom) return;
     m.reading = true;
     m.lastReadAt = this.now;
     m.readVersion = m.recordVersion;
@@ -862,25 +1037,36 @@ export class Simulation {
     applied(this.uniform(this.config.apiRttMs));
   }
 
+  /**
+   * One renewal, the next one a period after it was sent (lease.ts `start`, with the period read
+   * when it is sent; see setRenewInterval for a change while it is in flight).
+   */
   private renew(node: SimNodeState): void {
-    this.schedule(this.now + this.config.timing.renewIntervalMs, Ev.Renew, node, 0, 0, 0, 0);
+    const interval = node.renewIntervalMs;
+    this.schedule(this.now + interval, Ev.Renew, node, node.renewGeneration, 0, 0, 0);
     this.counters.apiRenewals++;
+    node.renewalsSent++;
     const sentAt = this.now;
+    node.renewStartedAt = sentAt;
+    node.renewInFlightUntil = sentAt + this.config.apiTimeoutMs;
     this.apiRequest(
       node,
-      (rtt) =>
+      (rtt) => {
+        node.renewInFlightUntil = sentAt + rtt;
         this.at(this.now + rtt / 2, () => {
           this.leaseRv[node.id] = ++this.rvCounter;
-          this.schedule(this.now + rtt / 2, Ev.RenewDone, node, sentAt, this.leaseRv[node.id] as number, 0, 0);
-        }),
+          this.schedule(this.now + rtt / 2, Ev.RenewDone, node, sentAt, this.leaseRv[node.id] as number, interval, 0);
+        });
+      },
       () => undefined,
     );
   }
 
-  private renewDone(node: SimNodeState, sentAt: number, rv: number): void {
+  private renewDone(node: SimNodeState, sentAt: number, rv: number, interval: number): void {
     if (sentAt <= node.lastOkRenewalSentAt) return;
     node.lastOkRenewalSentAt = sentAt;
     node.lastOkAt = this.now;
+    node.lastOkIntervalMs = interval;
     node.ownRv = rv;
   }
 
@@ -986,6 +1172,7 @@ export class Simulation {
       readRv: -1,
       reading: false,
       lastReadAt: -Infinity,
+      periodMs: undefined,
     };
     node.monitors.set(peer, m);
     return m;
@@ -1005,9 +1192,11 @@ export class Simulation {
       if (next === old) continue;
       node.plan[a] = next;
       if (old === self) {
+        node.elected--;
         node.wanted.delete(a);
         node.previousOwner.delete(a);
       }
+      if (next === self) node.elected++;
       if (next === self && !node.answering.has(a)) this.addWanted(node, a, old);
     }
   }
@@ -1122,13 +1311,15 @@ export class Simulation {
     else if (type === Dg.Answer) k.answersSent++;
     else {
       k.heartbeatsSent++;
+      node.heartbeatsSent++;
       if (type === Dg.Query) k.queriesSent++;
     }
     if (((this.datagramCut[node.id] as number) & 1) === 1 || ((this.datagramCut[to] as number) & 2) === 2) return;
     if (this.linkCut.size > 0 && this.linkCut.has(node.id * this.config.nodes + to)) return;
     if (this.rnd() < this.config.loss) return;
     const target = this.nodes[to] as SimNodeState;
-    this.queue.push({ t: this.now + this.uniform(this.config.datagramDelayMs), kind: Ev.Datagram, node: to, epoch: target.epoch, a: node.id, b: node.ownRv, c, d: type, action: undefined, claims: type === Dg.Answer || type === Dg.Leaving ? node.claims : undefined });
+    const d = node.carriesPeriod ? type | CARRIES_PERIOD : type;
+    this.queue.push({ t: this.now + this.uniform(this.config.datagramDelayMs), kind: Ev.Datagram, node: to, epoch: target.epoch, a: node.id, b: node.ownRv, c, d, action: undefined, claims: type === Dg.Answer || type === Dg.Leaving ? node.claims : undefined });
   }
 
   /** A heartbeat to every target: the successors and followers, a query to each peer asked. */
@@ -1144,14 +1335,18 @@ export class Simulation {
     return type === Dg.Ack || (type === Dg.Answer && !this.config.oldAnswers);
   }
 
-  private receive(node: SimNodeState, from: number, rv: number, c: number, type: number, told: ReadonlySet<number> | undefined): void {
+  private receive(node: SimNodeState, from: number, rv: number, c: number, type: number, told: ReadonlySet<number> | undefined, carriesPeriod: boolean): void {
     const prev = node.heard.get(from);
     const leaving = type === Dg.Leaving;
     const claims = told ?? prev?.claims ?? NO_CLAIMS;
     const changedClaims = prev === undefined || prev.leaving !== leaving || prev.claims !== claims;
+    // membership.ts heartbeatTimeoutOf: a datagram carrying the stretched period announces heartbeats that much slower.
+    const t = this.config.timing;
+    const timeoutMs = carriesPeriod && this.config.slowHeartbeats ? t.heartbeatTimeoutMs * IDLE_RENEW_FACTOR : t.heartbeatTimeoutMs;
     if (prev === undefined) {
-      node.heard.set(from, { lastAtMs: this.now, incarnation: "1", leaving, claims, claimsAtMs: told !== undefined ? this.now : -Infinity, answeredSince: type === Dg.Answer ? c : -Infinity, ackedSentAt: this.acknowledges(type) ? c : -Infinity });
+      node.heard.set(from, { lastAtMs: this.now, incarnation: "1", leaving, claims, claimsAtMs: told !== undefined ? this.now : -Infinity, answeredSince: type === Dg.Answer ? c : -Infinity, ackedSentAt: this.acknowledges(type) ? c : -Infinity, timeoutMs });
     } else {
+      prev.timeoutMs = timeoutMs;
       prev.lastAtMs = this.now;
       prev.leaving = leaving;
       prev.claims = claims;
@@ -1160,7 +1355,12 @@ export class Simulation {
       if (this.acknowledges(type) && c > prev.ackedSentAt) prev.ackedSentAt = c;
     }
     const m = node.monitors.get(from);
-    if (m !== undefined && rv !== m.rv && rv > m.rv) this.observeRenewal(m, rv);
+    if (m !== undefined) {
+      // ring-membership.ts onHeartbeat: the period of the latest datagram, whatever its kind.
+      m.periodMs = carriesPeriod ? t.renewIntervalMs * IDLE_RENEW_FACTOR : undefined;
+      m.lease.renewIntervalMs = m.periodMs ?? t.renewIntervalMs;
+      if (rv !== m.rv && rv > m.rv) this.observeRenewal(m, rv);
+    }
     if (type === Dg.Query) {
       node.followers.set(from, this.now + this.config.timing.followMs);
       this.sendTo(node, from, Dg.Answer, c);
@@ -1202,8 +1402,8 @@ export class Simulation {
     node.epoch++;
     if (this.apiCut[id] === 0 && !this.apiDownAll) this.deliverHeldWatch(node);
     this.schedule(this.now, Ev.Tick, node, 0, 0, 0, 0);
-    this.schedule(this.now + this.rnd() * this.config.timing.heartbeatIntervalMs, Ev.HeartbeatTimer, node, 0, 0, 0, 0);
-    this.schedule(this.now, Ev.Renew, node, 0, 0, 0, 0);
+    this.schedule(this.now + this.rnd() * this.config.timing.heartbeatIntervalMs * node.heartbeatPace, Ev.HeartbeatTimer, node, node.heartbeatGeneration, 0, 0, 0);
+    this.schedule(this.now, Ev.Renew, node, node.renewGeneration, 0, 0, 0);
   }
 
   /** Graceful leave: stop answering, a leaving heartbeat, delete the own member record. */
@@ -1283,6 +1483,66 @@ export class Simulation {
     return { succ: [...n.succ], pred: [...n.pred] };
   }
 
+  /** Answers, is elected for or waits for an address (controller.ts `atStake`; no roles are modelled). */
+  atStake(id: number): boolean {
+    const n = this.nodes[id] as SimNodeState;
+    return n.answering.size > 0 || n.elected > 0 || n.wanted.size > 0;
+  }
+
+  /** The node's current Lease renew period. */
+  renewPeriod(id: number): number {
+    return (this.nodes[id] as SimNodeState).renewIntervalMs;
+  }
+
+  /** Heartbeats every heartbeatIntervalMs × this. */
+  heartbeatPace(id: number): number {
+    return (this.nodes[id] as SimNodeState).heartbeatPace;
+  }
+
+  /** When the node last sent its heartbeats to all its targets (its timer, a change of claims, a faster pace). */
+  lastHeartbeatAt(id: number): number {
+    return (this.nodes[id] as SimNodeState).lastHbSentAt;
+  }
+
+  /** When the node last sent a renewal. */
+  lastRenewalSentAt(id: number): number {
+    return (this.nodes[id] as SimNodeState).renewStartedAt;
+  }
+
+  /** Heartbeats the node sent so far (one per target; acknowledgements and answers not counted). */
+  heartbeatsSentBy(id: number): number {
+    return (this.nodes[id] as SimNodeState).heartbeatsSent;
+  }
+
+  /** Its datagrams carry the stretched period. */
+  carriesPeriod(id: number): boolean {
+    return (this.nodes[id] as SimNodeState).carriesPeriod;
+  }
+
+  /**
+   * The period `viewer` judges its predecessor `peer` by (the one its latest datagram carried, or
+   * the member record's); undefined when `viewer` does not monitor `peer`.
+   */
+  monitorPeriod(viewer: number, peer: number): number | undefined {
+    const m = (this.nodes[viewer] as SimNodeState).monitors.get(peer);
+    return m === undefined ? undefined : (m.periodMs ?? this.config.timing.renewIntervalMs);
+  }
+
+  /** Renewals the node sent so far (successful or not). */
+  renewalsSent(id: number): number {
+    return (this.nodes[id] as SimNodeState).renewalsSent;
+  }
+
+  /** The node counts its API as healthy now (membership.ts `apiHealthy`). */
+  countsApiHealthy(id: number): boolean {
+    return this.apiHealthy(this.nodes[id] as SimNodeState);
+  }
+
+  /** When the node's last successful renewal completed. */
+  lastRenewalAt(id: number): number {
+    return (this.nodes[id] as SimNodeState).lastOkAt;
+  }
+
   /** The node's answer deadline as last confirmed to its data plane. */
   answerUntil(id: number): number {
     return (this.nodes[id] as SimNodeState).answerUntil;
@@ -1327,7 +1587,15 @@ export interface SteadyReport extends Window {
   datagramsPerNodePerSecond: number;
   /** Answer deadlines passed at running nodes (each a pause of at least a heartbeat timeout). */
   absences: number;
+  /** Of those, at nodes that answered something when it passed. */
+  ownerAbsences: number;
   apiRequestsPerNodePerSecond: number;
+  /** Nodes at stake at the end of the window (answering, elected or waiting), and the others. */
+  nodesAtStake: number;
+  idleNodes: number;
+  /** Renewals per node per second of the nodes at stake, and of the others. */
+  renewalsAtStakePerNodePerSecond: number;
+  renewalsIdlePerNodePerSecond: number;
   watchEventsPerSecond: number;
 }
 
@@ -1421,8 +1689,9 @@ export function runScenarios(config: SimConfig, plan: ScenarioPlan = DEFAULT_PLA
   const t1 = t0 + plan.steadyMs;
   sim.runUntil(t0);
   const c0 = sim.snapshot();
+  const renewals0 = Array.from(sim.nodes, (n) => n.renewalsSent);
   sim.runUntil(t1);
-  const steady = steadyReport(sim, c0, sim.snapshot(), { from: t0, to: t1 });
+  const steady = steadyReport(sim, c0, sim.snapshot(), renewals0, { from: t0, to: t1 });
   phases.push({ name: "steady", from: 0, to: t1 });
 
   // SIGKILL of owners.
@@ -1563,16 +1832,33 @@ export function runScenarios(config: SimConfig, plan: ScenarioPlan = DEFAULT_PLA
   };
 }
 
-function steadyReport(sim: Simulation, c0: Counters, c1: Counters, w: Window): SteadyReport {
+function steadyReport(sim: Simulation, c0: Counters, c1: Counters, renewals0: readonly number[], w: Window): SteadyReport {
   const seconds = (w.to - w.from) / 1000;
   const perNode = (x: number): number => x / sim.config.nodes / seconds;
   const api = (c: Counters): number => c.apiRenewals + c.apiGets + c.apiDeletes + c.apiCreates;
+  const renewals = { atStake: 0, idle: 0, nodesAtStake: 0, idleNodes: 0 };
+  for (const n of sim.nodes) {
+    const sent = n.renewalsSent - (renewals0[n.id] as number);
+    if (sim.atStake(n.id)) {
+      renewals.atStake += sent;
+      renewals.nodesAtStake++;
+    } else {
+      renewals.idle += sent;
+      renewals.idleNodes++;
+    }
+  }
+  const perSecond = (x: number, nodes: number): number => (nodes === 0 ? NaN : x / nodes / seconds);
   return {
     ...w,
     falseVerdicts: sim.verdicts.filter((v) => v.t >= w.from && v.t < w.to && v.kind === "false").length,
     heartbeatsPerNodePerSecond: perNode(c1.heartbeatsSent - c0.heartbeatsSent),
     acksPerNodePerSecond: perNode(c1.acksSent - c0.acksSent),
     absences: c1.absences - c0.absences,
+    ownerAbsences: sim.absences.filter((x) => x.t >= w.from && x.t < w.to && x.answered > 0).length,
+    nodesAtStake: renewals.nodesAtStake,
+    idleNodes: renewals.idleNodes,
+    renewalsAtStakePerNodePerSecond: perSecond(renewals.atStake, renewals.nodesAtStake),
+    renewalsIdlePerNodePerSecond: perSecond(renewals.idle, renewals.idleNodes),
     datagramsPerNodePerSecond: perNode(c1.datagramsSent - c0.datagramsSent),
     apiRequestsPerNodePerSecond: perNode(api(c1) - api(c0)),
     watchEventsPerSecond: (c1.watchEvents - c0.watchEvents) / seconds,
