@@ -408,6 +408,30 @@ describe("ring liveness at twelve nodes (fakes)", () => {
     assert.ok(plainRate(idle, elected + 1000, c.clock.now()) >= ownerRate * 0.8, `heartbeats per second once elected: ${plainRate(idle, elected + 1000, c.clock.now()).toFixed(1)}`);
   });
 
+  it("an idle speaker whose successor crashes does not count itself away: its bound rests on its stretched renewals too", async () => {
+    const owners = NODES.slice(0, 4);
+    const ips: string[] = [];
+    for (const n of owners) ips.push(ipWonBy(n, NODES, ips));
+    const c = (cluster = new Cluster(NODES, "ring"));
+    ips.forEach((ip, i) => c.service(`web-${i}`, ip));
+    await c.start();
+    await c.clock.advance(15_000);
+    const busy = new Set([...owners, elect(NODES, STATUS_WRITER_KEY), elect(NODES, ALLOCATOR_KEY)]);
+    const ring = ringOrder(NODES);
+    const idle = NODES.find((n) => !busy.has(n) && successors(ring, n).some((s) => !busy.has(s))) as string;
+    const victim = successors(ring, idle).find((s) => !busy.has(s)) as string;
+    const pauses = async (): Promise<number> => Number(/ (\d+)$/m.exec(await (c.speakers.get(idle) as Speaker).registry.getSingleMetricAsString("l2lb_answer_pauses_total"))?.[1]);
+    const before = await pauses();
+    // Just after one of its renewals: the next is 3 s away, the successor's silence counts from now.
+    const renewals = c.api.callsOf("replaceLease", `${NAMESPACE}/l2lb-speaker-${idle}`).filter((x) => x.ok);
+    await c.clock.advance((renewals.at(-1)?.at as number) + 3000 + 100 - c.clock.now());
+    (c.speakers.get(victim) as Speaker).clock.freeze();
+    c.net.isolate(victim);
+    await c.clock.advance(8000);
+    assert.equal(c.api.get("lease", NAMESPACE, `l2lb-member-${victim}`), undefined, "the crashed successor is declared dead");
+    assert.equal(await pauses(), before, `${idle} paused after its successor ${victim} crashed`);
+  });
+
   it("a crashed owner is declared dead by its monitors (one member record deleted) and its address taken over on the quick path, never by two", async () => {
     const { c, ips } = await twelve();
     const victim = "node-e";

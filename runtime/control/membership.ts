@@ -222,12 +222,15 @@ export abstract class Membership {
    * hearing it (its own sending is cut). Nobody can take over before any peer exists.
    *
    * A node that answers nothing may count its slowed heartbeats' longer timeout
-   * ({@link slowPace}): the bound then only tells it whether it was away, and its acknowledgements
-   * come that much less often. Once it answers, the one-timeout rule holds again.
+   * ({@link slowPace}) and its Lease's current, possibly stretched, renew period: the bound then
+   * only tells it whether it was away, and its acknowledgements and renewals come that much less
+   * often (counting one second, a successor that died left its bound on its renewals for only 1.3 s
+   * of every 3, and it counted itself away). Once it answers, the one-period rules hold again.
    */
   earliestTakeover(now: number, answering: boolean): number {
     if (this.peerCount() === 0) return Infinity;
-    const renewal = this.lease.lastOkSentAt + this.t.renewIntervalMs + this.t.graceMs;
+    const period = answering ? this.t.renewIntervalMs : Math.max(this.t.renewIntervalMs, this.lease.renewIntervalMs);
+    const renewal = this.lease.lastOkSentAt + period + this.t.graceMs;
     const monitors = this.monitors();
     const timeout = this.t.heartbeatTimeoutMs * (answering ? 1 : this.slowPace(now));
     let heard = monitors.length > 0 ? Infinity : -Infinity;
