@@ -2,7 +2,7 @@
 // split brain was seen, since this design allows no overlap at all: a node stops answering at its
 // answer deadline, before any verdict can hand its addresses to another).
 //
-//   node test/scale/simulation.bench.ts [--nodes 5000] [--seconds 120] [--loss 0.05] [--seed 1] [--kills 20] [--freezes 1] [--addresses 1000] [--old-deadline] [--no-reset] [--old-read] [--old-answers] [--old-recheck] [--no-stretch] [--old-pace]
+//   node test/scale/simulation.bench.ts [--nodes 5000] [--seconds 120] [--loss 0.05] [--seed 1] [--kills 20] [--freezes 1] [--addresses 1000] [--old-deadline] [--no-reset] [--old-read] [--old-answers] [--old-recheck] [--no-stretch] [--old-pace] [--old-idle-deadline]
 //
 // --old-deadline, --no-reset, --old-read, --old-answers and --old-recheck undo one fix each
 // (SimConfig.ackDeadline, .resetObservations, .oldRead, .oldAnswers, .oldRecheck), to show the
@@ -11,7 +11,9 @@
 // instead of 13 s (the run of the model before stretching was added, figure for figure).
 // --old-pace keeps the heartbeats of idle nodes at 200 ms and one heartbeat timeout everywhere
 // (SimConfig.slowHeartbeats false: stretched renewals as first implemented, 150b470), to show the
-// answer pauses that gave idle nodes under loss.
+// answer pauses that gave idle nodes under loss. --old-idle-deadline counts one second in the
+// renewal term of an idle node's answer bound (SimConfig.oldIdleDeadline: as before 0223986), to
+// show the pauses, and the verdicts they delayed, when a successor of idle nodes dies or freezes.
 //
 // The model and its assumptions: test/scale/README.md, "Simulation (5,000 nodes)".
 import { parseArgs } from "node:util";
@@ -34,10 +36,11 @@ const { values: args } = parseArgs({
     "old-recheck": { type: "boolean", default: false },
     "no-stretch": { type: "boolean", default: false },
     "old-pace": { type: "boolean", default: false },
+    "old-idle-deadline": { type: "boolean", default: false },
   },
 });
 
-const config = simConfig({ nodes: Number(args.nodes), addresses: Number(args.addresses), loss: Number(args.loss), seed: Number(args.seed), ackDeadline: !args["old-deadline"], resetObservations: !args["no-reset"], oldRead: args["old-read"], oldAnswers: args["old-answers"], oldRecheck: args["old-recheck"], stretch: !args["no-stretch"], slowHeartbeats: !args["old-pace"] });
+const config = simConfig({ nodes: Number(args.nodes), addresses: Number(args.addresses), loss: Number(args.loss), seed: Number(args.seed), ackDeadline: !args["old-deadline"], resetObservations: !args["no-reset"], oldRead: args["old-read"], oldAnswers: args["old-answers"], oldRecheck: args["old-recheck"], stretch: !args["no-stretch"], slowHeartbeats: !args["old-pace"], oldIdleDeadline: args["old-idle-deadline"] });
 // With stretching, the steady window opens once the idle nodes renew every 3 s.
 const plan = { ...DEFAULT_PLAN, warmupMs: config.stretch ? STRETCH_WARMUP_MS : DEFAULT_PLAN.warmupMs, steadyMs: Number(args.seconds) * 1000, kills: Number(args.kills), freezes: Number(args.freezes) };
 const started = performance.now();
@@ -56,7 +59,7 @@ function table(report: Report): Array<[string, string]> {
   const pb = report.partitionBoth;
   const pe = report.partitionEgress;
   return [
-    ["cluster", `${report.nodes} nodes, ${report.addresses} addresses, loss ${(report.loss * 100).toFixed(1)} %, seed ${report.seed}${config.ackDeadline ? "" : ", OLD deadline"}${config.resetObservations ? "" : ", NO reset"}${config.oldRead ? ", OLD read" : ""}${config.oldAnswers ? ", OLD answers" : ""}${config.oldRecheck ? ", OLD recheck" : ""}${config.stretch ? "" : ", NO stretch"}${config.stretch && !config.slowHeartbeats ? ", OLD pace" : ""}`],
+    ["cluster", `${report.nodes} nodes, ${report.addresses} addresses, loss ${(report.loss * 100).toFixed(1)} %, seed ${report.seed}${config.ackDeadline ? "" : ", OLD deadline"}${config.resetObservations ? "" : ", NO reset"}${config.oldRead ? ", OLD read" : ""}${config.oldAnswers ? ", OLD answers" : ""}${config.oldRecheck ? ", OLD recheck" : ""}${config.stretch ? "" : ", NO stretch"}${config.stretch && !config.slowHeartbeats ? ", OLD pace" : ""}${config.stretch && config.oldIdleDeadline ? ", OLD idle deadline" : ""}`],
     [`steady (${((s.to - s.from) / 1000).toFixed(0)} s): false verdicts`, String(s.falseVerdicts)],
     ["steady: heartbeats / node / s; acknowledgements / node / s", `${s.heartbeatsPerNodePerSecond.toFixed(2)}; ${s.acksPerNodePerSecond.toFixed(2)}`],
     ["steady: datagrams / node / s (all kinds)", s.datagramsPerNodePerSecond.toFixed(2)],

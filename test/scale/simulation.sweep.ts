@@ -2,7 +2,7 @@
 // small size, counting false verdicts and split brains per phase (not a test: it prints; it exits
 // 1 when it saw a split brain).
 //
-//   node test/scale/simulation.sweep.ts [--nodes 200] [--addresses 100] [--seeds 30] [--kills 20] [--freezes 20] [--seconds 10] [--loss 0.05] [--old-deadline] [--no-reset] [--old-read] [--old-answers] [--old-recheck] [--no-stretch] [--old-pace]
+//   node test/scale/simulation.sweep.ts [--nodes 200] [--addresses 100] [--seeds 30] [--kills 20] [--freezes 20] [--seconds 10] [--loss 0.05] [--old-deadline] [--no-reset] [--old-read] [--old-answers] [--old-recheck] [--no-stretch] [--old-pace] [--old-idle-deadline]
 //
 // The flags are those of simulation.bench.ts (test/scale/README.md, "Simulation (5,000 nodes)").
 import { parseArgs } from "node:util";
@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     "old-recheck": { type: "boolean", default: false },
     "no-stretch": { type: "boolean", default: false },
     "old-pace": { type: "boolean", default: false },
+    "old-idle-deadline": { type: "boolean", default: false },
   },
 });
 
@@ -56,7 +57,7 @@ let steadyRenewalsIdle = 0;
 const started = performance.now();
 const seeds = Number(args.seeds);
 for (let seed = 1; seed <= seeds; seed++) {
-  const config = simConfig({ nodes: Number(args.nodes), addresses: Number(args.addresses), loss: Number(args.loss), seed, ackDeadline: !args["old-deadline"], resetObservations: !args["no-reset"], oldRead: args["old-read"], oldAnswers: args["old-answers"], oldRecheck: args["old-recheck"], stretch, slowHeartbeats: !args["old-pace"] });
+  const config = simConfig({ nodes: Number(args.nodes), addresses: Number(args.addresses), loss: Number(args.loss), seed, ackDeadline: !args["old-deadline"], resetObservations: !args["no-reset"], oldRead: args["old-read"], oldAnswers: args["old-answers"], oldRecheck: args["old-recheck"], stretch, slowHeartbeats: !args["old-pace"], oldIdleDeadline: args["old-idle-deadline"] });
   const r = runScenarios(config, plan);
   for (const v of r.falseVerdicts) {
     const phase = Object.entries(r.phaseWindows).find(([, w]) => v.t >= w.from && v.t < w.to)?.[0] ?? "?";
@@ -91,7 +92,7 @@ for (let seed = 1; seed <= seeds; seed++) {
   addresses += r.addresses;
 }
 const wallS = (performance.now() - started) / 1000;
-const flags = [args["old-deadline"] ? "old deadline" : "", args["no-reset"] ? "no reset" : "", args["old-read"] ? "old read" : "", args["old-answers"] ? "old answers" : "", args["old-recheck"] ? "old recheck" : "", stretch ? "" : "no stretch", stretch && args["old-pace"] ? "old pace" : ""].filter((x) => x !== "").join(", ");
+const flags = [args["old-deadline"] ? "old deadline" : "", args["no-reset"] ? "no reset" : "", args["old-read"] ? "old read" : "", args["old-answers"] ? "old answers" : "", args["old-recheck"] ? "old recheck" : "", stretch ? "" : "no stretch", stretch && args["old-pace"] ? "old pace" : "", stretch && args["old-idle-deadline"] ? "old idle deadline" : ""].filter((x) => x !== "").join(", ");
 console.log(`Ring liveness sweep: ${seeds} seeds × ${args.nodes} nodes, ${args.addresses} addresses, loss ${(Number(args.loss) * 100).toFixed(1)} %, ${plan.kills} kills and ${plan.freezes} freezes each${flags ? ` (${flags})` : ""}`);
 console.log("  phase       false verdicts   split brains (runs, longest)");
 for (const p of phases) {

@@ -2,7 +2,7 @@
 // replays from a seed, and the protocol's promises hold (or the known gaps show) in scenarios.
 // The fixes of the earlier versions' flaws are pinned both ways: with the implemented rule the
 // scenario is clean, with the rule undone (SimConfig.ackDeadline, .resetObservations, .oldRead,
-// .oldRecheck, .slowHeartbeats) it fails.
+// .oldRecheck, .slowHeartbeats, .oldIdleDeadline) it fails.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { predecessors, ringOrder, successors } from "../../runtime/control/ring.ts";
@@ -469,11 +469,19 @@ describe("renewals stretched when nothing is at stake", () => {
   });
 
   // At the old pace (150b470: heartbeats every 200 ms whatever the renewals, one heartbeat
-  // timeout everywhere) an idle node's answer bound rested on acknowledgements for most of each
-  // 3 s renewal period, and under loss it kept pausing (and resetting its observations).
-  it("keeps an idle node from pausing when its acknowledgements are lost for a second (its bound counts its slow pace); the old pace did not", () => {
-    for (const slowHeartbeats of [true, false]) {
-      const sim = new Simulation(small({ seed: 27, loss: 0, slowHeartbeats }));
+  // timeout everywhere, and the renewal term counting one second) an idle node's answer bound
+  // rested on acknowledgements for most of each 3 s renewal period, and under loss it kept pausing
+  // (and resetting its observations). Either the slow pace (c26dca7) or the renewal term counting
+  // the stretched period (0223986) covers a second of lost acknowledgements on its own.
+  it("keeps an idle node from pausing when its acknowledgements are lost for a second (its bound counts its slow pace and its stretched period); the old pace with the old idle deadline did not", () => {
+    const cases: Array<{ overrides: Partial<SimConfig>; pauses: boolean }> = [
+      { overrides: {}, pauses: false },
+      { overrides: { oldIdleDeadline: true }, pauses: false },
+      { overrides: { slowHeartbeats: false }, pauses: false },
+      { overrides: { slowHeartbeats: false, oldIdleDeadline: true }, pauses: true },
+    ];
+    for (const { overrides, pauses } of cases) {
+      const sim = new Simulation(small({ seed: 27, loss: 0, ...overrides }));
       sim.runUntil(15_000);
       const nodes = idleNodes(sim).slice(0, 6);
       for (const node of nodes) {
@@ -484,8 +492,8 @@ describe("renewals stretched when nothing is at stake", () => {
         sim.runUntil(sim.now + 2000);
       }
       const paused = nodes.filter((n) => sim.absences.some((x) => x.node === n));
-      if (slowHeartbeats) assert.deepEqual(paused, []);
-      else assert.ok(paused.length > 0, "the old pace did not show the pause");
+      if (pauses) assert.ok(paused.length > 0, `${JSON.stringify(overrides)}: no pause`);
+      else assert.deepEqual(paused, [], JSON.stringify(overrides));
       assert.deepEqual(sim.verdicts, []);
     }
   });
@@ -515,12 +523,15 @@ describe("renewals stretched when nothing is at stake", () => {
     }
   });
 
-  // A known gap (README, flaw 3): an idle node's renewal term covers 1.3 s of each 3 s, so when a
-  // successor dies its acknowledgements' bound lapses, it counts itself away and, through
-  // resetObservations, gives no verdict for 5 s. A node whose three monitors are all such nodes is
-  // declared dead only when that ends. Without stretching (renewals every second) none pauses.
-  it("delays the verdict on a node whose monitors all paused for a dead idle successor (known gap)", () => {
+  // Flaw 3 (README), fixed in the code at 0223986: an idle node's renewal term counted one second
+  // of its 3 s period (oldIdleDeadline), so when a successor died the node's bound rested on that
+  // successor's lapsed acknowledgements: it counted itself away and, through resetObservations,
+  // gave no verdict for 5 s, and a node whose three monitors were all such nodes was declared dead
+  // only when that ended. Counting its stretched period, none of them pauses, and the verdict on
+  // that node comes on the quick path, as without stretching.
+  it("declares a node dead on the quick path when its idle monitors lose a dead idle successor (their bound counts the stretched period); the old idle deadline paused them and delayed it", () => {
     const config = small({ seed: 29, loss: 0 });
+    const old: SimConfig = { ...config, oldIdleDeadline: true };
     // An idle node whose 3 predecessors are idle; the node before them owns an address.
     const probe = new Simulation(config);
     probe.runUntil(15_000);
@@ -529,37 +540,46 @@ describe("renewals stretched when nothing is at stake", () => {
       const x = probe.neighbours(preds[2] as number).pred[0] as number;
       return preds.every((p) => !probe.atStake(p)) && probe.answers(x).length > 0;
     });
-    let shown: { x: number; verdictMs: number } | undefined;
-    for (const d of candidates) {
-      const sim = new Simulation(config);
+    assert.ok(candidates.length > 0, "no idle node with idle predecessors at this seed");
+    const pausedAfter = (sim: Simulation, nodes: readonly number[], fromMs: number): number[] => nodes.filter((n) => sim.absences.some((a) => a.node === n && a.t >= fromMs));
+    /** Kills `d` at 15 s, then the owner 4 ring positions before it once `ready` says so (or at `killAt`). */
+    const run = (c: SimConfig, d: number, ready: (sim: Simulation) => boolean, killAt?: number): { sim: Simulation; x: number; killedAt: number; verdictMs: number } => {
+      const sim = new Simulation(c);
       sim.runUntil(15_000);
       const preds = sim.neighbours(d).pred;
       const x = sim.neighbours(preds[2] as number).pred[0] as number;
       sim.kill(d);
-      const paused = (): boolean => preds.every((p) => sim.absences.some((a) => a.node === p && a.t >= 15_000));
-      while (!paused() && !sim.verdicts.some((v) => v.peer === d) && sim.now < 25_000) sim.runUntil(sim.now + 10);
-      if (!paused()) continue;
+      if (killAt !== undefined) sim.runUntil(killAt);
+      else while (!ready(sim) && !sim.verdicts.some((v) => v.peer === d) && sim.now < 25_000) sim.runUntil(sim.now + 10);
       const killedAt = sim.now;
       sim.kill(x);
       sim.runUntil(killedAt + 8000);
       const verdict = sim.verdicts.find((v) => v.peer === x);
-      assert.ok(verdict !== undefined);
-      shown = { x, verdictMs: verdict.t - killedAt };
-      // The same two kills without stretching: the verdict on the node comes on the quick path.
-      const plain = new Simulation({ ...config, stretch: false });
-      plain.runUntil(15_000);
-      plain.kill(d);
-      plain.runUntil(killedAt);
-      assert.ok(preds.every((p) => !plain.absences.some((a) => a.node === p)), "a predecessor paused without stretching");
-      plain.kill(x);
-      plain.runUntil(killedAt + 8000);
-      const quick = plain.verdicts.find((v) => v.peer === x);
-      assert.ok(quick !== undefined && quick.t - killedAt < 1700, `without stretching, verdict after ${quick === undefined ? "never" : (quick.t - killedAt).toFixed(0)} ms`);
-      assert.deepEqual(sim.splitBrains, []);
+      return { sim, x, killedAt, verdictMs: verdict === undefined ? Infinity : verdict.t - killedAt };
+    };
+    let shown = false;
+    for (const d of candidates) {
+      // The old idle deadline: the second kill once all three monitors counted themselves away.
+      const preds = probe.neighbours(d).pred;
+      const before = run(old, d, (sim) => pausedAfter(sim, preds, 15_000).length === preds.length);
+      if (pausedAfter(before.sim, preds, 15_000).length < preds.length || before.sim.verdicts.some((v) => v.peer === d && v.t <= before.killedAt)) continue;
+      assert.ok(before.verdictMs > 2500, `old idle deadline: verdict on node ${before.x} ${before.verdictMs.toFixed(0)} ms after its kill`);
+      // As implemented: the same two kills at the same times; nobody counts itself away.
+      const after = run(config, d, () => false, before.killedAt);
+      assert.equal(after.x, before.x);
+      assert.deepEqual(pausedAfter(after.sim, after.sim.nodes.map((n) => n.id), 15_000), [], "a node paused");
+      assert.ok(after.verdictMs < 1700, `verdict on node ${after.x} ${after.verdictMs.toFixed(0)} ms after its kill`);
+      for (const sim of [before.sim, after.sim]) {
+        assert.deepEqual(
+          sim.verdicts.filter((v) => v.kind === "false"),
+          [],
+        );
+        assert.deepEqual(sim.splitBrains, []);
+      }
+      shown = true;
       break;
     }
-    assert.ok(shown !== undefined, "no idle node whose idle predecessors all paused at this seed");
-    assert.ok(shown.verdictMs > 2500, `verdict on node ${shown.x} ${shown.verdictMs.toFixed(0)} ms after its kill`);
+    assert.ok(shown, "no idle node whose idle predecessors all paused with the old idle deadline at this seed");
   });
 
   it("declares a killed idle node dead by the 3 s period (after its last renewal, 3.3 s, not 1.3 s); no false verdict under 5 % loss", () => {

@@ -10,7 +10,8 @@
 // (`unconfirmed`: queries to the plausible holders), the answer deadline (`earliestTakeover`),
 // absences (a passed deadline, a resume, a verdict on oneself), isolation, fail-static, graceful
 // leave, and renewals stretched when nothing is at stake (ring-membership.ts `setStake`: the
-// period carried in heartbeats, monitors judging by it, heartbeats slowed with the renewals). The
+// period carried in heartbeats, monitors judging by it, heartbeats slowed with the renewals, and
+// the answer bound of a node answering nothing counting the stretched period and pace). The
 // decisions are the repo's own pure functions (peerLiveness, isolated,
 // plausibleHolders); ring and rank orders are computed once for the whole cluster and restricted
 // to each node's view, which gives the same order as ringOrder/orderByRank of that view (checked
@@ -107,6 +108,14 @@ export interface SimConfig {
    * answer pauses it gave idle nodes under loss).
    */
   slowHeartbeats: boolean;
+  /**
+   * With `stretch`: the renewal term of the answer bound as before 0223986 (false: as
+   * implemented, a node answering nothing counts its Lease's current, possibly stretched, renew
+   * period, membership.ts `earliestTakeover`). True: one renewIntervalMs whatever the period, so
+   * for 1.7 s of every 3 s an idle node's bound rests on its successors' acknowledgements alone,
+   * and one that dies or freezes makes it count itself away (only to show that flaw).
+   */
+  oldIdleDeadline: boolean;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -139,6 +148,7 @@ export function simConfig(overrides: Partial<SimConfig> = {}): SimConfig {
     oldRecheck: false,
     stretch: true,
     slowHeartbeats: true,
+    oldIdleDeadline: false,
     ...overrides,
   };
 }
@@ -825,14 +835,17 @@ export class Simulation {
 
   /**
    * The answer deadline before the margin: membership.ts earliestTakeover. A node answering
-   * nothing counts its slow pace (`slowPace`: IDLE_RENEW_FACTOR until `slowUntil`) in the
-   * heartbeat term.
+   * nothing counts its Lease's current renew period in the renewal term (3000 ms once stretched;
+   * not with `oldIdleDeadline`) and its slow pace (`slowPace`: IDLE_RENEW_FACTOR until
+   * `slowUntil`) in the heartbeat term. "Answering" is the announcer's current set being
+   * non-empty (controller.ts confirmAnswers), paused or not: `node.answering`.
    */
   earliestTakeover(node: SimNodeState, answering: boolean): number {
     const t = this.config.timing;
     if (node.peers === 0) return Infinity;
-    const renewal = node.lastOkRenewalSentAt + t.renewIntervalMs + t.graceMs;
-    if (!this.config.ackDeadline) return Math.max(node.lastHbSentAt + t.heartbeatTimeoutMs, renewal);
+    if (!this.config.ackDeadline) return Math.max(node.lastHbSentAt + t.heartbeatTimeoutMs, node.lastOkRenewalSentAt + t.renewIntervalMs + t.graceMs);
+    const period = answering || this.config.oldIdleDeadline ? t.renewIntervalMs : Math.max(t.renewIntervalMs, node.renewIntervalMs);
+    const renewal = node.lastOkRenewalSentAt + period + t.graceMs;
     const timeout = t.heartbeatTimeoutMs * (answering || this.now >= node.slowUntil ? 1 : IDLE_RENEW_FACTOR);
     let heard = node.succ.length > 0 ? Infinity : -Infinity;
     for (const s of node.succ) {
