@@ -303,7 +303,18 @@ describe("ring liveness at twelve nodes (fakes)", () => {
     return { c, ips };
   }
 
-  const sentBy = async (s: Speaker): Promise<number> => Number(/ (\d+)$/m.exec(await s.registry.getSingleMetricAsString("l2lb_heartbeats_sent_total"))?.[1]);
+  /** Twelve speakers, not started, with one address won by each of the first `owned`. */
+  function ownedByFirst(owned: number): { c: Cluster; ips: string[]; owners: string[] } {
+    const owners = NODES.slice(0, owned);
+    const ips: string[] = [];
+    for (const n of owners) ips.push(ipWonBy(n, NODES, ips));
+    const c = (cluster = new Cluster(NODES, "ring"));
+    ips.forEach((ip, i) => c.service(`web-${i}`, ip));
+    return { c, ips, owners };
+  }
+
+  const counter = async (s: Speaker, name: string): Promise<number> => Number(/ (\d+)$/m.exec(await s.registry.getSingleMetricAsString(name))?.[1]);
+  const sentBy = (s: Speaker): Promise<number> => counter(s, "l2lb_heartbeats_sent_total");
 
   it("idle: three heartbeat targets per node (30 datagrams a second with the acknowledgements), one renewal a second, no Lease read, no re-plan", async () => {
     const { c } = await twelve();
@@ -333,11 +344,7 @@ describe("ring liveness at twelve nodes (fakes)", () => {
   });
 
   it("a speaker with nothing at stake renews and sends heartbeats 3 times less often, its heartbeats saying so first; its monitors wait for that period, not one second; elected, it renews and sends at once, then at the usual pace", async () => {
-    const owners = NODES.slice(0, 6);
-    const ips: string[] = [];
-    for (const n of owners) ips.push(ipWonBy(n, NODES, ips));
-    const c = (cluster = new Cluster(NODES, "ring"));
-    ips.forEach((ip, i) => c.service(`web-${i}`, ip));
+    const { c, ips, owners } = ownedByFirst(6);
     const periods = new Map<string, number | undefined>();
     /** Plain heartbeats (neither acknowledgements nor answers) sent, per node, with their times. */
     const plain = new Map<string, number[]>();
@@ -348,7 +355,7 @@ describe("ring liveness at twelve nodes (fakes)", () => {
       return deliver(from, to, m);
     };
     const plainRate = (node: string, from: number, to: number): number => (plain.get(node) ?? []).filter((t) => t >= from && t < to).length / ((to - from) / 1000);
-    const pauses = async (node: string): Promise<number> => Number(/ (\d+)$/m.exec(await (c.speakers.get(node) as Speaker).registry.getSingleMetricAsString("l2lb_answer_pauses_total"))?.[1]);
+    const pauses = (node: string): Promise<number> => counter(c.speakers.get(node) as Speaker, "l2lb_answer_pauses_total");
     await c.start();
     const roles = new Set([elect(NODES, STATUS_WRITER_KEY), elect(NODES, ALLOCATOR_KEY)]);
     const idle = NODES.find((n) => !owners.includes(n) && !roles.has(n)) as string;
@@ -409,18 +416,14 @@ describe("ring liveness at twelve nodes (fakes)", () => {
   });
 
   it("an idle speaker whose successor crashes does not count itself away: its bound rests on its stretched renewals too", async () => {
-    const owners = NODES.slice(0, 4);
-    const ips: string[] = [];
-    for (const n of owners) ips.push(ipWonBy(n, NODES, ips));
-    const c = (cluster = new Cluster(NODES, "ring"));
-    ips.forEach((ip, i) => c.service(`web-${i}`, ip));
+    const { c, owners } = ownedByFirst(4);
     await c.start();
     await c.clock.advance(15_000);
     const busy = new Set([...owners, elect(NODES, STATUS_WRITER_KEY), elect(NODES, ALLOCATOR_KEY)]);
     const ring = ringOrder(NODES);
     const idle = NODES.find((n) => !busy.has(n) && successors(ring, n).some((s) => !busy.has(s))) as string;
     const victim = successors(ring, idle).find((s) => !busy.has(s)) as string;
-    const pauses = async (): Promise<number> => Number(/ (\d+)$/m.exec(await (c.speakers.get(idle) as Speaker).registry.getSingleMetricAsString("l2lb_answer_pauses_total"))?.[1]);
+    const pauses = (): Promise<number> => counter(c.speakers.get(idle) as Speaker, "l2lb_answer_pauses_total");
     const before = await pauses();
     // Just after one of its renewals: the next is 3 s away, the successor's silence counts from now.
     const renewals = c.api.callsOf("replaceLease", `${NAMESPACE}/l2lb-speaker-${idle}`).filter((x) => x.ok);
