@@ -413,31 +413,31 @@ describe("renewals stretched when nothing is at stake", () => {
       const sim = new Simulation(small({ nodes: 200, addresses: 40, seed: 21, stretch }));
       sim.runUntil(9000);
       for (const n of sim.nodes) {
-        assert.equal(sim.renewPeriod(n.id), 1000);
-        assert.equal(sim.carriesPeriod(n.id), false);
+        assert.equal(sim.pacing(n.id).renewPeriodMs, 1000);
+        assert.equal(sim.pacing(n.id).carriesPeriod, false);
       }
       sim.runUntil(15_000);
       const idle = idleNodes(sim);
       const atStake = sim.nodes.map((n) => n.id).filter((id) => sim.atStake(id));
       assert.ok(idle.length >= 150 && atStake.length >= 20, `${idle.length} idle, ${atStake.length} at stake`);
       for (const id of idle) {
-        assert.equal(sim.renewPeriod(id), stretch ? 3000 : 1000);
-        assert.equal(sim.heartbeatPace(id), stretch ? 3 : 1);
-        assert.equal(sim.carriesPeriod(id), stretch);
+        assert.equal(sim.pacing(id).renewPeriodMs, stretch ? 3000 : 1000);
+        assert.equal(sim.pacing(id).heartbeatPace, stretch ? 3 : 1);
+        assert.equal(sim.pacing(id).carriesPeriod, stretch);
         for (const s of sim.neighbours(id).succ) assert.equal(sim.monitorPeriod(s, id), stretch ? 3000 : 1000, `node ${s} judges idle node ${id}`);
       }
       for (const id of atStake) {
-        assert.equal(sim.renewPeriod(id), 1000);
-        assert.equal(sim.heartbeatPace(id), 1);
-        assert.equal(sim.carriesPeriod(id), false);
+        assert.equal(sim.pacing(id).renewPeriodMs, 1000);
+        assert.equal(sim.pacing(id).heartbeatPace, 1);
+        assert.equal(sim.pacing(id).carriesPeriod, false);
         for (const s of sim.neighbours(id).succ) assert.equal(sim.monitorPeriod(s, id), 1000, `node ${s} judges node ${id} at stake`);
       }
       // 30 s: a whole number of stretched periods.
       const before = renewalCounts(sim);
-      const heartbeatsBefore = sim.nodes.map((n) => sim.heartbeatsSentBy(n.id));
+      const heartbeatsBefore = sim.nodes.map((n) => sim.pacing(n.id).heartbeatsSent);
       sim.runUntil(45_000);
       // Heartbeats to 3 successors (and, now and then, a querier): 15 a second, 5 slowed.
-      const heartbeats = (ids: number[]): number => ids.reduce((x, id) => x + sim.heartbeatsSentBy(id) - (heartbeatsBefore[id] as number), 0) / ids.length / 30;
+      const heartbeats = (ids: number[]): number => ids.reduce((x, id) => x + sim.pacing(id).heartbeatsSent - (heartbeatsBefore[id] as number), 0) / ids.length / 30;
       assert.ok(Math.abs(heartbeats(idle) - (stretch ? 5 : 15)) < 0.2 && Math.abs(heartbeats(atStake) - 15) < 0.5, `heartbeats / s: idle ${heartbeats(idle).toFixed(2)}, at stake ${heartbeats(atStake).toFixed(2)}`);
       const rate = (ids: number[]): number => ids.reduce((x, id) => x + sim.renewalsSent(id) - (before[id] as number), 0) / ids.length / 30;
       for (const id of idle) assert.equal(sim.renewalsSent(id) - (before[id] as number), stretch ? 10 : 30, `idle node ${id}`);
@@ -459,12 +459,12 @@ describe("renewals stretched when nothing is at stake", () => {
     // That monitor still hears the node (it judges it by 3 s), but its acknowledgements are lost.
     sim.setLinkCut(monitor, node, true);
     sim.runUntil(14_000);
-    assert.equal(sim.carriesPeriod(node), true);
+    assert.equal(sim.pacing(node).carriesPeriod, true);
     for (const s of sim.neighbours(node).succ) assert.equal(sim.monitorPeriod(s, node), 3000);
-    assert.equal(sim.renewPeriod(node), 1000, "stretched before every monitor acknowledged the period");
+    assert.equal(sim.pacing(node).renewPeriodMs, 1000, "stretched before every monitor acknowledged the period");
     sim.setLinkCut(monitor, node, false);
     sim.runUntil(14_500);
-    assert.equal(sim.renewPeriod(node), 3000);
+    assert.equal(sim.pacing(node).renewPeriodMs, 3000);
     assert.deepEqual(sim.verdicts, []);
   });
 
@@ -508,8 +508,8 @@ describe("renewals stretched when nothing is at stake", () => {
       while (sim.renewalsSent(node) === renewals) sim.runUntil(sim.now + 1);
       const r = sim.now;
       sim.runUntil(r + 2400);
-      const heartbeats = sim.heartbeatsSentBy(node);
-      while (sim.heartbeatsSentBy(node) === heartbeats) sim.runUntil(sim.now + 1);
+      const heartbeats = sim.pacing(node).heartbeatsSent;
+      while (sim.pacing(node).heartbeatsSent === heartbeats) sim.runUntil(sim.now + 1);
       const h = sim.now;
       assert.ok(h < r + 3000);
       const gets = sim.counters.apiGets;
@@ -634,7 +634,7 @@ describe("renewals stretched when nothing is at stake", () => {
     const pick = idleNextCandidate(sim);
     assert.ok(pick !== undefined, "no owner whose next candidate is idle at this seed");
     const { owner, address, next } = pick;
-    assert.equal(sim.renewPeriod(next), 3000);
+    assert.equal(sim.pacing(next).renewPeriodMs, 3000);
     const monitors = sim.neighbours(next).succ;
     for (const s of monitors) assert.equal(sim.monitorPeriod(s, next), 3000);
     const killedAt = sim.now;
@@ -647,8 +647,8 @@ describe("renewals stretched when nothing is at stake", () => {
       sim.runUntil(sim.now + 5);
       if (sim.renewalsSent(next) === count) continue;
       count = sim.renewalsSent(next);
-      renewals.push(sim.lastRenewalSentAt(next));
-      if (sim.lastHeartbeatAt(next) === sim.lastRenewalSentAt(next)) withHeartbeat.add(sim.lastRenewalSentAt(next));
+      renewals.push(sim.pacing(next).lastRenewalSentAt);
+      if (sim.pacing(next).lastHeartbeatAt === sim.pacing(next).lastRenewalSentAt) withHeartbeat.add(sim.pacing(next).lastRenewalSentAt);
     }
     const verdict = sim.verdicts.find((v) => v.peer === owner);
     assert.ok(verdict !== undefined && verdict.kind === "killed");
@@ -656,10 +656,10 @@ describe("renewals stretched when nothing is at stake", () => {
     // The delete reaches it within 60 ms (watch), and it renews in that same round.
     assert.ok(after.length >= 5 && (after[0] as number) - verdict.t <= 65, `renewals ${after.map((t) => (t - verdict.t).toFixed(0)).join(", ")} ms after the verdict`);
     for (let i = 1; i < after.length; i++) assert.ok(Math.abs((after[i] as number) - (after[i - 1] as number) - 1000) <= 5, `renewals ${after.map((t) => (t - verdict.t).toFixed(0)).join(", ")} ms after the verdict`);
-    assert.equal(sim.renewPeriod(next), 1000);
-    assert.equal(sim.heartbeatPace(next), 1);
+    assert.equal(sim.pacing(next).renewPeriodMs, 1000);
+    assert.equal(sim.pacing(next).heartbeatPace, 1);
     assert.ok(withHeartbeat.has(after[0] as number), "no heartbeat at once with the renewal");
-    assert.equal(sim.carriesPeriod(next), false);
+    assert.equal(sim.pacing(next).carriesPeriod, false);
     for (const s of sim.neighbours(next).succ) assert.equal(sim.monitorPeriod(s, next), 1000);
     assert.deepEqual(sim.answeringNodes(address), [next]);
     assert.deepEqual(sim.splitBrains, []);
@@ -683,7 +683,7 @@ describe("renewals stretched when nothing is at stake", () => {
       const renewals = sim.renewalsSent(next);
       while (sim.inView(next, owner) && sim.now < 20_000) sim.runUntil(sim.now + 1);
       assert.equal(sim.renewalsSent(next), renewals + 1, `seed ${seed}: no renewal at once`);
-      assert.equal(sim.renewPeriod(next), 1000);
+      assert.equal(sim.pacing(next).renewPeriodMs, 1000);
       if (sim.now - sim.lastRenewalAt(next) > 2300) old++;
       assert.ok(sim.countsApiHealthy(next), `seed ${seed}: its API unhealthy with its last renewal ${(sim.now - sim.lastRenewalAt(next)).toFixed(0)} ms ago`);
     }

@@ -1502,34 +1502,15 @@ export class Simulation {
     return n.answering.size > 0 || n.elected > 0 || n.wanted.size > 0;
   }
 
-  /** The node's current Lease renew period. */
-  renewPeriod(id: number): number {
-    return (this.nodes[id] as SimNodeState).renewIntervalMs;
-  }
-
-  /** Heartbeats every heartbeatIntervalMs × this. */
-  heartbeatPace(id: number): number {
-    return (this.nodes[id] as SimNodeState).heartbeatPace;
-  }
-
-  /** When the node last sent its heartbeats to all its targets (its timer, a change of claims, a faster pace). */
-  lastHeartbeatAt(id: number): number {
-    return (this.nodes[id] as SimNodeState).lastHbSentAt;
-  }
-
-  /** When the node last sent a renewal. */
-  lastRenewalSentAt(id: number): number {
-    return (this.nodes[id] as SimNodeState).renewStartedAt;
-  }
-
-  /** Heartbeats the node sent so far (one per target; acknowledgements and answers not counted). */
-  heartbeatsSentBy(id: number): number {
-    return (this.nodes[id] as SimNodeState).heartbeatsSent;
-  }
-
-  /** Its datagrams carry the stretched period. */
-  carriesPeriod(id: number): boolean {
-    return (this.nodes[id] as SimNodeState).carriesPeriod;
+  /**
+   * What the node's pace is now: its Lease renew period, its heartbeat pace (heartbeats every
+   * heartbeatIntervalMs × it), whether its datagrams carry the stretched period, when it last sent
+   * its heartbeats to all its targets (its timer, a change of claims, a faster pace) and its last
+   * renewal, and the heartbeats it sent so far (one per target; acknowledgements and answers not counted).
+   */
+  pacing(id: number): { renewPeriodMs: number; heartbeatPace: number; carriesPeriod: boolean; lastHeartbeatAt: number; lastRenewalSentAt: number; heartbeatsSent: number } {
+    const n = this.nodes[id] as SimNodeState;
+    return { renewPeriodMs: n.renewIntervalMs, heartbeatPace: n.heartbeatPace, carriesPeriod: n.carriesPeriod, lastHeartbeatAt: n.lastHbSentAt, lastRenewalSentAt: n.renewStartedAt, heartbeatsSent: n.heartbeatsSent };
   }
 
   /**

@@ -6,12 +6,12 @@ import type { PublishedSubnet } from "../model/contract.ts";
 import type { AddressPool, GratuitousSettings, L2Advertisement } from "../model/pool.ts";
 import { anySelectorMatches, globMatches } from "../model/selectors.ts";
 
-/** Does the advertisement select the pool? Neither names nor selectors = every pool. */
 /** The same gratuitous settings (the same object, or the same fields). */
 export function sameGratuitous(a: GratuitousSettings | undefined, b: GratuitousSettings | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.count === b.count && a.intervalMs === b.intervalMs && a.refreshSeconds === b.refreshSeconds);
 }
 
+/** Does the advertisement select the pool? Neither names nor selectors = every pool. */
 export function advertisementSelectsPool(ad: L2Advertisement, pool: Pick<AddressPool, "name" | "labels">): boolean {
   const names = ad.spec?.ipAddressPools ?? [];
   const selectors = ad.spec?.ipAddressPoolSelectors ?? [];
