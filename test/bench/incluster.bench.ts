@@ -63,7 +63,7 @@ try {
   await applyPool(lab.admin, "bench", { addresses: ["192.0.2.128/25", "2001:db8:1::/112"] });
   await applyPool(lab.admin, "bench", {}, "advertisement");
   for (const n of NODES) speakers.set(n, startSpeaker(lab, n, { L2LB_DEFAULT_CLASS: "true", L2LB_LOG_LEVEL: "warn", ...(process.env.L2LB_SPEAKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.L2LB_SPEAKER_NODE_OPTIONS } : {}) }, { compiled: true }));
-  await waitForMembers(lab, 3);
+  await waitForMembers(lab, NODES.length);
   await sleep(3000);
   await informer.start();
   const allocatorNode = elect(NODES, ALLOCATOR_KEY) as string;
