@@ -82,6 +82,15 @@ export class Announcer {
   private subnets: PublishedSubnet[] = [];
   waiting: { ip: string; holders: string[] }[] = [];
   private applyRetryAt = -Infinity;
+  /** Bumped on every link change. */
+  private linksVersion = 0;
+  /**
+   * The last round whose decision was complete (ownership.ts) and is what the data plane holds:
+   * while the plan, the owned set and the links stay the same, a round decides nothing new. The
+   * loop runs ten times a second; deciding every owned address each time cost a node answering
+   * 10,000 addresses a third of a core.
+   */
+  private steady: { plan: Plan; owned: ReadonlyMap<string, Owned>; links: number } | undefined;
 
   constructor(o: AnnouncerOptions) {
     this.o = o;
@@ -99,6 +108,7 @@ export class Announcer {
 
   /** An interface's link went up or down. */
   linkChanged(name: string, up: boolean): void {
+    this.linksVersion++;
     if (up) this.linksDown.delete(name);
     else this.linksDown.add(name);
     this.o.logger.info({ interface: name, up }, up ? "link up" : "link down: giving up addresses on it");
@@ -121,16 +131,30 @@ export class Announcer {
 
   /** Decides the owned set for this round and hands it to the data plane. */
   announce(input: AnnounceInput): void {
+    if (this.steadyFor(input)) return;
     const decision = decideOwnership({ self: this.o.node, previous: this.owned, linksDown: this.linksDown, ...input });
     this.waiting = decision.waiting;
     this.o.metrics.waiting.set(decision.waiting.length);
-    this.apply(decision.owned, input.isolated);
+    const applied = this.apply(decision.owned, input.isolated);
+    this.steady = decision.complete && applied ? { plan: input.plan, owned: this.owned, links: this.linksVersion } : undefined;
+  }
+
+  /** Every address of `plan` answered, and nothing about them changed since it was decided. */
+  answersAll(plan: Plan): boolean {
+    const s = this.steady;
+    return s !== undefined && s.plan === plan && s.owned === this.owned && s.links === this.linksVersion && this.owned.size === plan.addresses.length;
+  }
+
+  private steadyFor(input: AnnounceInput): boolean {
+    const s = this.steady;
+    return s !== undefined && input.apiHealthy && input.recheck !== true && s.plan === input.plan && s.owned === this.owned && s.links === this.linksVersion;
   }
 
   /** Stops answering for everything (graceful shutdown); returns what was answered. */
   releaseAll(): string[] {
     const had = [...this.owned.keys()];
     this.owned = new Map();
+    this.steady = undefined;
     try {
       this.o.dataPlane.setOwned([]);
     } catch (err) {
@@ -140,10 +164,12 @@ export class Announcer {
     return had;
   }
 
-  private apply(next: Map<string, Owned>, isolatedNow: boolean): void {
+  /** Hands `next` to the data plane unless it holds the same; true when it holds `next` afterwards. */
+  private apply(next: Map<string, Owned>, isolatedNow: boolean): boolean {
     const { logger: log, metrics: m, node } = this.o;
     const prev = this.owned;
-    if (sameOwned(prev, next) || this.o.clock.now() < this.applyRetryAt) return;
+    if (sameOwned(prev, next)) return true;
+    if (this.o.clock.now() < this.applyRetryAt) return false;
     const list: OwnedAddress[] = [...next.values()].map((o) => ({ ip: o.ip, interfaces: o.interfaces, ...(o.gratuitous ? { gratuitous: o.gratuitous } : {}) }));
     try {
       this.o.dataPlane.setOwned(list);
@@ -152,7 +178,7 @@ export class Announcer {
       log.error({ err: message }, "data plane refused the owned set; retrying in 5 s");
       this.applyRetryAt = this.o.clock.now() + 5000;
       for (const ip of next.keys()) if (!prev.has(ip)) for (const s of this.o.servicesOf(ip)) this.o.events.emit(s, "Warning", "AnnounceFailed", `${node} cannot announce ${ip}: ${message}`);
-      return;
+      return false;
     }
     this.owned = next;
     this.o.onOwnedChanged(next, prev);
@@ -173,5 +199,6 @@ export class Announcer {
         this.o.events.emit(s, "Normal", "Announcing", `announcing ${ip} from node ${node} on ${o.interfaces.join(", ")}`);
       }
     }
+    return true;
   }
 }

@@ -428,6 +428,7 @@ export class Controller implements ControlState {
 
   /** Addresses this node was elected for and does not answer yet (all it was elected for, on a recheck). */
   private wantedAddresses(recheck: boolean): WantedAddress[] {
+    if (!recheck && this.announcer.answersAll(this.myPlan())) return [];
     const owned = this.announcer.current();
     const wanted: WantedAddress[] = [];
     for (const a of this.myPlan().addresses) {

@@ -48,6 +48,12 @@ export interface OwnershipDecision {
   owned: Map<string, Owned>;
   /** Addresses this node won but waits for a peer to release. */
   waiting: { ip: string; holders: string[] }[];
+  /**
+   * The API server answers, and every address this node is elected for is owned or has every
+   * interface down: the same plan, owned set and links decide the same again, whatever the time
+   * and the peers' claims (they count only for addresses not yet owned, or after an absence).
+   */
+  complete: boolean;
 }
 
 function upInterfaces(interfaces: string[], down: ReadonlySet<string>): string[] {
@@ -82,14 +88,15 @@ export function decideOwnership(input: OwnershipInput): OwnershipDecision {
   const owned = new Map<string, Owned>();
   const waiting: { ip: string; holders: string[] }[] = [];
   if (!input.apiHealthy) {
-    if (input.isolated) return { owned, waiting };
+    if (input.isolated) return { owned, waiting, complete: false };
     for (const [ip, o] of input.previous) {
       if (!kept(input, ip)) continue;
       const interfaces = upInterfaces(o.interfaces, input.linksDown);
       if (interfaces.length > 0) owned.set(ip, interfaces === o.interfaces ? o : { ...o, interfaces });
     }
-    return { owned, waiting };
+    return { owned, waiting, complete: false };
   }
+  let complete = true;
   for (const a of input.plan.addresses) {
     if (a.owner?.node !== input.self) continue;
     const interfaces = upInterfaces(a.owner.interfaces, input.linksDown);
@@ -99,6 +106,7 @@ export function decideOwnership(input: OwnershipInput): OwnershipDecision {
       owned.set(a.ip, entry);
       continue;
     }
+    complete = false; // gained now: decided by time and the peers' claims
     if (!input.settled) continue;
     const holders = holdersOf(input, a.ip);
     if (holders.length > 0) {
@@ -107,5 +115,5 @@ export function decideOwnership(input: OwnershipInput): OwnershipDecision {
     }
     owned.set(a.ip, entry);
   }
-  return { owned, waiting };
+  return { owned, waiting, complete };
 }
