@@ -28,14 +28,8 @@ export interface PlannerStats {
 }
 
 export interface SlicedPlannerOptions {
-  /** Planning time between two turns of the event loop when the loop has little else to do, ms. Default 8. */
+  /** Planning time between two turns of the event loop, ms. Default 8: well inside a 100 ms tick. */
   sliceMs?: number;
-  /**
-   * The longest slice, ms. A slice lasts as long as the turn before it took (at least `sliceMs`),
-   * so a busy loop still gives the plan about half its time. Default 40: well inside a 100 ms
-   * tick and a 200 ms heartbeat period.
-   */
-  maxSliceMs?: number;
   /** Monotonic ms. Default performance.now(). */
   now?: () => number;
   /** Gives the event loop a turn. Default: the next setImmediate. */
@@ -48,22 +42,19 @@ export interface SlicedPlannerOptions {
  * 10,000 Services (README, "In-cluster allocation", memory).
  */
 export function slicedPlanner(options: SlicedPlannerOptions = {}): Planner & { stats(): PlannerStats } {
-  const { sliceMs = 8, maxSliceMs = 40, now = () => performance.now(), turn = nextImmediate } = options;
+  const { sliceMs = 8, now = () => performance.now(), turn = nextImmediate } = options;
   let session = new PlanSession();
   let closed = false;
   const stats: PlannerStats = { turns: 0, longestSliceMs: 0, lastPlan: session.lastPlan };
   const runSlices = async <T>(steps: Steps<T>): Promise<T> => {
-    let budget = sliceMs;
     for (;;) {
       if (closed) throw new Error("the planner was closed in the middle of a plan");
       const start = now();
-      const done = runSlice(steps, start + budget, now);
-      const end = now();
-      stats.longestSliceMs = Math.max(stats.longestSliceMs, end - start);
+      const done = runSlice(steps, start + sliceMs, now);
+      stats.longestSliceMs = Math.max(stats.longestSliceMs, now() - start);
       if (done !== undefined) return done.value;
       stats.turns++;
       await turn();
-      budget = Math.min(maxSliceMs, Math.max(sliceMs, now() - end));
     }
   };
   return {
