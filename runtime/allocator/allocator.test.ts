@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { IDLE_FORGET_MS } from "./allocator.ts";
-import { slicedPlanner } from "./planner.ts";
 import { FakeCluster, makeAllocator } from "./testing.ts";
 
 const IPS = "l2lb.dev/load-balancer-ips";
@@ -40,29 +38,6 @@ describe("in-cluster allocator", () => {
     assert.equal(plansAfter - plansBefore, 1);
     assert.equal(Object.keys(c.assignments()).length, 100);
     assert.equal(new Set(Object.values(c.assignments())).size, 100);
-  });
-
-  it("lets go of its planner's session after a quiet spell, and plans every Service again next time with the same result", async () => {
-    const c = new FakeCluster();
-    c.addPool("p", ["192.0.2.0/24"]);
-    for (let i = 0; i < 20; i++) c.addService(`svc-${i}`);
-    const planner = slicedPlanner();
-    const { allocator, clock } = makeAllocator(c, { planner });
-    allocator.setActive(true);
-    await clock.advance(1000);
-    const before = c.assignments();
-    c.addService("late");
-    allocator.markDirty("service");
-    await clock.advance(100);
-    assert.equal(planner.stats().lastPlan.kind, "incremental", "a plan soon after the last keeps the session");
-    await clock.advance(IDLE_FORGET_MS);
-    c.addService("after-quiet");
-    allocator.markDirty("service");
-    await clock.advance(100);
-    assert.deepEqual(planner.stats().lastPlan, { kind: "whole", why: "first plan" });
-    const after = c.assignments();
-    for (const [k, v] of Object.entries(before)) assert.equal(after[k], v, `${k} kept its address`);
-    assert.equal(new Set(Object.values(after)).size, 22);
   });
 
   it("counts what asked for each plan: a write that conflicts (the Service changed meanwhile) asks for one more, as `conflict`", async () => {

@@ -12,7 +12,7 @@ import { realClock, WorkQueue, type Clock, type Outcome } from "../control/work-
 import { allocationInputOf, assignmentOf, servedServices, ServiceReadings } from "./cluster-input.ts";
 import type { ClusterObject, ClusterSnapshot, ServedService } from "./cluster-input.ts";
 import { decide, sameAssignment, type Desired } from "./decisions.ts";
-import { slicedPlanner, type AllocatorPlan, type Planner } from "./planner.ts";
+import { inProcessPlanner, PLANNER_IDLE_MS, type AllocatorPlan, type Planner } from "./planner.ts";
 import { poolCondition, sameCondition, type PoolCondition } from "./pool-status.ts";
 import type { SetAsidePool } from "./pool-selection.ts";
 
@@ -42,7 +42,7 @@ export interface AllocatorOptions {
   batchMs?: number;
   /** Wait after becoming the allocator before the first plan, so the caches hold a predecessor's last writes. Default 1000 ms. */
   settleMs?: number;
-  /** Where plans are computed. Default: {@link slicedPlanner}, on the event loop in slices. */
+  /** Where plans are computed. Default: in-process; the speaker passes a worker thread. */
   planner?: Planner;
   /**
    * Service writes in flight. Default 32: under a burst a PATCH waits about a second at a busy API
@@ -72,9 +72,6 @@ function metrics(registry: Registry): Metrics {
     dirty: new Counter({ name: "l2lb_allocator_replan_causes_total", help: "What asked the allocator to plan again: a watched kind, a write conflict, a failed plan.", labelNames: ["cause"], registers }),
   };
 }
-
-/** Quiet time after which the allocator lets go of what it keeps between plans. */
-export const IDLE_FORGET_MS = 10_000;
 
 const serviceQueueKey = (key: string): string => `service:${key}`;
 const poolQueueKey = (name: string): string => `pool:${name}`;
@@ -115,7 +112,7 @@ export class InClusterAllocator {
     this.log = options.logger.child({ component: "allocator" });
     this.m = metrics(options.registry);
     this.queue = new WorkQueue({ handler: (key) => this.process(key), clock: this.clock, concurrency: options.writesInFlight ?? 32 });
-    this.planner = options.planner ?? slicedPlanner();
+    this.planner = options.planner ?? inProcessPlanner();
   }
 
   /** Elected (and the API healthy) or not. Losing the role drops queued writes. */
@@ -175,7 +172,7 @@ export class InClusterAllocator {
     try {
       await this.planOnce();
     } catch (err) {
-      // Stopping ends a plan in progress (the planner is closed): nothing failed.
+      // Stopping ends a plan in progress (its thread is terminated): nothing failed.
       if (this.stopped) return;
       this.log.error({ err: err instanceof Error ? err.message : String(err) }, "in-cluster allocation failed; planning again");
       this.m.dirty.inc({ cause: "failed" });
@@ -204,7 +201,7 @@ export class InClusterAllocator {
     const result = await this.planner.plan(input);
     await nextTurn();
     this.lastPlanMs = this.clock.now() - started;
-    this.forgetWhenIdle();
+    this.forgetReadingsWhenIdle();
     this.m.plans.inc();
     this.m.planSeconds.observe(this.lastPlanMs / 1000);
     if (!this.active) return;
@@ -215,18 +212,13 @@ export class InClusterAllocator {
     this.applyPlan(served, byKey, result, selection.setAside, snapshot.pools);
   }
 
-  /**
-   * After {@link IDLE_FORGET_MS} without a plan, the planner's session and the Service readings go:
-   * tens of MB with 10,000 Services that a quiet cluster does not need. The next plan reads and
-   * places every Service again (in slices, about 0.3 s of CPU at 10,000).
-   */
-  private forgetWhenIdle(): void {
+  /** Idle as long as the planner thread is kept, the readings go too: the next plan reads every Service again. */
+  private forgetReadingsWhenIdle(): void {
     if (this.idleTimer !== undefined) this.clock.clearTimeout(this.idleTimer);
     this.idleTimer = this.clock.setTimeout(() => {
       this.idleTimer = undefined;
       this.readings = new ServiceReadings();
-      this.planner.forget();
-    }, IDLE_FORGET_MS);
+    }, PLANNER_IDLE_MS);
   }
 
   private applyPlan(

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { planAllocation } from "../../provider/core/allocation/index.ts";
+import { readFileSync } from "node:fs";
+import { PlanSession, planAllocation } from "../../provider/core/allocation/index.ts";
 import type { AllocationInput, Assignment, ServiceRequest } from "../../provider/core/allocation/index.ts";
-import { slicedPlanner, type AllocatorPlan, type Planner } from "./planner.ts";
+import { inProcessPlanner, workerPlanner, type AllocatorPlan, type Planner } from "./planner.ts";
+import { applyReply, applyRequest, replyOf, requestFor } from "./planner-protocol.ts";
 
 /** What planAllocation gives, in the shape the allocator reads. */
 function expected(input: AllocationInput): unknown {
@@ -39,44 +41,76 @@ async function checkEvolving(planner: Planner): Promise<void> {
   }
 }
 
-describe("sliced planner", () => {
-  it("gives exactly planAllocation's outcomes, bigints included, over plans in which Services come, go and change", async () => {
-    await checkEvolving(slicedPlanner());
+describe("planners", () => {
+  it("the worker gives exactly planAllocation's outcomes, bigints included, over plans in which Services come, go and change", async () => {
+    const planner = workerPlanner();
+    try {
+      await checkEvolving(planner);
+    } finally {
+      await planner.close();
+    }
   });
 
-  it("gives the same when it pauses at every pause point, and pauses throughout a plan", async () => {
-    const planner = slicedPlanner({ sliceMs: 0 });
-    await checkEvolving(planner);
-    // 300 to 400 Services per plan, several passes over them: far more than one pause per plan.
-    assert.ok(planner.stats().turns > 6 * 10, `paused ${planner.stats().turns} times over six plans`);
+  it("the in-process planner gives the same", async () => {
+    await checkEvolving(inProcessPlanner());
   });
 
-  it("lets the event loop turn between slices: a timer set before a long plan fires before the plan ends", async () => {
-    const planner = slicedPlanner({ sliceMs: 1 });
-    const services = Array.from({ length: 5000 }, (_, i) => svc(i));
-    const order: string[] = [];
-    setTimeout(() => order.push("timer"), 0);
-    await planner.plan({ pools, services, isolateServiceProblems: true }).then(() => order.push("plan"));
-    assert.deepEqual(order, ["timer", "plan"]);
-    assert.ok(planner.stats().turns > 0);
+  it("the worker lets its thread go when idle, and starts a new one for the next plan", async () => {
+    const planner = workerPlanner(50);
+    const input: AllocationInput = { pools: [{ name: "p", spec: { addresses: ["192.0.2.0/24"] } }], services: [{ namespace: "default", name: "a", ipFamilies: ["IPv4"] }], isolateServiceProblems: true };
+    // The process's OS threads (Linux): a worker thread is one of them.
+    const threads = (): number => Number(/^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1]);
+    try {
+      assert.deepEqual(shape(await planner.plan(input)), expected(input));
+      const busy = threads();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(threads() < busy, `the idle thread exited (${busy} threads before, ${threads()} after)`);
+      assert.deepEqual(shape(await planner.plan(input)), expected(input), "a plan after the thread exited");
+    } finally {
+      await planner.close();
+    }
+  });
+});
+
+describe("planner protocol", () => {
+  it("sends only the Services and previous assignments that changed, and gets back only the outcomes that changed", () => {
+    const services = Array.from({ length: 100 }, (_, i) => svc(i));
+    const session = new PlanSession();
+    const held = { services: new Map<string, ServiceRequest>(), previous: {} as Record<string, Assignment> };
+    const reported = new Map();
+    const first = requestFor(undefined, { pools, services, isolateServiceProblems: true });
+    assert.equal(first.request.whole?.services.length, 100);
+    const reply1 = replyOf(session.outcomes(applyRequest(held, first.request)), reported, true);
+    assert.ok(reply1.ok);
+    assert.equal(Object.keys(reply1.outcomes).length, 100);
+    const plan1 = applyReply(first.state, reply1);
+    assert.ok(plan1.ok);
+    const previous = Object.fromEntries([...plan1.outcomes].map(([k, o]) => [k, o as Assignment]));
+
+    const adopted = requestFor(first.state, { pools, services, previous, isolateServiceProblems: true });
+    assert.deepEqual(adopted.request.upserts, []);
+    assert.equal(Object.keys(adopted.request.previous ?? {}).length, 100);
+    const reply2 = replyOf(session.outcomes(applyRequest(held, adopted.request)), reported, false);
+    assert.ok(reply2.ok);
+    assert.deepEqual(reply2.outcomes, {}, "adopting its own plan changes no outcome");
+    applyReply(adopted.state, reply2);
+
+    const next = [...services.slice(1), svc(500)];
+    const { s0: _s0, ...kept } = Object.fromEntries(Object.entries(previous).map(([k, v]) => [k.slice("default/".length), v]));
+    const nextPrevious = Object.fromEntries(Object.entries(kept).map(([k, v]) => [`default/${k}`, v]));
+    const third = requestFor(adopted.state, { pools, services: next, previous: nextPrevious, isolateServiceProblems: true });
+    assert.deepEqual(third.request.upserts?.map((s) => s.name), ["s500"]);
+    assert.deepEqual(third.request.removed, ["default/s0"]);
+    assert.deepEqual(third.request.previous, { "default/s0": null });
+    const reply3 = replyOf(session.outcomes(applyRequest(held, third.request)), reported, false);
+    assert.ok(reply3.ok);
+    assert.deepEqual(Object.keys(reply3.outcomes), ["default/s500"]);
+    assert.deepEqual(reply3.gone, ["default/s0"]);
+    assert.deepEqual(shape(applyReply(third.state, reply3)), expected({ pools, services: next, previous: nextPrevious, isolateServiceProblems: true }));
   });
 
-  it("keeps its session between plans until told to forget it", async () => {
-    const planner = slicedPlanner();
-    const input: AllocationInput = { pools, services: Array.from({ length: 50 }, (_, i) => svc(i)), isolateServiceProblems: true };
-    await planner.plan(input);
-    await planner.plan(input);
-    assert.equal(planner.stats().lastPlan.kind, "incremental");
-    planner.forget();
-    assert.deepEqual(shape(await planner.plan(input)), expected(input));
-    assert.deepEqual(planner.stats().lastPlan, { kind: "whole", why: "first plan" });
-  });
-
-  it("closing ends a plan in progress and refuses later ones", async () => {
-    let turns = 0;
-    const planner = slicedPlanner({ sliceMs: 0, turn: async () => void (++turns === 3 && (await planner.close())) });
-    const input: AllocationInput = { pools, services: Array.from({ length: 2000 }, (_, i) => svc(i)), isolateServiceProblems: true };
-    await assert.rejects(planner.plan(input), /closed in the middle of a plan/);
-    await assert.rejects(planner.plan(input), /the planner is closed/);
+  it("sends the whole list when two Services share a key, so the planner still refuses both", () => {
+    const { request } = requestFor({ services: new Map(), previous: new Map(), outcomes: new Map() }, { pools, services: [svc(1), svc(1)] });
+    assert.equal(request.whole?.services.length, 2);
   });
 });

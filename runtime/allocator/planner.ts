@@ -1,91 +1,104 @@
-// How the allocator runs `planAllocation`: on the speaker's event loop, in slices of a few
-// milliseconds with a turn of the loop between them, so heartbeats, renewals and the answer
-// deadline never wait for a whole plan. A PlanSession is kept between plans (a plan places again
-// only the Services that may decide differently) until the allocator lets it go.
+// How the allocator runs `planAllocation`: in a worker thread in the speaker (the event loop keeps
+// heartbeats and renewals on time), or in-process for tests and tools. Either way the planner keeps
+// a PlanSession between plans: a plan places again only the Services that may decide differently.
+import { Worker } from "node:worker_threads";
 import { PlanSession } from "../../provider/core/allocation/index.ts";
-import type { AllocationFailure, AllocationInput, SessionOutcomes, ServiceOutcome, Steps } from "../../provider/core/allocation/index.ts";
+import type { AllocationFailure, AllocationInput, SessionOutcomes, ServiceOutcome } from "../../provider/core/allocation/index.ts";
+import { applyReply, requestFor, type PlanReply, type SentState } from "./planner-protocol.ts";
 
 /** A plan as the allocator reads it: every Service's outcome (a map valid until the next plan), pool usage, refusals, warnings. */
 export type AllocatorPlan = AllocationFailure | (Omit<Extract<SessionOutcomes, { ok: true }>, "outcomes" | "touched"> & { outcomes: ReadonlyMap<string, ServiceOutcome> });
 
 export interface Planner {
-  /** One plan at a time: the allocator never asks for two. */
   plan(input: AllocationInput): Promise<AllocatorPlan>;
-  /** Lets go of what is kept between plans (with 10,000 Services, about 20 MB); the next plan places every Service. */
-  forget(): void;
-  /** Ends a plan in progress (it rejects) and every later one. */
   close(): Promise<void>;
 }
 
-/** What the planner did, for metrics and the benchmark. */
-export interface PlannerStats {
-  /** Turns given to the event loop in the middle of plans. */
-  turns: number;
-  /** The longest run of planning without a turn, ms. */
-  longestSliceMs: number;
-  /** How the last plan was made: placing only what may change, or everything (and why). */
-  lastPlan: PlanSession["lastPlan"];
-}
-
-export interface SlicedPlannerOptions {
-  /** Planning time between two turns of the event loop, ms. Default 8: well inside a 100 ms tick. */
-  sliceMs?: number;
-  /** Monotonic ms. Default performance.now(). */
-  now?: () => number;
-  /** Gives the event loop a turn. Default: the next setImmediate. */
-  turn?: () => Promise<void>;
-}
-
-/**
- * Plans in-process, in slices. Planning in a worker thread kept the loop free too, but a second
- * V8 isolate with its own copy of every Service request and outcome cost about 50 MB of RSS at
- * 10,000 Services (README, "In-cluster allocation", memory).
- */
-export function slicedPlanner(options: SlicedPlannerOptions = {}): Planner & { stats(): PlannerStats } {
-  const { sliceMs = 8, now = () => performance.now(), turn = nextImmediate } = options;
-  let session = new PlanSession();
-  let closed = false;
-  const stats: PlannerStats = { turns: 0, longestSliceMs: 0, lastPlan: session.lastPlan };
-  const runSlices = async <T>(steps: Steps<T>): Promise<T> => {
-    for (;;) {
-      if (closed) throw new Error("the planner was closed in the middle of a plan");
-      const start = now();
-      const done = runSlice(steps, start + sliceMs, now);
-      stats.longestSliceMs = Math.max(stats.longestSliceMs, now() - start);
-      if (done !== undefined) return done.value;
-      stats.turns++;
-      await turn();
-    }
-  };
+/** Plans on the calling thread, with a session of its own. */
+export function inProcessPlanner(): Planner {
+  const session = new PlanSession();
   return {
-    async plan(input) {
-      if (closed) throw new Error("the planner is closed");
-      const planning = session;
-      const plan = await runSlices(planning.outcomeSteps(input));
-      stats.lastPlan = planning.lastPlan;
+    plan: async (input) => {
+      const plan = session.outcomes(input);
       if (!plan.ok) return plan;
       const { touched: _touched, ...rest } = plan;
       return rest;
     },
-    forget() {
-      session = new PlanSession();
-    },
-    async close() {
-      closed = true;
-    },
-    stats: () => ({ ...stats }),
+    close: async () => {},
   };
 }
 
-/** Runs `steps` until they end (their value) or `deadline` passes at a pause (`undefined`). */
-function runSlice<T>(steps: Steps<T>, deadline: number, now: () => number): { value: T } | undefined {
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return { value: r.value };
-    if (now() >= deadline) return undefined;
-  }
+interface Reply {
+  id: number;
+  reply?: PlanReply;
+  error?: string;
 }
 
-function nextImmediate(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+/** How long the planner thread is kept after its last plan: its heap (the session: every unit, its addresses and outcome) is let go with it. */
+export const PLANNER_IDLE_MS = 10_000;
+
+/**
+ * One worker thread, started on first use, one plan at a time (the allocator never asks for two).
+ * Only what changed crosses to the thread and back (planner-protocol.ts): copying 10,000 Services
+ * each way cost more than planning the few that changed. The thread exits after
+ * {@link PLANNER_IDLE_MS} without a plan: holding 10,000 Services, its heap is tens of MB the
+ * speaker does not need between bursts; starting it again takes about 50 ms and one full plan.
+ */
+export function workerPlanner(idleMs = PLANNER_IDLE_MS): Planner {
+  let worker: Worker | undefined;
+  let sent: SentState | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let nextId = 0;
+  const waiting = new Map<number, { resolve: (r: AllocatorPlan) => void; reject: (e: Error) => void }>();
+  const failAll = (err: Error): void => {
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+    worker = undefined;
+  };
+  const retire = (): void => {
+    const w = worker;
+    worker = undefined;
+    sent = undefined; // what the thread held goes with it (the next thread gets everything)
+    if (w !== undefined) void w.terminate();
+  };
+  const start = (): Worker => {
+    // The sources run as .ts (type stripping), the package as compiled .js: the worker is the sibling file.
+    const file = new URL(import.meta.url.endsWith(".ts") ? "./plan-worker.ts" : "./plan-worker.js", import.meta.url);
+    const w = new Worker(file);
+    sent = undefined;
+    w.on("message", ({ id, reply, error }: Reply) => {
+      const pending = waiting.get(id);
+      if (pending === undefined) return;
+      waiting.delete(id);
+      if (waiting.size === 0) idleTimer = setTimeout(retire, idleMs).unref();
+      if (reply !== undefined && sent !== undefined) pending.resolve(applyReply(sent, reply));
+      else pending.reject(new Error(`the planner failed: ${error ?? "no result"}`));
+    });
+    w.on("error", (err) => {
+      if (worker === w) failAll(err);
+    });
+    w.on("exit", (code) => {
+      if (worker === w) failAll(new Error(`the planner thread exited (code ${code})`));
+    });
+    w.unref();
+    return w;
+  };
+  return {
+    plan(input) {
+      clearTimeout(idleTimer);
+      worker ??= start();
+      const id = nextId++;
+      const promise = new Promise<AllocatorPlan>((resolve, reject) => waiting.set(id, { resolve, reject }));
+      const { request, state } = requestFor(sent, input);
+      sent = state;
+      worker.postMessage({ id, request });
+      return promise;
+    },
+    async close() {
+      clearTimeout(idleTimer);
+      const w = worker;
+      worker = undefined;
+      if (w !== undefined) await w.terminate();
+    },
+  };
 }

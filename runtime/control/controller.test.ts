@@ -7,6 +7,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { ANNOTATIONS, API_GROUP_VERSION, KINDS, LOAD_BALANCER_CLASS, NODE_SUBNETS_ANNOTATION } from "../../provider/core/model/contract.ts";
+import { inProcessPlanner } from "../allocator/planner.ts";
 import { ALLOCATOR_KEY, STATUS_WRITER_KEY, elect } from "../election/rank.ts";
 import { Controller, type LivenessMode } from "./controller.ts";
 import { ringOrder, successors } from "./ring.ts";
@@ -64,6 +65,7 @@ class Cluster {
       sources: (o) => sources({ ...o, onChange: clock.gate(o.onChange) }),
       clock,
       heartbeat: (o) => this.net.endpoint(o, clock),
+      planner: inProcessPlanner(),
       logger: pino({ level: "silent" }),
       registry,
       dataPlane,

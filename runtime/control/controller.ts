@@ -10,7 +10,7 @@ import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { InClusterAllocator } from "../allocator/allocator.ts";
-import type { Planner } from "../allocator/planner.ts";
+import { workerPlanner, type Planner } from "../allocator/planner.ts";
 import { ALLOCATOR_KEY, STATUS_WRITER_KEY, elect } from "../election/rank.ts";
 import { PlanMemo, planAddresses } from "../election/plan.ts";
 import type { AddressPlan, Plan } from "../election/plan.ts";
@@ -90,7 +90,7 @@ export interface ControllerOptions {
   clock?: Clock;
   /** Builds the heartbeat endpoint; default the UDP one (heartbeat.ts). */
   heartbeat?: (options: HeartbeatOptions) => HeartbeatTransport;
-  /** Where the allocator plans; default on the event loop, in slices (`slicedPlanner`). */
+  /** Where the allocator plans; default a worker thread. */
   planner?: Planner;
   logger: Logger;
   registry: Registry;
@@ -236,7 +236,7 @@ export class Controller implements ControlState {
       defaultClass: this.defaultClass,
       snapshot: () => this.cache.snapshot(),
       lookupService: (namespace, name) => this.cache.source.services.get(name, namespace),
-      ...(opts.planner ? { planner: opts.planner } : {}),
+      planner: opts.planner ?? workerPlanner(),
       clock,
     });
     opts.dataPlane.on("link", ({ interface: name, up }) => {

@@ -23,6 +23,7 @@ import type { Registry } from "prom-client";
 import { DEFAULT_NAMESPACE } from "../../provider/core/model/contract.ts";
 import { KubeClient } from "../kube/client.ts";
 import { loadConnection } from "../kube/connection.ts";
+import { workerPlanner } from "../allocator/planner.ts";
 import { realClock } from "../control/clock.ts";
 import { Controller, type ControllerTiming, type LivenessMode } from "../control/controller.ts";
 import { Heartbeat } from "../control/heartbeat.ts";
@@ -110,6 +111,7 @@ export async function runKubernetes(opts: KubernetesModeOptions): Promise<Runnin
     sources: (o) => new Sources({ ...o, client }),
     heartbeat: (o) => new Heartbeat(o),
     clock: realClock,
+    planner: workerPlanner(),
     logger: opts.logger,
     registry: opts.registry,
     dataPlane,

@@ -16,6 +16,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { ANNOTATIONS, API_GROUP_VERSION, KINDS, LOAD_BALANCER_CLASS, MEMBER_LABEL, NODE_SUBNETS_ANNOTATION, SPEAKER_LEASE_LABEL } from "../../provider/core/model/contract.ts";
+import { inProcessPlanner } from "../../runtime/allocator/planner.ts";
 import { realClock } from "../../runtime/control/clock.ts";
 import { Controller, type LivenessMode } from "../../runtime/control/controller.ts";
 import { LEASE_ANNOTATIONS, leaseName } from "../../runtime/control/lease.ts";
@@ -100,6 +101,7 @@ const controller = new Controller({
   sources: api.sources(SELF),
   clock: realClock,
   heartbeat: (o) => net.endpoint(o),
+  planner: inProcessPlanner(),
   logger: pino({ level: "warn" }),
   registry,
   dataPlane: new FakeDataPlane(realClock, addressOf(0), 8),

@@ -8,6 +8,7 @@ import { Session } from "node:inspector/promises";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
+import { inProcessPlanner } from "../../runtime/allocator/planner.ts";
 import { realClock, type Clock } from "../../runtime/control/clock.ts";
 import { Controller } from "../../runtime/control/controller.ts";
 import { Heartbeat } from "../../runtime/control/heartbeat.ts";
@@ -108,6 +109,7 @@ function build(spec: InstanceSpec): Instance {
     sources: (shared as SharedInformers).factory(client as KubeClient, (s) => (inst.source = s)),
     clock,
     heartbeat: (o) => (inst.heartbeat = new Heartbeat({ ...o, bindAddress: spec.heartbeatAddress })),
+    planner: inProcessPlanner(),
     logger: logger as Logger,
     registry: new Registry(),
     dataPlane,

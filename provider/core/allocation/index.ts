@@ -21,9 +21,6 @@
  * - `usablePools(pools, nodeSubnets?, nodeAddresses?)`: `{ usable, setAside }` — admits pools one
  *   at a time, oldest first, setting aside each pool that is invalid on its own or together with
  *   those admitted before it.
- * - `PlanSession`: plans again and again, placing again only what may decide differently;
- *   `outcomeSteps(input)` is its plan as steps that pause every few Services (`steps.ts`), for a
- *   caller that must keep its event loop turning.
  * - `planToJson(result)`: the JSON form printed by `l2lb plan -o json` (sizes as decimal strings).
  *
  * No I/O, no clock, no randomness: the same input (in any order) gives the same result.
@@ -32,6 +29,5 @@ export type * from "./types.ts";
 export { planAllocation } from "./plan.ts";
 export { AllocationMemo } from "./memo.ts";
 export { PlanSession, type SessionOutcomes } from "./session.ts";
-export type { Steps } from "./steps.ts";
 export { planToJson, sizeToString } from "./json.ts";
 export { usablePools } from "./usable.ts";

@@ -11,7 +11,6 @@ import { exclusionReason } from "./pools.ts";
 import type { CompiledPool } from "./pools.ts";
 import { hintsOf, keepable, previousCandidates, readPrevious } from "./previous.ts";
 import type { Hints, PreviousRead } from "./previous.ts";
-import { pauseAt, type Steps } from "./steps.ts";
 import type { Assignment } from "./types.ts";
 import { cmp, describePools, memberRefusedBy } from "./units.ts";
 import type { PoolContext, Unit } from "./units.ts";
@@ -59,31 +58,21 @@ export function newRun(ctx: PoolContext, memo: AllocationMemo | undefined, incre
 }
 
 /** Places the units (sorted by id) in three phases: sticky previous assignments, requested addresses, first-fit. */
-export function* placeUnits(units: readonly Unit[], ctx: PoolContext, previous: Readonly<Record<string, Assignment>>, memo?: AllocationMemo): Steps<Decisions> {
+export function placeUnits(units: readonly Unit[], ctx: PoolContext, previous: Readonly<Record<string, Assignment>>, memo?: AllocationMemo): Decisions {
   const run = newRun(ctx, memo);
-  yield* placeInPhases(run, units, previous);
+  placeInPhases(run, units, previous);
   return { placed: run.placed, reasons: run.reasons, errors: run.errors, ledger: run.ledger };
 }
 
 /** The three phases over `units` (sorted by id), adding to what `run` already holds. */
-export function* placeInPhases(run: Run, units: readonly Unit[], previous: Readonly<Record<string, Assignment>>): Steps<void> {
-  let i = 0;
+export function placeInPhases(run: Run, units: readonly Unit[], previous: Readonly<Record<string, Assignment>>): void {
   run.phase = 1;
-  for (const u of units) {
-    if (pauseAt(++i)) yield;
-    keepPrevious(run, u, previous);
-  }
+  for (const u of units) keepPrevious(run, u, previous);
   run.phase = 2;
-  for (const u of units) {
-    if (pauseAt(++i)) yield;
-    if (!run.placed.has(u) && u.requestedIps !== undefined) grantRequest(run, u, u.requestedIps);
-  }
+  for (const u of units) if (!run.placed.has(u) && u.requestedIps !== undefined) grantRequest(run, u, u.requestedIps);
   run.phase = 3;
   const order = autoAssignOrder(run.ctx);
-  for (const u of units) {
-    if (pauseAt(++i)) yield;
-    if (!run.placed.has(u) && !run.errors.has(u)) placeFirstFit(run, u, order);
-  }
+  for (const u of units) if (!run.placed.has(u) && !run.errors.has(u)) placeFirstFit(run, u, order);
 }
 
 function place(run: Run, u: Unit, pool: string, ips: Address[]): void {

@@ -39,7 +39,6 @@ import { placeUnits } from "./placement.ts";
 import type { Ledger } from "./ledger.ts";
 import { readRefusingBadServices, refusedOutcomes, type UnitsAndRefusals } from "./refusals.ts";
 import { changesOf, outcomesOf, poolUsage, sortProblems, warningsOf } from "./results.ts";
-import { runAtOnce, type Steps } from "./steps.ts";
 import type { AllocationInput, AllocationResult, AllocationSuccess, Assignment, ConfigProblem, ServiceOutcome } from "./types.ts";
 import { cmp, poolContext, type PoolContext } from "./units.ts";
 
@@ -51,22 +50,16 @@ import { cmp, poolContext, type PoolContext } from "./units.ts";
  * (`placement.ts`, `previous.ts`, `ledger.ts`), results (`results.ts`).
  */
 export function planAllocation(input: AllocationInput, memo?: AllocationMemo): AllocationResult {
-  return runAtOnce(planSteps(input, memo));
-}
-
-/** {@link planAllocation} with pauses (steps.ts). */
-export function* planSteps(input: AllocationInput, memo?: AllocationMemo): Steps<AllocationResult> {
   const { ctx, problems } = compiledConfig(input, memo);
   const configProblems = [...problems];
   const isolate = input.isolateServiceProblems === true && configProblems.length === 0;
-  const read = yield* readRefusingBadServices(input, ctx, isolate, memo);
+  const read = readRefusingBadServices(input, ctx, isolate, memo);
   if (!isolate && (configProblems.length > 0 || !read.found.isEmpty())) {
     return { ok: false, problems: sortProblems([...configProblems, ...read.found.all()]) };
   }
   const previous = input.previous ?? {};
-  const decisions = yield* placeUnits(read.units, ctx, previous, memo);
-  const { outcomes, reasons } = yield* outcomesOf(read.units, decisions, previous, memo);
-  yield;
+  const decisions = placeUnits(read.units, ctx, previous, memo);
+  const { outcomes, reasons } = outcomesOf(read.units, decisions, previous, memo);
   return successOf(ctx, decisions.ledger, read, Object.entries(outcomes), reasons, previous);
 }
 

@@ -6,7 +6,6 @@
 import type { AllocationMemo } from "./memo.ts";
 import type { AllocationInput, ConfigProblem, ServiceOutcome } from "./types.ts";
 import { sortProblems } from "./results.ts";
-import type { Steps } from "./steps.ts";
 import { readServices, readUnits, ServiceProblems } from "./units.ts";
 import type { PoolContext, RefusalCause, Unit } from "./units.ts";
 
@@ -26,16 +25,16 @@ export interface UnitsAndRefusals {
  * without the refused Services and groups. Every round refuses at least one more Service or
  * group, so it ends; as the rules stand, the second round finds nothing new.
  */
-export function* readRefusingBadServices(input: AllocationInput, ctx: PoolContext, isolate: boolean, memo?: AllocationMemo): Steps<UnitsAndRefusals> {
+export function readRefusingBadServices(input: AllocationInput, ctx: PoolContext, isolate: boolean, memo?: AllocationMemo): UnitsAndRefusals {
   const found = new ServiceProblems();
-  const services = yield* readServices(input.services ?? [], found, memo);
+  const services = readServices(input.services ?? [], found, memo);
   const refused = new Map<string, RefusalCause>();
   for (const key of found.services.keys()) refused.set(key, undefined);
   const skippedGroups = new Set<string>();
   for (;;) {
     const round = new ServiceProblems();
     const remaining = new Map([...services].filter(([key]) => !refused.has(key)));
-    const { units, members } = yield* readUnits(remaining, input.sharedIpGroups ?? [], refused, skippedGroups, ctx, round, memo);
+    const { units, members } = readUnits(remaining, input.sharedIpGroups ?? [], refused, skippedGroups, ctx, round, memo);
     found.merge(round);
     if (!isolate || round.isEmpty()) return { units, found, refused };
     for (const key of round.services.keys()) refused.set(key, undefined);

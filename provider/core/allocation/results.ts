@@ -7,23 +7,20 @@ import type { Ledger } from "./ledger.ts";
 import type { AllocationMemo } from "./memo.ts";
 import type { Decisions, Placement } from "./placement.ts";
 import type { ParsedService } from "./requests.ts";
-import { pauseAt, type Steps } from "./steps.ts";
 import type { Assignment, Change, ConfigProblem, PoolUsage, ServiceOutcome } from "./types.ts";
 import { cmp, isGroup } from "./units.ts";
 import type { PoolContext, Unit } from "./units.ts";
 
 /** Each member's outcome, and why its addresses changed (by Service key). */
-export function* outcomesOf(
+export function outcomesOf(
   units: readonly Unit[],
   decisions: Decisions,
   previous: Readonly<Record<string, Assignment>>,
   memo?: AllocationMemo,
-): Steps<{ outcomes: Record<string, ServiceOutcome>; reasons: Map<string, string> }> {
+): { outcomes: Record<string, ServiceOutcome>; reasons: Map<string, string> } {
   const outcomes: Record<string, ServiceOutcome> = {};
   const reasons = new Map<string, string>();
-  let i = 0;
   for (const u of units) {
-    if (pauseAt(++i)) yield;
     const got = decisions.placed.get(u);
     const reason = decisions.reasons.get(u);
     for (const m of u.members) {

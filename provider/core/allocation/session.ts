@@ -20,11 +20,10 @@
  * an unchanged Service, and never modify one after passing it.
  */
 import { AllocationMemo, assignmentKey } from "./memo.ts";
-import { compiledConfig, configKey, planSteps, successOf } from "./plan.ts";
+import { compiledConfig, configKey, planAllocation, successOf } from "./plan.ts";
 import { newRun, NotIncremental, placeInPhases, type Run } from "./placement.ts";
 import { readRefusingBadServices, refusedOutcomes, type UnitsAndRefusals } from "./refusals.ts";
 import { outcomesOf, poolUsage, sortProblems, warningsOf } from "./results.ts";
-import { pauseAt, runAtOnce, type Steps } from "./steps.ts";
 import type { AllocationFailure, AllocationInput, AllocationResult, AllocationSuccess, Assignment, ServiceOutcome } from "./types.ts";
 import type { PoolContext, Unit } from "./units.ts";
 
@@ -62,22 +61,14 @@ export class PlanSession {
 
   /** The plan of `input`: exactly `planAllocation(input)`. */
   plan(input: AllocationInput): AllocationResult {
-    const p = runAtOnce(this.planned(input));
+    const p = this.planned(input);
     if (p.kind === "whole") return p.result;
     return successOf(p.ctx, p.kept.run.ledger, p.read, p.kept.outcomes, p.kept.reasons, p.previous);
   }
 
   /** The same plan as outcomes, without assembling the whole result (the change list, a sorted record of every Service). */
   outcomes(input: AllocationInput): SessionOutcomes {
-    return runAtOnce(this.outcomeSteps(input));
-  }
-
-  /**
-   * {@link outcomes} with pauses (steps.ts). Until it returns, the session is in the middle of a
-   * plan: start no other plan on it, and do not modify anything in `input`.
-   */
-  *outcomeSteps(input: AllocationInput): Steps<SessionOutcomes> {
-    const p = yield* this.planned(input);
+    const p = this.planned(input);
     if (p.kind === "whole") {
       if (!p.result.ok) return p.result;
       const { services, changes: _changes, ...rest } = p.result;
@@ -91,33 +82,33 @@ export class PlanSession {
     return { ok: true, outcomes, touched: p.touched, pools: poolUsage(p.ctx, p.kept.run.ledger), refused: sortProblems(p.read.found.all()), warnings: warningsOf(p.ctx) };
   }
 
-  private *planned(input: AllocationInput): Steps<Planned> {
-    if (input.isolateServiceProblems !== true || (input.sharedIpGroups?.length ?? 0) > 0) return yield* this.whole(input, "shared-IP groups or no isolation");
+  private planned(input: AllocationInput): Planned {
+    if (input.isolateServiceProblems !== true || (input.sharedIpGroups?.length ?? 0) > 0) return this.whole(input, "shared-IP groups or no isolation");
     const key = configKey(input);
     const { ctx, problems } = compiledConfig(input, this.memo);
-    if (key === undefined || problems.length > 0) return yield* this.whole(input, "configuration problems");
-    const read = yield* readRefusingBadServices(input, ctx, true, this.memo);
+    if (key === undefined || problems.length > 0) return this.whole(input, "configuration problems");
+    const read = readRefusingBadServices(input, ctx, true, this.memo);
     const previous = input.previous ?? {};
     let why = this.kept === undefined ? "first plan" : this.kept.configKey !== key ? "configuration changed" : undefined;
     let kept = why === undefined ? (this.kept as Kept) : fresh(key, ctx, this.memo);
     const touched = new Set<string>();
     try {
-      yield* update(kept, read.units, previous, this.memo, touched);
+      update(kept, read.units, previous, this.memo, touched);
     } catch (err) {
       if (!(err instanceof NotIncremental)) throw err;
       why = err.message;
       kept = fresh(key, ctx, this.memo);
-      yield* update(kept, read.units, previous, this.memo, touched);
+      update(kept, read.units, previous, this.memo, touched);
     }
     this.kept = kept;
     this.lastPlan = why === undefined ? { kind: "incremental", touched: touched.size } : { kind: "whole", why };
     return { kind: "incremental", ctx, read, kept, previous, touched };
   }
 
-  private *whole(input: AllocationInput, why: string): Steps<Planned> {
+  private whole(input: AllocationInput, why: string): Planned {
     this.kept = undefined;
     this.lastPlan = { kind: "whole", why };
-    return { kind: "whole", result: yield* planSteps(input, this.memo) };
+    return { kind: "whole", result: planAllocation(input, this.memo) };
   }
 }
 
@@ -126,18 +117,15 @@ function fresh(configKey: string, ctx: PoolContext, memo: AllocationMemo): Kept 
 }
 
 /** Places again what may decide differently (see the file comment); the keys of the Services placed again or gone go to `touched`. */
-function* update(kept: Kept, units: readonly Unit[], previous: Readonly<Record<string, Assignment>>, memo: AllocationMemo, touched: Set<string>): Steps<void> {
+function update(kept: Kept, units: readonly Unit[], previous: Readonly<Record<string, Assignment>>, memo: AllocationMemo, touched: Set<string>): void {
   const current = new Map(units.map((u) => [u.id, u]));
-  let i = 0;
   for (const [id, old] of kept.units) {
-    if (pauseAt(++i)) yield;
     if (current.get(id) === old) continue;
     forget(kept, old);
     for (const m of old.members) touched.add(m.key);
   }
   const again: Unit[] = [];
   for (const u of units) {
-    if (pauseAt(++i)) yield;
     const previousKey = previousKeyOf(previous[u.id]);
     if (kept.units.get(u.id) === u && kept.previousKeys.get(u.id) === previousKey && previousKey !== null && kept.sticky.has(u)) continue;
     forget(kept, u);
@@ -147,9 +135,9 @@ function* update(kept: Kept, units: readonly Unit[], previous: Readonly<Record<s
   }
   kept.units = current;
   kept.run.ledger.resetCursors();
-  yield* placeInPhases(kept.run, again, previous);
+  placeInPhases(kept.run, again, previous);
   for (const u of again) if (kept.run.ledger.rankOf(u) === 1) kept.sticky.add(u);
-  const { outcomes, reasons } = yield* outcomesOf(again, kept.run, previous, memo);
+  const { outcomes, reasons } = outcomesOf(again, kept.run, previous, memo);
   for (const [k, o] of Object.entries(outcomes)) kept.outcomes.set(k, o);
   for (const [k, r] of reasons) kept.reasons.set(k, r);
 }

@@ -13,7 +13,6 @@ import { describeBackend, ipSetKey, parseIpList, parseService, rawServiceKey } f
 import type { ParsedService } from "./requests.ts";
 import type { ConfigProblem, ServiceRequest, SharedIpGroup } from "./types.ts";
 import type { AllocationMemo, ParsedRequest } from "./memo.ts";
-import { pauseAt, type Steps } from "./steps.ts";
 
 /** A set of Services placed together: one Service, or a shared-IP group. */
 export interface Unit {
@@ -112,22 +111,20 @@ function append<K, V>(map: Map<K, V[]>, key: K, value: V): void {
  * Parses every Service. Problems are filed under the Service; a key defined twice is a problem of
  * that key, and neither definition is returned.
  */
-export function* readServices(list: readonly ServiceRequest[], found: ServiceProblems, memo?: AllocationMemo): Steps<Map<string, ParsedService>> {
+export function readServices(list: readonly ServiceRequest[], found: ServiceProblems, memo?: AllocationMemo): Map<string, ParsedService> {
   const services = new Map<string, ParsedService>();
   const duplicated = new Set<string>();
-  for (let i = 0; i < list.length; i++) {
-    if (pauseAt(i + 1)) yield;
-    const raw = list[i] as ServiceRequest;
+  list.forEach((raw, i) => {
     const { parsed, problems } = parseRequest(raw, i, memo);
     const key = rawServiceKey(raw);
     for (const p of problems) found.addForService(key, p);
-    if (parsed === undefined) continue;
+    if (parsed === undefined) return;
     if (services.has(parsed.key) || duplicated.has(parsed.key)) {
       found.addForService(parsed.key, { object: parsed.object, field: "metadata.name", message: `${parsed.object} is defined twice; remove one of the definitions.` });
       duplicated.add(parsed.key);
     }
     services.set(parsed.key, parsed);
-  }
+  });
   for (const key of duplicated) services.delete(key);
   return services;
 }
@@ -157,7 +154,7 @@ export interface UnitsRead {
  * Builds the units from the Services not refused and the groups not skipped, and checks their
  * requests against the pools; problems go to `found`.
  */
-export function* readUnits(
+export function readUnits(
   services: ReadonlyMap<string, ParsedService>,
   groups: readonly SharedIpGroup[],
   refused: ReadonlyMap<string, RefusalCause>,
@@ -165,18 +162,11 @@ export function* readUnits(
   ctx: PoolContext,
   found: ServiceProblems,
   memo?: AllocationMemo,
-): Steps<UnitsRead> {
+): UnitsRead {
   const { units, members, grouped } = readGroups(groups, services, refused, skippedGroups, found);
-  let i = 0;
-  for (const s of services.values()) {
-    if (pauseAt(++i)) yield;
-    if (!grouped.has(s.key)) units.push(memo === undefined ? serviceUnit(s) : memo.unit(s, () => serviceUnit(s)));
-  }
-  yield;
+  for (const s of services.values()) if (!grouped.has(s.key)) units.push(memo === undefined ? serviceUnit(s) : memo.unit(s, () => serviceUnit(s)));
   units.sort((a, b) => cmp(a.id, b.id));
-  yield;
   for (const u of units) {
-    if (pauseAt(++i)) yield;
     checkRequestedPool(u, ctx, found);
     checkRequestedIps(u, ctx, found);
   }
