@@ -88,7 +88,7 @@ export class Announcer {
    * The last round whose decision was complete (ownership.ts) and is what the data plane holds:
    * while the plan, the owned set and the links stay the same, a round decides nothing new. The
    * loop runs ten times a second; deciding every owned address each time cost a node answering
-   * 10,000 addresses a third of a core.
+   * 10,000 addresses about 40 % of a core.
    */
   private steady: { plan: Plan; owned: ReadonlyMap<string, Owned>; links: number } | undefined;
 
