@@ -82,15 +82,13 @@ export class Announcer {
   private subnets: PublishedSubnet[] = [];
   waiting: { ip: string; holders: string[] }[] = [];
   private applyRetryAt = -Infinity;
-  /** Bumped on every link change. */
-  private linksVersion = 0;
   /**
-   * The last round whose decision was complete (ownership.ts) and is what the data plane holds:
-   * while the plan, the owned set and the links stay the same, a round decides nothing new. The
-   * loop runs ten times a second; deciding every owned address each time cost a node answering
-   * 10,000 addresses about 40 % of a core.
+   * The plan of the last round whose decision was complete (ownership.ts) and is what the data
+   * plane holds; forgotten when a link changes or everything is released. While the plan stays the
+   * same, a round decides nothing new. The loop runs ten times a second; deciding every owned
+   * address each time cost a node answering 10,000 addresses about 40 % of a core.
    */
-  private steady: { plan: Plan; owned: ReadonlyMap<string, Owned>; links: number } | undefined;
+  private steadyPlan: Plan | undefined;
 
   constructor(o: AnnouncerOptions) {
     this.o = o;
@@ -108,7 +106,7 @@ export class Announcer {
 
   /** An interface's link went up or down. */
   linkChanged(name: string, up: boolean): void {
-    this.linksVersion++;
+    this.steadyPlan = undefined;
     if (up) this.linksDown.delete(name);
     else this.linksDown.add(name);
     this.o.logger.info({ interface: name, up }, up ? "link up" : "link down: giving up addresses on it");
@@ -131,30 +129,24 @@ export class Announcer {
 
   /** Decides the owned set for this round and hands it to the data plane. */
   announce(input: AnnounceInput): void {
-    if (this.steadyFor(input)) return;
+    if (input.apiHealthy && input.recheck !== true && input.plan === this.steadyPlan) return;
     const decision = decideOwnership({ self: this.o.node, previous: this.owned, linksDown: this.linksDown, ...input });
     this.waiting = decision.waiting;
     this.o.metrics.waiting.set(decision.waiting.length);
     const applied = this.apply(decision.owned, input.isolated);
-    this.steady = decision.complete && applied ? { plan: input.plan, owned: this.owned, links: this.linksVersion } : undefined;
+    this.steadyPlan = decision.complete && applied ? input.plan : undefined;
   }
 
   /** Every address of `plan` answered, and nothing about them changed since it was decided. */
   answersAll(plan: Plan): boolean {
-    const s = this.steady;
-    return s !== undefined && s.plan === plan && s.owned === this.owned && s.links === this.linksVersion && this.owned.size === plan.addresses.length;
-  }
-
-  private steadyFor(input: AnnounceInput): boolean {
-    const s = this.steady;
-    return s !== undefined && input.apiHealthy && input.recheck !== true && s.plan === input.plan && s.owned === this.owned && s.links === this.linksVersion;
+    return plan === this.steadyPlan && this.owned.size === plan.addresses.length;
   }
 
   /** Stops answering for everything (graceful shutdown); returns what was answered. */
   releaseAll(): string[] {
     const had = [...this.owned.keys()];
     this.owned = new Map();
-    this.steady = undefined;
+    this.steadyPlan = undefined;
     try {
       this.o.dataPlane.setOwned([]);
     } catch (err) {
