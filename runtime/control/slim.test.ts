@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
 import { LAST_APPLIED_ANNOTATION, slimForCache, slimService } from "./slim.ts";
 
 test("slimForCache drops managedFields and kubectl's last-applied copy, and keeps every other annotation", () => {
@@ -22,6 +23,17 @@ test("slimForCache leaves objects without metadata or annotations alone", () => 
   const plain = { metadata: { name: "a" } };
   slimForCache(plain);
   assert.deepEqual(plain, { metadata: { name: "a" } });
+});
+
+test("slimForCache leaves metadata and annotations as fast objects, not hash tables", () => {
+  setFlagsFromString("--allow-natives-syntax");
+  const hasFastProperties = new Function("o", "return %HasFastProperties(o)") as (o: object) => boolean;
+  const meta = JSON.parse(`{"name":"web","namespace":"apps","uid":"u","resourceVersion":"7","managedFields":[{"manager":"kubectl"}],"annotations":{"${LAST_APPLIED_ANNOTATION}":"{}","a":"b"},"creationTimestamp":"2026-01-01T00:00:00Z"}`) as Record<string, unknown>;
+  const svc = { metadata: meta };
+  slimForCache(svc);
+  assert.equal(hasFastProperties(svc.metadata), true);
+  assert.equal(hasFastProperties(svc.metadata.annotations as object), true);
+  assert.deepEqual(svc.metadata, { name: "web", namespace: "apps", uid: "u", resourceVersion: "7", annotations: { a: "b" }, creationTimestamp: "2026-01-01T00:00:00Z" });
 });
 
 test("slimService keeps the spec fields the speaker reads, and ports as port and protocol", () => {

@@ -25,6 +25,7 @@
 import { cidrContains, formatAddress, parseCidr, parseRange, tryParseAddress } from "../../provider/core/ip/index.ts";
 import type { Address, Cidr, IpRange } from "../../provider/core/ip/index.ts";
 import type { PublishedSubnet } from "../../provider/core/model/contract.ts";
+import { exactSize } from "../../provider/core/model/exact-size.ts";
 import type { AddressPool, GratuitousSettings, L2Advertisement } from "../../provider/core/model/pool.ts";
 import { poolAdmits } from "../../provider/core/allocation/admission.ts";
 import { advertisementSelectsNode, advertisementSelectsPool, allowedInterfaces, sameGratuitous } from "../../provider/core/allocation/advertisement.ts";
@@ -175,7 +176,7 @@ export function parseAssigned(value: string | undefined): { ips: string[]; inval
       if (!ips.includes(c)) ips.push(c);
     }
   }
-  return { ips, invalid };
+  return { ips: exactSize(ips), invalid };
 }
 
 interface ParsedPool {

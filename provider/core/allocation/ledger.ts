@@ -42,11 +42,11 @@ export class Ledger {
   take(unit: Unit, pool: string, ips: readonly Address[], rank = 0): void {
     this.ranks.set(unit, rank);
     for (const a of ips) {
-      let h = this.held(a.family).get(a.value);
+      const h = this.held(a.family).get(a.value);
       if (h === undefined) {
-        h = { pool, units: [] };
-        this.held(a.family).set(a.value, h);
+        this.held(a.family).set(a.value, { pool, units: [unit] });
         if (unit.sharingKey !== undefined) this.keyed(unit.sharingKey, pool, a.family).push(a.value);
+        continue;
       }
       let at = h.units.length;
       while (at > 0 && this.placedAfter(h.units[at - 1] as Unit, unit)) at--;

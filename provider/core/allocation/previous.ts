@@ -5,6 +5,7 @@
  */
 import { familyName, formatAddress, tryParseAddress } from "../ip/index.ts";
 import type { Address, Family } from "../ip/index.ts";
+import { exactSize } from "../model/exact-size.ts";
 import { admitRefusal, exclusionReason } from "./pools.ts";
 import type { CompiledPool } from "./pools.ts";
 import { ipSetKey } from "./requests.ts";
@@ -77,7 +78,7 @@ export function readPrevious(u: Unit, prev: Assignment, ctx: PoolContext): Previ
     pool = here;
     valid.push(a);
   }
-  return { valid, pool: pool as CompiledPool };
+  return { valid: exactSize(valid), pool: pool as CompiledPool };
 }
 
 /** What of a previous assignment the unit may keep, or why it may keep none of it. */

@@ -5,6 +5,7 @@
 import { familyFromName, familyName, formatAddress, tryParseAddress } from "../ip/index.ts";
 import type { Address, Family } from "../ip/index.ts";
 import { ANNOTATIONS } from "../model/contract.ts";
+import { exactSize } from "../model/exact-size.ts";
 import { labelsKey } from "./selectors.ts";
 import type { ConfigProblem, IpFamilyPolicy, ServiceRequest } from "./types.ts";
 
@@ -254,7 +255,7 @@ export function parseService(raw: ServiceRequest, index: number, problems: Confi
   }
 
   if (problems.length > before) return undefined;
-  const parsed: ParsedService = { key, object, svc, policy, wanted, required, backendKey, ports };
+  const parsed: ParsedService = { key, object, svc, policy, wanted, required, backendKey, ports: exactSize(ports) };
   if (requestedIps !== undefined) {
     parsed.requestedIps = requestedIps;
     parsed.requestedIpsField = requestedIpsField!;
