@@ -5,7 +5,8 @@
 // `l2lb-speaker` (Kubernetes mode) per node namespace with the token of the Installation's
 // ServiceAccount. Covers: preview --diff with concrete addresses, up landing exactly them,
 // EXTERNAL-IP, a preview and a refresh right after up with no change, ARP and NDP answered with the
-// elected node's MAC, a one-service move, failover after
+// elected node's MAC, a one-service move, a Service made with kubectl taking a planned address
+// between preview and up (up fails naming it, the next up picks another), failover after
 // SIGKILL of the owner's speaker, and destroy leaving nothing of the stack behind.
 //
 // Needs root, the lab tools (test/lab/build-tools.sh), arping, ndisc6 and the build (dist/); skips
@@ -13,7 +14,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -303,6 +304,44 @@ describe("l2lb end to end on the lab", { skip, timeout: 900_000 }, () => {
     previewed["default/api"] = target;
   });
 
+  test("a Service made with kubectl takes the address a preview planned: up fails naming it, the next up picks another", async () => {
+    await must("pulumi", ["config", "set", "--path", "late[0]", "late"], { env, cwd: program });
+    const preview = await pulumi("preview", "--diff");
+    assert.equal(preview.code, 0, preview.stdout + preview.stderr);
+    const planned = assignmentsIn(preview.stdout)["default/late"] ?? "";
+    assert.match(planned, /^192\.0\.2\.2[0-2]\d$/, preview.stdout);
+    // Between preview and up, a Service made with kubectl asks the in-cluster allocator for exactly that address.
+    const manifest = join(scratch, "walk-in.json");
+    writeFileSync(manifest, JSON.stringify({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "walk-in", namespace: "default", annotations: { "l2lb.dev/requested-ips": planned } },
+      spec: { type: "LoadBalancer", loadBalancerClass: "l2lb.dev/layer2", ports: [{ port: 80 }], selector: { app: "nginx" } },
+    }));
+    await kubectl("create", "-f", manifest);
+    await waitFor(`the in-cluster assignment of ${planned} to default/walk-in`, async () => ((await services())["walk-in"]?.annotations["l2lb.dev/load-balancer-ips"] === planned ? true : undefined), 30_000);
+    const raced = await pulumi("up", "--yes");
+    assert.notEqual(raced.code, 0, `up wrote an address kubectl had taken:\n${raced.stdout}`);
+    const quoted = planned.replace(/\./g, "\\.");
+    assert.match(raced.stdout + raced.stderr, new RegExp(`Service "default/late" cannot be given ${quoted}: since it was planned, Service "default/walk-in" holds it \\(assigned in the cluster\\)`));
+    assert.equal((await services()).late, undefined, "nothing of the failed update is written");
+    progress(`up after kubectl took ${planned}: failed, naming default/walk-in`);
+    const again = await pulumi("up", "--yes");
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const out = JSON.parse((await pulumi("stack", "output", "--json")).stdout) as { assignments: Record<string, string> };
+    const late = out.assignments["default/late"] ?? "";
+    assert.match(late, /^192\.0\.2\.2[0-2]\d$/);
+    assert.ok(!Object.values(previewed).includes(late) && late !== planned, `late got ${late}, already in use`);
+    const svcs = await waitFor("both EXTERNAL-IPs", async () => {
+      const now = await services();
+      return now.late?.ingress[0] === late && now["walk-in"]?.ingress[0] === planned ? now : undefined;
+    }, 30_000);
+    for (const key of ["api", "nginx", "nginx-2", "dual", "legacy"]) assert.deepEqual(svcs[key]?.ingress, previewed[`default/${key}`]!.split(","), `${key} unchanged`);
+    progress(`the next up: late got ${late}, walk-in keeps ${planned}`);
+    previewed["default/late"] = late;
+    await kubectl("delete", "svc", "walk-in");
+  });
+
   test("after SIGKILL of the owner's speaker, the client's neighbour entry moves to the next node's MAC", async () => {
     const ip = previewed["default/nginx"]!;
     const owner = elect(alive(), ip)!;
@@ -335,7 +374,7 @@ describe("l2lb end to end on the lab", { skip, timeout: 900_000 }, () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     progress(`destroy: ${/Duration: .*/.exec(r.stdout)?.[0] ?? ""}`);
     const gone = async (...args: string[]): Promise<boolean> => (await run(join(env.L2LB_KUBERNETES_BIN ?? "", "kubectl"), ["--kubeconfig", join(labDir, "kubeconfig"), "get", ...args])).code !== 0;
-    for (const obj of [["ns", "l2lb-system"], ["crd", "addresspools.l2lb.dev"], ["crd", "l2advertisements.l2lb.dev"], ["clusterrole", "l2lb-speaker"], ["clusterrolebinding", "l2lb-speaker"], ["deploy", "nginx"], ["svc", "nginx"], ["svc", "nginx-2"], ["svc", "api"], ["svc", "dual"]]) {
+    for (const obj of [["ns", "l2lb-system"], ["crd", "addresspools.l2lb.dev"], ["crd", "l2advertisements.l2lb.dev"], ["clusterrole", "l2lb-speaker"], ["clusterrolebinding", "l2lb-speaker"], ["deploy", "nginx"], ["svc", "nginx"], ["svc", "nginx-2"], ["svc", "api"], ["svc", "dual"], ["svc", "late"]]) {
       assert.ok(await gone(...obj), `${obj.join(" ")} is still there`);
     }
     // Everything the stack wrote on the existing Service is gone; type and class are back.

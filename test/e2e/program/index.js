@@ -6,8 +6,10 @@
 //   dual              RequireDualStack: one IPv4 and one IPv6 address
 //   default/legacy    created outside the program; patched (annotations, class, type) and
 //                     restored on destroy
-// Config: addresses (list, required: the lab's VIP ranges), apiIps (list). Every object is written
-// by the default writer, the Kubernetes provider.
+//   late...           config `late` (list of names): more Services with their own address (the
+//                     race with an address taken in the cluster between preview and up)
+// Config: addresses (list, required: the lab's VIP ranges), apiIps (list), late (list). Every
+// object is written by the default writer, the Kubernetes provider.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as l2lb from "l2lb";
@@ -39,6 +41,7 @@ const lb = new l2lb.Allocation("lb", {
     "nginx-2": { spec: { ports: [{ name: "http", port: 81, targetPort: 80 }], selector: labels } },
     api: { spec: { ports: [{ name: "http", port: 8080 }], selector: labels }, ips: config.getObject("apiIps") },
     dual: { spec: { ports: [{ name: "http", port: 80 }], selector: labels, ipFamilies: ["IPv4", "IPv6"], ipFamilyPolicy: "RequireDualStack" } },
+    ...Object.fromEntries((config.getObject("late") ?? []).map((name) => [name, { spec: { ports: [{ name: "http", port: 80 }], selector: labels } }])),
   },
   existing: { "default/legacy": { ports: [{ port: 9000 }] } },
 });
