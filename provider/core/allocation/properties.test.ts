@@ -5,7 +5,7 @@ import { parseAddress, parseRange, rangeContains, reservedOfSubnet, parseCidr, f
 import type { AddressPool } from "../model/pool.ts";
 import { planAllocation } from "./plan.ts";
 import { usablePools } from "./usable.ts";
-import { REQUESTED_POOL_ANNOTATIONS, SHARING_KEY_ANNOTATIONS } from "./requests.ts";
+import { REQUESTED_POOL_ANNOTATIONS, SHARING_KEY_ANNOTATIONS, withPlannedAnnotations } from "./requests.ts";
 import type { AllocationInput, Change, PlanResult, PlanSuccess, ServiceRequest, SharedIpGroup } from "./types.ts";
 import { stateOf } from "./helpers.test.ts";
 
@@ -225,7 +225,35 @@ function checkInvariants(input: AllocationInput, r: PlanSuccess): void {
   }
 }
 
+/** Annotations no plan reads: what the Pulumi layer, the allocator, the speakers and kubectl write, and a user's own. */
+const unreadAnnotationsArb = fc.array(
+  fc.tuple(fc.nat(), fc.constantFrom("l2lb.dev/load-balancer-ips", "l2lb.dev/address-pool", "l2lb.dev/allocated-by", "l2lb.dev/announced-by", "metallb.io/ip-allocated-from-pool", "team"), fc.string({ maxLength: 12 })),
+  { minLength: 1, maxLength: 6 },
+);
+
+/** `input` with `extras` added to its Services' annotations (indexes wrap around). */
+function withAnnotations(input: AllocationInput, extras: [number, string, string][]): AllocationInput {
+  const services = input.services.map((s) => ({ ...s }));
+  for (const [i, name, value] of extras) {
+    const s = services[i % Math.max(1, services.length)];
+    if (s !== undefined && s !== null && typeof s === "object") s.annotations = { ...s.annotations, [name]: value };
+  }
+  return { ...input, services };
+}
+
+/** The plan does not depend on annotations it does not read, and `withPlannedAnnotations` keeps every one it reads. */
+function assertUnreadAnnotationsIgnored(input: AllocationInput, extras: [number, string, string][]): void {
+  const expected = planAllocation(input);
+  const annotated = withAnnotations(input, extras);
+  assert.deepEqual(planAllocation(annotated), expected);
+  assert.deepEqual(planAllocation({ ...annotated, services: annotated.services.map(withPlannedAnnotations) }), expected);
+  assert.deepEqual(planAllocation({ ...input, services: input.services.map(withPlannedAnnotations) }), expected);
+}
+
 describe("allocation properties", () => {
+  it("annotations the planner does not read never change a plan", () => {
+    fc.assert(fc.property(inputArb, unreadAnnotationsArb, assertUnreadAnnotationsIgnored), RUNS);
+  });
   it("same inputs in any order give the same result", () => {
     fc.assert(
       fc.property(inputArb, fc.integer(), (input, seed) => {
@@ -365,6 +393,9 @@ function permuteKeepingMembers(input: AllocationInput, seed: number): Allocation
 }
 
 describe("allocation properties with isolateServiceProblems", () => {
+  it("annotations the planner does not read never change a plan, invalid Services included", () => {
+    fc.assert(fc.property(brokenInputArb, unreadAnnotationsArb, ({ broken }, extras) => assertUnreadAnnotationsIgnored(broken, extras)), RUNS);
+  });
   it("refuses only the invalid Services and groups, and plans the rest exactly as if they were absent", () => {
     let refusing = 0;
     fc.assert(

@@ -28,6 +28,22 @@ export const REQUESTED_POOL_ANNOTATIONS = [
 /** Annotations carrying a sharing key. */
 export const SHARING_KEY_ANNOTATIONS = [ANNOTATIONS.sharingKey, "metallb.io/allow-shared-ip", "metallb.universe.tf/allow-shared-ip"] as const;
 
+/** Every annotation the planner reads: a Service's other annotations never change a plan. */
+export const PLANNED_ANNOTATIONS: ReadonlySet<string> = new Set([...REQUESTED_IP_ANNOTATIONS, ...REQUESTED_POOL_ANNOTATIONS, ...SHARING_KEY_ANNOTATIONS]);
+
+/**
+ * `request` with only the annotations the planner reads. A caller that keeps requests between
+ * plans stores these, so that writes of other annotations (the assignment, the announcing node)
+ * leave a Service's request as it was.
+ */
+export function withPlannedAnnotations(request: ServiceRequest): ServiceRequest {
+  if (request === null || typeof request !== "object") return request;
+  const { annotations, ...rest } = request;
+  if (annotations === null || typeof annotations !== "object") return request;
+  const kept = Object.entries(annotations).filter(([name]) => PLANNED_ANNOTATIONS.has(name));
+  return kept.length > 0 ? { ...rest, annotations: Object.fromEntries(kept) } : rest;
+}
+
 const POLICIES = new Set<IpFamilyPolicy>(["SingleStack", "PreferDualStack", "RequireDualStack"]);
 const PROTOCOLS = new Set(["TCP", "UDP", "SCTP"]);
 
