@@ -8,6 +8,7 @@
 // - every other Service l2lb serves is the allocator's: its in-cluster assignment (or the
 //   address a previous implementation left in `status.loadBalancer.ingress`, for migration) is
 //   its sticky previous assignment.
+import { isDeepStrictEqual } from "node:util";
 import type * as k8s from "@kubernetes/client-node";
 import { withPlannedAnnotations } from "../../provider/core/allocation/index.ts";
 import type { AllocationInput, Assignment, ServiceRequest } from "../../provider/core/allocation/index.ts";
@@ -74,8 +75,8 @@ export class ServiceReadings {
   /** How each object is served (`null`: not served), under one class setting. */
   readonly served = new WeakMap<k8s.V1Service, ServedService | null>();
   readonly requests = new WeakMap<k8s.V1Service, ServiceRequest>();
-  /** The last request of each Service (by key), with its text for comparison. */
-  readonly lastRequests = new Map<string, { request: ServiceRequest; text: string }>();
+  /** The last request of each Service (by key). */
+  readonly lastRequests = new Map<string, ServiceRequest>();
 }
 
 /** Every Service l2lb serves, sorted by key. */
@@ -177,10 +178,9 @@ function requestOf(readings: ServiceReadings, s: ServedService, make: (assigned:
   const known = readings.requests.get(s.service);
   if (known !== undefined) return known;
   const made = withPlannedAnnotations(make(s.assigned as Assignment));
-  const text = JSON.stringify(made);
   const last = readings.lastRequests.get(s.key);
-  const request = last !== undefined && last.text === text ? last.request : made;
-  if (request === made) readings.lastRequests.set(s.key, { request, text });
+  const request = last !== undefined && isDeepStrictEqual(last, made) ? last : made;
+  readings.lastRequests.set(s.key, request);
   readings.requests.set(s.service, request);
   return request;
 }
