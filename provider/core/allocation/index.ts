@@ -31,4 +31,4 @@ export { AllocationMemo } from "./memo.ts";
 export { PlanSession, type SessionOutcomes } from "./session.ts";
 export { planToJson, sizeToString } from "./json.ts";
 export { usablePools } from "./usable.ts";
-export { PLANNED_ANNOTATIONS, withPlannedAnnotations } from "./requests.ts";
+export { withPlannedAnnotations } from "./requests.ts";

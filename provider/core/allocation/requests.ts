@@ -29,7 +29,7 @@ export const REQUESTED_POOL_ANNOTATIONS = [
 export const SHARING_KEY_ANNOTATIONS = [ANNOTATIONS.sharingKey, "metallb.io/allow-shared-ip", "metallb.universe.tf/allow-shared-ip"] as const;
 
 /** Every annotation the planner reads: a Service's other annotations never change a plan. */
-export const PLANNED_ANNOTATIONS: ReadonlySet<string> = new Set([...REQUESTED_IP_ANNOTATIONS, ...REQUESTED_POOL_ANNOTATIONS, ...SHARING_KEY_ANNOTATIONS]);
+const PLANNED_ANNOTATIONS: ReadonlySet<string> = new Set([...REQUESTED_IP_ANNOTATIONS, ...REQUESTED_POOL_ANNOTATIONS, ...SHARING_KEY_ANNOTATIONS]);
 
 /**
  * `request` with only the annotations the planner reads. A caller that keeps requests between
